@@ -1,0 +1,143 @@
+using System.Runtime.ExceptionServices;
+
+namespace NativeConv.Tensors;
+
+/// <summary>A unit of parallel work: item <paramref name="index"/> of a loop, run on worker <paramref name="worker"/> (0..ThreadCount−1).</summary>
+public interface IParallelBody
+{
+    void Execute(int index, int worker);
+}
+
+/// <summary>
+/// The one parallel-for of the engine. Kernels describe their work as a struct implementing <see cref="IParallelBody"/>
+/// and call <see cref="For{TBody}"/>; persistent worker threads claim items with an atomic counter.
+///
+/// - No allocation per call: the body is copied into a static slot of its own type, and the delegate that runs it is
+///   created once per body type.
+/// - Nested calls, and calls while another thread is using the workers, run inline on the calling thread (never deadlock).
+/// - Which worker runs which item is dynamic. A reduction that must be bitwise reproducible therefore accumulates per ITEM
+///   (fixed chunks) and sums the chunks in index order afterwards — never per worker.
+/// - An exception in any item is rethrown on the caller after every worker has stopped.
+/// </summary>
+public static class ParallelFor
+{
+    private static readonly object s_gate = new();
+    private static readonly List<Worker> s_workers = new();
+    private static int s_threadCount = Math.Max(1, Environment.ProcessorCount);
+
+    [ThreadStatic] private static bool t_insideParallel;
+
+    // The job in flight (valid only while s_gate is held by the dispatcher).
+    private static Action<int, int>? s_job;
+    private static int s_nextItem;
+    private static int s_itemCount;
+    private static int s_workersRunning;
+    private static ExceptionDispatchInfo? s_failure;
+
+    /// <summary>Threads used by the CPU kernels, including the caller. Default: the number of processors.</summary>
+    public static int ThreadCount
+    {
+        get => Volatile.Read(ref s_threadCount);
+        set
+        {
+            if (value < 1 || value > 256)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The thread count must be between 1 and 256.");
+            Volatile.Write(ref s_threadCount, value);
+        }
+    }
+
+    /// <summary>Runs body.Execute(i, worker) for every i in [0, count).</summary>
+    public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
+    {
+        if (count <= 0) return;
+        int threads = Math.Min(ThreadCount, count);
+        if (threads == 1 || t_insideParallel || !Monitor.TryEnter(s_gate))
+        {
+            for (int i = 0; i < count; i++) body.Execute(i, 0);
+            return;
+        }
+
+        try
+        {
+            EnsureWorkers(threads - 1);
+            BodySlot<TBody>.Body = body;
+            s_job = BodySlot<TBody>.Run;
+            s_nextItem = 0;
+            s_itemCount = count;
+            s_failure = null;
+            Volatile.Write(ref s_workersRunning, threads - 1);
+            for (int w = 0; w < threads - 1; w++) s_workers[w].Start();
+
+            t_insideParallel = true;
+            try { RunItems(worker: 0); }
+            finally { t_insideParallel = false; }
+
+            var spin = new SpinWait();
+            while (Volatile.Read(ref s_workersRunning) != 0) spin.SpinOnce(sleep1Threshold: -1);
+
+            // The body is a struct copy: write back any state it accumulated (bodies normally write through arrays/pointers).
+            body = BodySlot<TBody>.Body;
+            BodySlot<TBody>.Body = default;
+            s_job = null;
+            s_failure?.Throw();
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
+        }
+    }
+
+    private static void RunItems(int worker)
+    {
+        var job = s_job!;
+        try
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref s_nextItem) - 1) < s_itemCount)
+                job(i, worker);
+        }
+        catch (Exception ex)
+        {
+            // Stop handing out items and keep the first failure.
+            Interlocked.Exchange(ref s_nextItem, int.MaxValue / 2);
+            Interlocked.CompareExchange(ref s_failure, ExceptionDispatchInfo.Capture(ex), null);
+        }
+    }
+
+    private static void EnsureWorkers(int needed)
+    {
+        while (s_workers.Count < needed) s_workers.Add(new Worker(s_workers.Count + 1));
+    }
+
+    private static class BodySlot<TBody> where TBody : struct, IParallelBody
+    {
+        public static TBody Body;
+        public static readonly Action<int, int> Run = static (index, worker) => Body.Execute(index, worker);
+    }
+
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _wake = new(0);
+        private readonly int _id;
+
+        public Worker(int id)
+        {
+            _id = id;
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"NativeConv worker {id}" };
+            thread.Start();
+        }
+
+        public void Start() => _wake.Release();
+
+        private void Loop()
+        {
+            t_insideParallel = true;
+            while (true)
+            {
+                _wake.Wait();
+                RunItems(_id);
+                Interlocked.Decrement(ref s_workersRunning);
+            }
+        }
+    }
+}

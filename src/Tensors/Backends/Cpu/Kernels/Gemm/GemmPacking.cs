@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
@@ -23,19 +24,33 @@ internal static unsafe class GemmPacking
         int rows = Math.Min(mr, g.M - i0);
         if (!g.TransposeA)
         {
+            int p0 = 0;
+            if (mr == 12 && rows == 12 && Avx512F.IsSupported)
+            {
+                // 12 rows × 16 k at a time through an in-register transpose.
+                float* src = g.A + (nint)i0 * g.Lda + k0;
+                for (; p0 + 16 <= kc; p0 += 16)
+                    GemmTranspose.Block16(src + p0, g.Lda, 12, dst + (nint)p0 * mr, mr, 12);
+            }
             // Row r of the panel is contiguous in A: read it sequentially, write it with stride MR.
             for (int r = 0; r < rows; r++)
             {
                 float* src = g.A + (nint)(i0 + r) * g.Lda + k0;
                 float* d = dst + r;
-                for (int p = 0; p < kc; p++) d[(nint)p * mr] = src[p];
+                for (int p = p0; p < kc; p++) d[(nint)p * mr] = src[p];
             }
             for (int r = rows; r < mr; r++)
-                for (int p = 0; p < kc; p++) dst[(nint)p * mr + r] = 0f;
+                for (int p = p0; p < kc; p++) dst[(nint)p * mr + r] = 0f;
         }
         else
         {
             // Stored (k, m): the MR values of one k step are contiguous.
+            if (rows == mr)
+            {
+                for (int p = 0; p < kc; p++)
+                    Unsafe.CopyBlockUnaligned(dst + (nint)p * mr, g.A + (nint)(k0 + p) * g.Lda + i0, (uint)(TKernel.MR * sizeof(float)));
+                return;
+            }
             for (int p = 0; p < kc; p++)
             {
                 float* src = g.A + (nint)(k0 + p) * g.Lda + i0;
@@ -85,14 +100,25 @@ internal static unsafe class GemmPacking
             {
                 float* panel = dst + jp * panelStride;
                 int cols = Math.Min(nr, width - jp * nr);
+                int p0 = 0;
+                if (nr == 32 && cols == 32 && Avx512F.IsSupported)
+                {
+                    // 16 k × 32 columns at a time: two in-register 16 × 16 transposes.
+                    float* src = g.B + (nint)(j0 + jp * nr) * g.Ldb + k0;
+                    for (; p0 + 16 <= kc; p0 += 16)
+                    {
+                        GemmTranspose.Block16(src + p0, g.Ldb, 16, panel + (nint)p0 * nr, nr, 16);
+                        GemmTranspose.Block16(src + 16 * g.Ldb + p0, g.Ldb, 16, panel + (nint)p0 * nr + 16, nr, 16);
+                    }
+                }
                 for (int j = 0; j < cols; j++)
                 {
                     float* src = g.B + (nint)(j0 + jp * nr + j) * g.Ldb + k0;
                     float* d = panel + j;
-                    for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
+                    for (int p = p0; p < kc; p++) d[(nint)p * nr] = src[p];
                 }
                 for (int j = cols; j < nr; j++)
-                    for (int p = 0; p < kc; p++) panel[(nint)p * nr + j] = 0f;
+                    for (int p = p0; p < kc; p++) panel[(nint)p * nr + j] = 0f;
             }
         }
     }

@@ -59,6 +59,8 @@ public class GemmTests
                 Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++);
                 Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++, padA: 3, padB: 5, padC: 7);
                 Check((GemmKernelKind)kind, 2, ta, tb, 12, 32, 300, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+                // Long K, small C: the split-K path (partials added to C in split order).
+                Check((GemmKernelKind)kind, 2, ta, tb, 13, 33, 2100, alpha, beta, seed++, padA: 2, padB: 3, padC: 5);
             }
     }
 

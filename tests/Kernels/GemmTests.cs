@@ -121,6 +121,46 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1f)]
+    public void Large_aligned_C_takes_the_streaming_store_path(float beta)
+    {
+        // C of 16 × 131088 floats (8 MiB+) in a 64-byte-aligned buffer with ldc % 16 == 0: the last K block is written with
+        // non-temporal stores. K = 260 gives two K blocks (the first one plain, the second streamed, beta applied once).
+        const int m = 16, n = 131072 + 16, k = 260, ldc = n + 16;
+        var a = TestRandom.Uniform(m * k, 1);
+        var b = TestRandom.Uniform(k * n, 2);
+        var storage = GC.AllocateArray<float>(m * ldc + 16, pinned: true);
+        int offset;
+        unsafe
+        {
+            fixed (float* p = storage) offset = (int)((64 - ((nint)p & 63)) & 63) / sizeof(float);
+        }
+        var c = storage.AsSpan(offset, m * ldc);
+        var c0 = TestRandom.Uniform(m * ldc, 3);
+        c0.CopyTo(c);
+        if (beta == 0f) TestRandom.Poison(c);
+        Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, beta, c, ldc);
+
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j += j < n - 48 ? 7 : 1) // every 7th column, and every column of the edge tiles
+            {
+                double sum = 0, magnitude = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = a[i * k + p] * (double)b[p * n + j];
+                    sum += x;
+                    magnitude += Math.Abs(x);
+                }
+                double old = c0[i * ldc + j];
+                double expected = sum + beta * old;
+                double tolerance = (k + 8) * Math.Pow(2, -24) * (magnitude + Math.Abs(beta * old));
+                if (!(Math.Abs(c[i * ldc + j] - expected) <= tolerance))
+                    Assert.Fail($"beta={beta}: c[{i},{j}] = {c[i * ldc + j]}, expected {expected} ± {tolerance}.");
+            }
+    }
+
     [Fact]
     public void Rejects_short_spans_and_strides()
     {

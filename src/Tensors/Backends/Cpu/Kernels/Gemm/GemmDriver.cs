@@ -51,6 +51,10 @@ internal static unsafe class GemmDriver
     // Below this many flops (2·M·N·K) a call runs on the calling thread: waking the workers costs more than it saves.
     internal const double SerialFlops = 4e6;
 
+    // A C bigger than this (bytes) is written with non-temporal stores on its last pass: it cannot stay in cache anyway,
+    // and streaming saves reading every line of it from memory before overwriting it (thin conv shapes, N = whole batch).
+    internal const long StreamMinBytes = 8L << 20;
+
     // Split-K: only for K ≥ SplitMinK with a C of at most SplitMaxC floats, ≥ SplitMinK/2 of K per split, ≤ MaxSplits.
     internal const int SplitMinK = 2048, SplitMaxC = 512 * 512, MaxSplits = 8;
 
@@ -140,6 +144,8 @@ internal static unsafe class GemmDriver
             float firstBeta = split == 0 ? G.Beta : 0f;
             float* packedB = GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
             float alpha = G.Alpha;
+            bool streamC = Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes
+                           && ((nint)G.C & 63) == 0 && (G.Ldc & 15) == 0;
 
             for (int k0 = kStart; k0 < kEnd; k0 += Plan.Kc)
             {
@@ -148,6 +154,7 @@ internal static unsafe class GemmDriver
                 EnsurePacked(k0 / Plan.Kc, k0, kc);
                 // The first K block applies the caller's beta; later ones accumulate onto it.
                 float beta = k0 == kStart ? firstBeta : 1f;
+                bool stream = streamC && k0 + kc >= kEnd;
                 for (int ip = ip0; ip < ip1; ip++)
                 {
                     int i0 = ip * mr, rows = Math.Min(mr, G.M - i0);
@@ -157,11 +164,13 @@ internal static unsafe class GemmDriver
                     {
                         int cols = Math.Min(nr, width - jp * nr);
                         float* b = packedB + (nint)jp * nr * kc;
-                        if (rows == mr && cols == nr) TKernel.Run(kc, a, b, cRow + jp * nr, ldc, alpha, beta);
-                        else TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, ldc, alpha, beta);
+                        if (rows == mr && cols == nr) TKernel.Run(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
+                        else TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
                     }
                 }
             }
+            // Non-temporal stores are weakly ordered: drain them before the item counts as done.
+            if (streamC && System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.StoreFence();
             if (Plan.Splits > 1) FinishSplit(nChunk, mChunk, j0, width);
         }
 

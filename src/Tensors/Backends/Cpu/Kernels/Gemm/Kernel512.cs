@@ -129,6 +129,7 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
     /// An edge tile: rows ≤ 12, cols ≤ 32 of c. Runs the smallest variant covering it, straight into c when it matches
     /// exactly, else into a scratch tile that is then clipped into c.
     /// </summary>
+    [SkipLocalsInit] // the scratch tile is written by the variant before it is read
     public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         int vr = rows <= 4 ? 4 : rows <= 8 ? 8 : 12;

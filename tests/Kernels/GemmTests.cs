@@ -169,6 +169,10 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 11, 1f, x, 11, x, 10, 0f, x, 10));
         Assert.Throws<ArgumentException>(() => Gemm.Run(false, true, 10, 10, 10, 1f, x, 10, x, 10, 0f, new float[99], 10));
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Run(false, false, -1, 10, 10, 1f, x, 10, x, 10, 0f, x, 10));
+        // Empty operands are never read: a zero stride (a (M, 0) tensor) is fine, and k = 0 still applies beta to C.
+        var c = new float[] { 2f, 4f };
+        Gemm.Run(false, false, 1, 2, 0, 1f, Array.Empty<float>(), 0, Array.Empty<float>(), 2, 0.5f, c, 2);
+        Assert.Equal(new[] { 1f, 2f }, c);
     }
 
     /// <summary>A stored (rows, cols) operand with row stride cols + pad; the padding is NaN so reading it shows up.</summary>

@@ -77,10 +77,10 @@ public static class Gemm
 
     private static void CheckOperand(string name, int rows, int cols, int length, int stride, bool transposed, string strideName)
     {
+        if (rows == 0 || cols == 0) return; // an empty operand is never read, whatever its stride
         string stored = $"{name} stored ({rows}, {cols}){(transposed ? " (transposed operand)" : "")}";
-        if (stride < Math.Max(1, cols))
-            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {stored}; pass {strideName} ≥ {Math.Max(1, cols)}.", strideName);
-        if (rows == 0 || cols == 0) return;
+        if (stride < cols)
+            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {stored}; pass {strideName} ≥ {cols}.", strideName);
         long needed = (long)(rows - 1) * stride + cols;
         if (length < needed)
             throw new ArgumentException($"Gemm: {stored} with {strideName}={stride} needs {needed} floats but the span holds {length}.", name);

@@ -62,6 +62,9 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     /// <summary>Depth along K of one shared-memory GEMM tile.</summary>
     public int GemmTileK { get; }
 
+    /// <summary>How many kernels this backend has compiled and loaded (each at most once).</summary>
+    public int KernelsLoaded { get; private set; }
+
     /// <summary>Bytes of device memory held in the pool for reuse.</summary>
     public long PooledBytes => _pool.BytesRetained;
 
@@ -189,6 +192,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         lock (_kernelGate)
         {
             ThrowIfDisposed();
+            KernelsLoaded++;
             try { return load(_accelerator); }
             catch (Exception e) when (e is not GpuException) { throw GpuException.CompileFailed(Name, kernel, e); }
         }

@@ -7,7 +7,8 @@ public static partial class Op
     /// <summary>
     /// Inverted dropout, any shape: in training each element is zeroed with probability rate and the rest scaled by 1/(1−rate);
     /// identity (the same tensor, nothing recorded) when not training or when rate is 0. The mask is a pure function of
-    /// (seed, element index), so a step is reproducible: the caller passes a fresh seed per step. Backward: dx += dy · mask.
+    /// (seed, element index), so a step is reproducible. The caller passes a fresh seed per step AND per dropout layer: two calls
+    /// with one seed draw the same mask over their common index range. Backward: dx += dy · mask (the mask is a tape temporary).
     /// </summary>
     public static Tensor Dropout(Tensor x, float rate, bool training, ulong seed)
     {

@@ -49,8 +49,9 @@ public class SyntheticTrainingTests(ITestOutputHelper log)
         log.WriteLine($"CNN accuracy {cnnAccuracy:P1} ({cnnSeconds:F1} s), dense accuracy {denseAccuracy:P1}, total {clock.Elapsed.TotalSeconds:F1} s");
 
         Assert.True(cnnAccuracy >= 0.95, $"The CNN reached only {cnnAccuracy:P1} test accuracy on oriented bars (dense: {denseAccuracy:P1}).");
-        Assert.True(cnnAccuracy - denseAccuracy >= 0.15,
-            $"The CNN ({cnnAccuracy:P1}) should beat a dense model of the same size ({denseAccuracy:P1}) by at least 15 points.");
+        // Measured over six data/initialisation seeds: CNN 99.0–100 %, dense 51–61 %, so a 25-point margin leaves room.
+        Assert.True(cnnAccuracy - denseAccuracy >= 0.25,
+            $"The CNN ({cnnAccuracy:P1}) should beat a dense model of the same size ({denseAccuracy:P1}) by at least 25 points.");
     }
 
     private static double TrainAndEvaluate(Module model, (float[] Images, float[] Labels) train, (float[] Images, float[] Labels) test, int seed)

@@ -10,11 +10,13 @@ namespace NativeConv.Tests.Layers;
 public class LayerGradientTests
 {
     /// <summary>Checks d(Σ r·layer(x))/d(x, every parameter): the parameters are passed to the checker as extra inputs.</summary>
-    private static void Check(Module layer, Tensor x)
+    private static void Check(Module layer, Tensor x, double step = 1e-2)
     {
         var inputs = new List<Tensor> { x };
         foreach (var p in layer.Parameters()) inputs.Add(p.Value);
-        GradCheck.Assert(t => layer.Forward(t[0]), inputs.ToArray());
+        var result = GradCheck.Run(t => layer.Forward(t[0]), inputs.ToArray(), step: step);
+        Assert.True(result.Passed, result.ToString());
+        Assert.True(result.Checked >= inputs.Count, result.ToString());
     }
 
     [Theory]
@@ -123,7 +125,10 @@ public class LayerGradientTests
         foreach (var p in model.Parameters())
             if (p.Role == ParameterRole.Bias) p.Value.CopyFrom(TestRandom.Uniform(p.Value.Length, p.Name.Length, -0.3f, 0.3f));
         using var x = GradCheck.Input("x", TestRandom.Uniform(2 * 2 * 8 * 8, 8), new Shape(2, 2, 8, 8));
-        Check(model, x);
+        // A composed net has a ReLU or max-pool kink near almost any point, and h = 1e-2 steps across some of them
+        // (measured: 31 of 468 derivatives off by ~1e-3 with the correct ops); h = 1e-3 stays inside the linear pieces
+        // and float32 rounding is still ~1e-4, well under atol.
+        Check(model, x, step: 1e-3);
     }
 
     [Fact]

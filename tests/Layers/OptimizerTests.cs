@@ -47,7 +47,7 @@ public class OptimizerTests
         // The moments are the named state a checkpoint saves.
         Assert.Equal(["weight.m", "weight.v"], adam.State.Select(s => s.Name));
         Assert.Equal(0.055, adam.State[0].Tensor.ToArray()[0], 1e-7);
-        Assert.Equal(0.004999, adam.State[1].Tensor.ToArray()[1], 1e-8);
+        Assert.Equal(0.004999, adam.State[1].Tensor.ToArray()[1], 2e-6); // (1 − β2) is rounded in float32
         w.Value.Dispose();
     }
 

@@ -22,6 +22,18 @@ public class ModuleTests
     }
 
     [Fact]
+    public void Modules_and_parameters_can_be_found_by_name()
+    {
+        var model = ModelZoo.Create("cifar-small", 0);
+        Assert.Same(model.Parameters()[2], model.FindParameter("conv2.weight"));
+        Assert.Null(model.FindParameter("conv9.weight"));
+        var modules = model.Modules().ToList();
+        Assert.Same(model, modules[0]);
+        Assert.Single(modules.OfType<Dropout>());
+        Assert.Equal(5, modules.OfType<Conv2D>().Count());
+    }
+
+    [Fact]
     public void Parameters_list_is_cached_and_updated_when_layers_are_added()
     {
         var model = new Sequential(new Dense(2, 3));

@@ -54,6 +54,31 @@ public sealed class RealFashionMnistTests(FashionMnistFixture data, ITestOutputH
     }
 
     [Fact]
+    public async Task CatalogVerifiesThenLoadsWithoutNetwork()
+    {
+        string stamps = Path.Combine(Path.GetTempPath(), "nativeconv-stamps-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var downloader = new Downloader(new NoNetwork(), verifier: new FileVerifier(stamps));
+            var (train, test) = await DatasetCatalog.LoadAsync(DatasetCatalog.FashionMnistName, RealData.Locator, downloader, allowDownload: false);
+            Assert.Equal(data.Train.Labels, train.Labels);
+            Assert.Equal(10_000, test.Count);
+            Assert.Equal(4, Directory.GetFiles(stamps).Length); // each file verified once, remembered
+        }
+        finally
+        {
+            if (Directory.Exists(stamps)) Directory.Delete(stamps, recursive: true);
+        }
+        Assert.Throws<ArgumentException>(() => DatasetCatalog.FilesOf("mnist"));
+    }
+
+    private sealed class NoNetwork : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("the files are present: nothing may be downloaded");
+    }
+
+    [Fact]
     public void FilesMatchTheirDigests()
     {
         var verifier = new FileVerifier(stampDirectory: null); // always hash

@@ -22,6 +22,7 @@ public static class CifarReader
     private const string MetaName = "batches.meta.txt";
     private const string TestName = "test_batch.bin";
     private const int MaxMetaBytes = 4096;
+    private const int MaxPaxBytes = 64 * 1024;
     private const int BlockSize = 512;
 
     public static (Dataset Train, Dataset Test) Read(string tarGzPath, int recordsPerBatch = OfficialRecordsPerBatch)
@@ -74,6 +75,13 @@ public static class CifarReader
                     throw new DataFormatException(fileName, $"tar long-name record at byte {offset - BlockSize:N0} is {entry.Size:N0} bytes, expected at most {MaxMetaBytes}");
                 var nameBytes = ReadMember(gz, name, (int)entry.Size);
                 longName = Encoding.UTF8.GetString(nameBytes).TrimEnd('\0');
+            }
+            else if (entry.Type == 'x')
+            {
+                // A pax extended header: its "path" record names the next member (long names live only there).
+                if (entry.Size > MaxPaxBytes)
+                    throw new DataFormatException(fileName, $"pax header at byte {offset - BlockSize:N0} is {entry.Size:N0} bytes, expected at most {MaxPaxBytes:N0}");
+                longName = PaxPath(ReadMember(gz, name, (int)entry.Size), fileName, offset - BlockSize);
             }
             else if (entry.Type is '0' or '\0' && Slot(name) is int slot)
             {
@@ -140,7 +148,8 @@ public static class CifarReader
 
         long size = ParseOctal(header.AsSpan(124, 12), fileName, offset, "size");
         string name = CString(header.AsSpan(0, 100));
-        if (header.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        // POSIX ustar ("ustar\0") has a name prefix at 345; old GNU tar ("ustar  \0") keeps other fields there.
+        if (header.AsSpan(257, 6).SequenceEqual("ustar\0"u8))
         {
             string prefix = CString(header.AsSpan(345, 155));
             if (prefix.Length > 0) name = prefix + "/" + name;
@@ -234,6 +243,34 @@ public static class CifarReader
         long skipped = gz.Skip(count);
         if (skipped != count)
             throw new DataFormatException(gz.FileName, $"truncated: member {member} ends {count - skipped:N0} bytes early");
+    }
+
+    /// <summary>The "path" value of pax records ("LEN key=value\n" each, LEN counting the whole record), or null.</summary>
+    private static string? PaxPath(byte[] records, string fileName, long offset)
+    {
+        string? path = null;
+        int position = 0;
+        while (position < records.Length)
+        {
+            int space = records.AsSpan(position).IndexOf((byte)' ');
+            int length = 0;
+            bool digits = space > 0 && space <= 7;
+            for (int i = 0; digits && i < space; i++)
+            {
+                byte b = records[position + i];
+                if (b is < (byte)'0' or > (byte)'9') digits = false;
+                else length = length * 10 + (b - '0');
+            }
+            if (!digits || length <= space + 1 || length > records.Length - position || records[position + length - 1] != (byte)'\n')
+                throw new DataFormatException(fileName, $"corrupt pax header at byte {offset:N0}: a record at {position} is not \"LEN key=value\\n\"");
+            var record = records.AsSpan(position + space + 1, length - space - 2);
+            int equals = record.IndexOf((byte)'=');
+            if (equals <= 0)
+                throw new DataFormatException(fileName, $"corrupt pax header at byte {offset:N0}: a record at {position} has no key=value");
+            if (record[..equals].SequenceEqual("path"u8)) path = Encoding.UTF8.GetString(record[(equals + 1)..]);
+            position += length;
+        }
+        return path;
     }
 
     private static string[] ParseClassNames(byte[] bytes, string fileName, string member)

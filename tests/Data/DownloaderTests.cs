@@ -89,6 +89,8 @@ public sealed class DownloaderTests : IDisposable
         Assert.Equal(locator.PreferredPath(file), path);
         Assert.Equal(Good, File.ReadAllBytes(path));
         Assert.Equal([path], FilesLeft()); // no temporary file left behind
+        Assert.Contains("good.bin", _consoleText.ToString()); // the progress display names the file
+        Assert.Contains("SHA-256 verified", _consoleText.ToString());
         Assert.Single(Directory.GetFiles(_stamps.Path, "*.sha256-ok")); // verified on arrival
 
         // Present now: verified (from the stamp), not downloaded again.

@@ -41,10 +41,9 @@ public static class CifarReader
         if ((long)TrainBatches * recordsPerBatch * PixelsPerImage > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(recordsPerBatch), "Too many records per batch for one array.");
 
-        var trainImages = new float[(long)TrainBatches * recordsPerBatch * PixelsPerImage];
-        var trainLabels = new byte[TrainBatches * recordsPerBatch];
-        var testImages = new float[(long)recordsPerBatch * PixelsPerImage];
-        var testLabels = new byte[recordsPerBatch];
+        // Allocated when the first batch member shows up, so a wrong file fails before 700+ MB are committed.
+        float[]? trainImages = null, testImages = null;
+        byte[]? trainLabels = null, testLabels = null;
         var seen = new bool[TrainBatches + 1]; // data_batch_1..5, then test_batch
         string[]? classNames = null;
 
@@ -92,8 +91,18 @@ public static class CifarReader
                         $"member {name} is {entry.Size:N0} bytes, expected {batchBytes:N0} ({recordsPerBatch:N0} records × {RecordBytes:N0} bytes)");
                 seen[slot] = true;
                 bool isTest = slot == TrainBatches;
+                if (isTest)
+                {
+                    testImages ??= new float[(long)recordsPerBatch * PixelsPerImage];
+                    testLabels ??= new byte[recordsPerBatch];
+                }
+                else
+                {
+                    trainImages ??= new float[(long)TrainBatches * recordsPerBatch * PixelsPerImage];
+                    trainLabels ??= new byte[TrainBatches * recordsPerBatch];
+                }
                 ReadBatch(gz, name, recordsPerBatch, recordBuffer,
-                          isTest ? testImages : trainImages.AsSpan().Slice(slot * recordsPerBatch * PixelsPerImage, recordsPerBatch * PixelsPerImage),
+                          isTest ? testImages : trainImages.AsSpan(slot * recordsPerBatch * PixelsPerImage, recordsPerBatch * PixelsPerImage),
                           isTest ? testLabels : trainLabels.AsSpan(slot * recordsPerBatch, recordsPerBatch));
             }
             else if (entry.Type is '0' or '\0' && LastComponent(name) == MetaName)
@@ -125,8 +134,8 @@ public static class CifarReader
         if (classNames is null)
             throw new DataFormatException(fileName, $"member {MetaName} not found; expected cifar-10-batches-bin/{MetaName} with the class names");
 
-        return (new Dataset("cifar-10/train", trainImages, trainLabels, classNames, Channels, Height, Width),
-                new Dataset("cifar-10/test", testImages, testLabels, classNames, Channels, Height, Width));
+        return (new Dataset("cifar-10/train", trainImages!, trainLabels!, classNames, Channels, Height, Width),
+                new Dataset("cifar-10/test", testImages!, testLabels!, classNames, Channels, Height, Width));
     }
 
     private readonly record struct TarEntry(string Name, long Size, char Type);

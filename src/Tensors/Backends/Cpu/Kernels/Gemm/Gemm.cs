@@ -1,24 +1,79 @@
+using System.Runtime.Intrinsics;
+
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 /// <summary>
 /// Single-precision GEMM on row-major spans: C = alpha·op(A)·op(B) + beta·C, op(A) (M, K), op(B) (K, N), C (M, N).
-/// lda/ldb/ldc are the row strides of A, B, C as STORED (A stored (K, M) when transposeA).
-/// beta = 0 overwrites C without reading it.
+/// lda/ldb/ldc are the row strides of A, B, C as STORED (A stored (K, M) when transposeA, B stored (N, K) when
+/// transposeB). beta = 0 overwrites C without reading it (NaN garbage in C is replaced).
+///
+/// Packed and cache-blocked (see <see cref="GemmDriver"/>), a 12 × 32 AVX-512 or 6 × 16 AVX2 register-blocked
+/// micro-kernel, parallel over <see cref="ParallelFor"/> (inline, single-threaded, when called from a parallel body).
 /// </summary>
 public static class Gemm
 {
-    // PLACEHOLDER (naive loop) until the packed, register-blocked implementation lands: correct, slow.
+    // a (M, K) or stored (K, M) when transposeA; b (K, N) or stored (N, K) when transposeB -> c (M, N)
     public static void Run(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        => Run(GemmKernelKind.Auto, ParallelFor.ThreadCount, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// The same, forcing a micro-kernel family and a thread budget (tests run every family the machine can execute, and
+    /// check that the result does not depend on the thread count).
+    /// </summary>
+    internal static unsafe void Run(GemmKernelKind kind, int threads, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Gemm: dimensions must be non-negative, got m={m}, n={n}, k={k}.");
+        CheckOperand("a", transposeA ? k : m, transposeA ? m : k, a.Length, lda, transposeA, "lda");
+        CheckOperand("b", transposeB ? n : k, transposeB ? k : n, b.Length, ldb, transposeB, "ldb");
+        CheckOperand("c", m, n, c.Length, ldc, false, "ldc");
+        if (m == 0 || n == 0) return;
+
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
         {
-            float sum = 0;
-            for (int p = 0; p < k; p++)
-                sum += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j]);
-            ref float cij = ref c[i * ldc + j];
-            cij = beta == 0f ? alpha * sum : alpha * sum + beta * cij;
+            if (k == 0 || alpha == 0f)
+            {
+                GemmEdges.ScaleC(pc, ldc, m, n, beta);
+                return;
+            }
+
+            var g = new GemmArgs
+            {
+                TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                A = pa, Lda = lda, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
+            };
+            if (kind == GemmKernelKind.Auto)
+                kind = Vector512.IsHardwareAccelerated ? GemmKernelKind.Vector512
+                    : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256 : GemmKernelKind.Scalar;
+            switch (kind)
+            {
+                case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
+                case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
+                default: GemmDriver.Run<KernelScalar>(g, threads); break;
+            }
         }
+    }
+
+    /// <summary>True when this machine can run the given kernel family.</summary>
+    internal static bool IsSupported(GemmKernelKind kind) => kind switch
+    {
+        GemmKernelKind.Vector512 => Vector512.IsHardwareAccelerated,
+        GemmKernelKind.Vector256 => Vector256.IsHardwareAccelerated,
+        _ => true,
+    };
+
+    private static void CheckOperand(string name, int rows, int cols, int length, int stride, bool transposed, string strideName)
+    {
+        string stored = $"{name} stored ({rows}, {cols}){(transposed ? " (transposed operand)" : "")}";
+        if (stride < Math.Max(1, cols))
+            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {stored}; pass {strideName} ≥ {Math.Max(1, cols)}.", strideName);
+        if (rows == 0 || cols == 0) return;
+        long needed = (long)(rows - 1) * stride + cols;
+        if (length < needed)
+            throw new ArgumentException($"Gemm: {stored} with {strideName}={stride} needs {needed} floats but the span holds {length}.", name);
     }
 }

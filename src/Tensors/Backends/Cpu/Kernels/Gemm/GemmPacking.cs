@@ -1,0 +1,145 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+
+/// <summary>
+/// Packing op(A) and op(B) into the layouts the micro-kernels stream through:
+///   Ã panel: MR rows of op(A) for a K block, k-major: Ã[k·MR + r] = op(A)(i0 + r, k0 + k);
+///   B̃ panel: NR columns of op(B) for a K block, k-major: B̃[k·NR + j] = op(B)(k0 + k, j0 + j).
+/// Transposed operands are read in place and transposed here; rows/columns past the matrix edge are zero, so the
+/// micro-kernel always computes a whole tile and the edge handling only has to clip the store.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>
+    /// One Ã panel: op(A) rows [i0, i0 + MR) ∩ [0, m), columns [k0, k0 + kc) -> dst (kc, MR).
+    /// A is stored (m, k) with row stride lda, or (k, m) when transposeA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackA<TKernel>(in GemmArgs g, int i0, int k0, int kc, float* dst) where TKernel : struct, IMicroKernel
+    {
+        int mr = TKernel.MR;
+        int rows = Math.Min(mr, g.M - i0);
+        if (!g.TransposeA)
+        {
+            int p0 = 0;
+            if (mr == 12 && rows == 12 && Avx512F.IsSupported)
+            {
+                // 12 rows × 16 k at a time through an in-register transpose.
+                float* src = g.A + (nint)i0 * g.Lda + k0;
+                for (; p0 + 16 <= kc; p0 += 16)
+                    GemmTranspose.Block16(src + p0, g.Lda, 12, dst + (nint)p0 * mr, mr, 12);
+            }
+            // Row r of the panel is contiguous in A: read it sequentially, write it with stride MR.
+            for (int r = 0; r < rows; r++)
+            {
+                float* src = g.A + (nint)(i0 + r) * g.Lda + k0;
+                float* d = dst + r;
+                for (int p = p0; p < kc; p++) d[(nint)p * mr] = src[p];
+            }
+            for (int r = rows; r < mr; r++)
+                for (int p = p0; p < kc; p++) dst[(nint)p * mr + r] = 0f;
+        }
+        else
+        {
+            // Stored (k, m): the MR values of one k step are contiguous.
+            if (rows == mr)
+            {
+                for (int p = 0; p < kc; p++)
+                    Unsafe.CopyBlockUnaligned(dst + (nint)p * mr, g.A + (nint)(k0 + p) * g.Lda + i0, (uint)(TKernel.MR * sizeof(float)));
+                return;
+            }
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = g.A + (nint)(k0 + p) * g.Lda + i0;
+                float* d = dst + (nint)p * mr;
+                int r = 0;
+                for (; r < rows; r++) d[r] = src[r];
+                for (; r < mr; r++) d[r] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The B̃ block of one column chunk: op(B) rows [k0, k0 + kc), columns [j0, j0 + width) -> dst, ⌈width/NR⌉ panels of
+    /// (kc, NR) one after another. B is stored (k, n) with row stride ldb, or (n, k) when transposeB.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackB<TKernel>(in GemmArgs g, int k0, int kc, int j0, int width, float* dst) where TKernel : struct, IMicroKernel
+    {
+        int nr = TKernel.NR;
+        int fullPanels = width / nr;
+        int tail = width - fullPanels * nr;
+        nint panelStride = (nint)kc * nr;
+        if (!g.TransposeB)
+        {
+            // Row k of op(B) is contiguous: stream it once, scattering NR-wide pieces into the panels.
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = g.B + (nint)(k0 + p) * g.Ldb + j0;
+                float* d = dst + (nint)p * nr;
+                for (int jp = 0; jp < fullPanels; jp++)
+                    CopyPanelRow<TKernel>(src + (nint)jp * nr, d + jp * panelStride);
+                if (tail > 0)
+                {
+                    float* s = src + (nint)fullPanels * nr;
+                    float* t = d + fullPanels * panelStride;
+                    int j = 0;
+                    for (; j < tail; j++) t[j] = s[j];
+                    for (; j < nr; j++) t[j] = 0f;
+                }
+            }
+        }
+        else
+        {
+            // Stored (n, k): column j of op(B) is row j of B. Read each sequentially, write with stride NR.
+            int panels = fullPanels + (tail > 0 ? 1 : 0);
+            for (int jp = 0; jp < panels; jp++)
+            {
+                float* panel = dst + jp * panelStride;
+                int cols = Math.Min(nr, width - jp * nr);
+                int p0 = 0;
+                if (nr == 32 && cols == 32 && Avx512F.IsSupported)
+                {
+                    // 16 k × 32 columns at a time: two in-register 16 × 16 transposes.
+                    float* src = g.B + (nint)(j0 + jp * nr) * g.Ldb + k0;
+                    for (; p0 + 16 <= kc; p0 += 16)
+                    {
+                        GemmTranspose.Block16(src + p0, g.Ldb, 16, panel + (nint)p0 * nr, nr, 16);
+                        GemmTranspose.Block16(src + 16 * g.Ldb + p0, g.Ldb, 16, panel + (nint)p0 * nr + 16, nr, 16);
+                    }
+                }
+                for (int j = 0; j < cols; j++)
+                {
+                    float* src = g.B + (nint)(j0 + jp * nr + j) * g.Ldb + k0;
+                    float* d = panel + j;
+                    for (int p = p0; p < kc; p++) d[(nint)p * nr] = src[p];
+                }
+                for (int j = cols; j < nr; j++)
+                    for (int p = p0; p < kc; p++) panel[(nint)p * nr + j] = 0f;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyPanelRow<TKernel>(float* src, float* dst) where TKernel : struct, IMicroKernel
+    {
+        // TKernel.NR is a JIT-time constant: only one branch survives.
+        if (TKernel.NR == 32 && Vector512.IsHardwareAccelerated)
+        {
+            Vector512.Load(src).Store(dst);
+            Vector512.Load(src + 16).Store(dst + 16);
+        }
+        else if (TKernel.NR == 16 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256.Load(src).Store(dst);
+            Vector256.Load(src + 8).Store(dst + 8);
+        }
+        else
+        {
+            for (int j = 0; j < TKernel.NR; j++) dst[j] = src[j];
+        }
+    }
+}

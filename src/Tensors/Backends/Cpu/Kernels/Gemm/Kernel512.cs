@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+
+/// <summary>
+/// The AVX-512 micro-kernel: a 12 × 32 tile of C in 24 Vector512 accumulators. Per k step: two loads of B (32 columns),
+/// twelve broadcasts of A (one per row), 24 fused multiply-adds. 24 accumulators + 2 B + 1 broadcast = 27 of the 32 zmm
+/// registers, and 24 independent FMA chains cover the FMA latency × the two FMA pipes, so this runs at the core's FMA peak.
+/// </summary>
+internal readonly unsafe struct Kernel512 : IMicroKernel
+{
+    public static int MR => 12;
+    public static int NR => 32;
+
+    // a (kc, 12) packed, b (kc, 32) packed -> c (12, 32), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> lo0 = default, hi0 = default;
+        Vector512<float> lo1 = default, hi1 = default;
+        Vector512<float> lo2 = default, hi2 = default;
+        Vector512<float> lo3 = default, hi3 = default;
+        Vector512<float> lo4 = default, hi4 = default;
+        Vector512<float> lo5 = default, hi5 = default;
+        Vector512<float> lo6 = default, hi6 = default;
+        Vector512<float> lo7 = default, hi7 = default;
+        Vector512<float> lo8 = default, hi8 = default;
+        Vector512<float> lo9 = default, hi9 = default;
+        Vector512<float> lo10 = default, hi10 = default;
+        Vector512<float> lo11 = default, hi11 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            hi0 = Vector512.FusedMultiplyAdd(a0, b1, hi0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            hi1 = Vector512.FusedMultiplyAdd(a1, b1, hi1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            hi2 = Vector512.FusedMultiplyAdd(a2, b1, hi2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            hi3 = Vector512.FusedMultiplyAdd(a3, b1, hi3);
+            var a4 = Vector512.Create(a[4]);
+            lo4 = Vector512.FusedMultiplyAdd(a4, b0, lo4);
+            hi4 = Vector512.FusedMultiplyAdd(a4, b1, hi4);
+            var a5 = Vector512.Create(a[5]);
+            lo5 = Vector512.FusedMultiplyAdd(a5, b0, lo5);
+            hi5 = Vector512.FusedMultiplyAdd(a5, b1, hi5);
+            var a6 = Vector512.Create(a[6]);
+            lo6 = Vector512.FusedMultiplyAdd(a6, b0, lo6);
+            hi6 = Vector512.FusedMultiplyAdd(a6, b1, hi6);
+            var a7 = Vector512.Create(a[7]);
+            lo7 = Vector512.FusedMultiplyAdd(a7, b0, lo7);
+            hi7 = Vector512.FusedMultiplyAdd(a7, b1, hi7);
+            var a8 = Vector512.Create(a[8]);
+            lo8 = Vector512.FusedMultiplyAdd(a8, b0, lo8);
+            hi8 = Vector512.FusedMultiplyAdd(a8, b1, hi8);
+            var a9 = Vector512.Create(a[9]);
+            lo9 = Vector512.FusedMultiplyAdd(a9, b0, lo9);
+            hi9 = Vector512.FusedMultiplyAdd(a9, b1, hi9);
+            var a10 = Vector512.Create(a[10]);
+            lo10 = Vector512.FusedMultiplyAdd(a10, b0, lo10);
+            hi10 = Vector512.FusedMultiplyAdd(a10, b1, hi10);
+            var a11 = Vector512.Create(a[11]);
+            lo11 = Vector512.FusedMultiplyAdd(a11, b0, lo11);
+            hi11 = Vector512.FusedMultiplyAdd(a11, b1, hi11);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
+            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
+            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
+            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
+            (lo4 * va).Store(c + 4 * ldc); (hi4 * va).Store(c + 4 * ldc + 16);
+            (lo5 * va).Store(c + 5 * ldc); (hi5 * va).Store(c + 5 * ldc + 16);
+            (lo6 * va).Store(c + 6 * ldc); (hi6 * va).Store(c + 6 * ldc + 16);
+            (lo7 * va).Store(c + 7 * ldc); (hi7 * va).Store(c + 7 * ldc + 16);
+            (lo8 * va).Store(c + 8 * ldc); (hi8 * va).Store(c + 8 * ldc + 16);
+            (lo9 * va).Store(c + 9 * ldc); (hi9 * va).Store(c + 9 * ldc + 16);
+            (lo10 * va).Store(c + 10 * ldc); (hi10 * va).Store(c + 10 * ldc + 16);
+            (lo11 * va).Store(c + 11 * ldc); (hi11 * va).Store(c + 11 * ldc + 16);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, hi0, va);
+            Acc(c + 1 * ldc, lo1, hi1, va);
+            Acc(c + 2 * ldc, lo2, hi2, va);
+            Acc(c + 3 * ldc, lo3, hi3, va);
+            Acc(c + 4 * ldc, lo4, hi4, va);
+            Acc(c + 5 * ldc, lo5, hi5, va);
+            Acc(c + 6 * ldc, lo6, hi6, va);
+            Acc(c + 7 * ldc, lo7, hi7, va);
+            Acc(c + 8 * ldc, lo8, hi8, va);
+            Acc(c + 9 * ldc, lo9, hi9, va);
+            Acc(c + 10 * ldc, lo10, hi10, va);
+            Acc(c + 11 * ldc, lo11, hi11, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, hi0, va, vb);
+            Scale(c + 1 * ldc, lo1, hi1, va, vb);
+            Scale(c + 2 * ldc, lo2, hi2, va, vb);
+            Scale(c + 3 * ldc, lo3, hi3, va, vb);
+            Scale(c + 4 * ldc, lo4, hi4, va, vb);
+            Scale(c + 5 * ldc, lo5, hi5, va, vb);
+            Scale(c + 6 * ldc, lo6, hi6, va, vb);
+            Scale(c + 7 * ldc, lo7, hi7, va, vb);
+            Scale(c + 8 * ldc, lo8, hi8, va, vb);
+            Scale(c + 9 * ldc, lo9, hi9, va, vb);
+            Scale(c + 10 * ldc, lo10, hi10, va, vb);
+            Scale(c + 11 * ldc, lo11, hi11, va, vb);
+        }
+    }
+
+    // c[0..32) += alpha · (x0, x1)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Acc(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va)
+    {
+        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c)).Store(c);
+        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16)).Store(c + 16);
+    }
+
+    // c[0..32) = alpha · (x0, x1) + beta · c[0..32)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
+    {
+        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
+        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
+    }
+}

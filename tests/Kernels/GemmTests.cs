@@ -1,0 +1,189 @@
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+using NativeConv.Tests.Support;
+
+namespace NativeConv.Tests.Kernels;
+
+/// <summary>
+/// The SGEMM against a plain triple loop in double, for every micro-kernel family this machine runs (AVX-512, AVX2,
+/// scalar), every transpose combination, alpha/beta variants, padded leading dimensions and every tail around the tiles.
+/// </summary>
+public class GemmTests
+{
+    public static TheoryData<int> Kinds()
+    {
+        var data = new TheoryData<int>();
+        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Scalar })
+            if (Gemm.IsSupported(kind)) data.Add((int)kind);
+        return data;
+    }
+
+    private static readonly (bool A, bool B)[] s_transposes = { (false, false), (false, true), (true, false), (true, true) };
+
+    // Around every micro-tile edge (MR = 12/6/4, NR = 32/16/4), plus primes.
+    private static readonly int[] s_edges = { 1, 5, 11, 12, 13, 31, 32, 33, 63, 64, 65 };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Sweep_M_N_K_1_to_40_all_transposes(int kind)
+    {
+        int seed = 1;
+        foreach (var (ta, tb) in s_transposes)
+            for (int s = 1; s <= 40; s++)
+            {
+                Check((GemmKernelKind)kind, 1, ta, tb, s, 33, 17, 1f, 0f, seed++);
+                Check((GemmKernelKind)kind, 1, ta, tb, 13, s, 17, 1f, 0f, seed++);
+                Check((GemmKernelKind)kind, 1, ta, tb, 13, 33, s, 1f, 0f, seed++);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Tile_edges_cross_K_block_edges(int kind)
+    {
+        int seed = 1000;
+        foreach (var (ta, tb) in s_transposes)
+            foreach (int m in s_edges)
+                foreach (int n in s_edges)
+                    foreach (int k in new[] { 1, 7, 257 })
+                        Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Alpha_beta_and_padded_strides(int kind)
+    {
+        int seed = 5000;
+        foreach (var (ta, tb) in s_transposes)
+            foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (-1.5f, 0.5f), (0.25f, -2f), (0f, 0.5f), (0f, 0f) })
+            {
+                Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++);
+                Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++, padA: 3, padB: 5, padC: 7);
+                Check((GemmKernelKind)kind, 2, ta, tb, 12, 32, 300, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Empty_and_single_element_shapes(int kind)
+    {
+        int seed = 7000;
+        foreach (var (ta, tb) in s_transposes)
+            foreach (var (m, n, k) in new[] { (0, 5, 3), (5, 0, 3), (5, 3, 0), (0, 0, 0), (1, 1, 1), (1, 1, 0), (1, 7, 1), (7, 1, 1), (1, 1, 300) })
+            {
+                Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
+                Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 2f, 0.5f, seed++);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Larger_than_a_cache_block(int kind)
+    {
+        var gk = (GemmKernelKind)kind;
+        int seed = 9000;
+        // Scalar runs are ~30× slower than the vector kernels: give them one combination of each shape.
+        foreach (var (ta, tb) in gk == GemmKernelKind.Scalar ? s_transposes[1..3] : s_transposes)
+        {
+            Check(gk, 2, ta, tb, 257, 1031, 300, 1f, 0f, seed++);
+            Check(gk, 2, ta, tb, 1000, 17, 1031, 0.5f, 1f, seed++, padA: 3, padB: 1, padC: 9);
+        }
+    }
+
+    [Fact]
+    public void Public_entry_point_matches_reference_on_thin_conv_like_shapes()
+    {
+        int seed = 11000;
+        foreach (var (ta, tb) in s_transposes)
+        {
+            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 32, 1024, 27, 1f, 0f, seed++);
+            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 64, 700, 576, 1f, 1f, seed++);
+            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 24, 40, 5000, 1f, 0f, seed++);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Result_does_not_depend_on_the_thread_count(int kind)
+    {
+        var gk = (GemmKernelKind)kind;
+        foreach (var (ta, tb) in s_transposes)
+            foreach (var (m, n, k) in new[] { (300, 600, 520), (40, 3000, 100), (70, 50, 3000) })
+            {
+                var (a, lda) = Operand(ta ? k : m, ta ? m : k, 0, 1);
+                var (b, ldb) = Operand(tb ? n : k, tb ? k : n, 0, 2);
+                var c1 = new float[m * n];
+                var c4 = new float[m * n];
+                Gemm.Run(gk, 1, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c1, n);
+                Gemm.Run(gk, 4, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c4, n);
+                Assert.Equal(c1, c4);
+            }
+    }
+
+    [Fact]
+    public void Rejects_short_spans_and_strides()
+    {
+        var x = new float[100];
+        Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 10, 1f, x, 9, x, 10, 0f, x, 10));
+        Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 11, 1f, x, 11, x, 10, 0f, x, 10));
+        Assert.Throws<ArgumentException>(() => Gemm.Run(false, true, 10, 10, 10, 1f, x, 10, x, 10, 0f, new float[99], 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Run(false, false, -1, 10, 10, 1f, x, 10, x, 10, 0f, x, 10));
+    }
+
+    /// <summary>A stored (rows, cols) operand with row stride cols + pad; the padding is NaN so reading it shows up.</summary>
+    private static (float[] Data, int Stride) Operand(int rows, int cols, int pad, int seed)
+    {
+        int stride = Math.Max(1, cols + pad);
+        var data = TestRandom.Uniform(Math.Max(0, (rows - 1) * stride + cols), seed);
+        for (int r = 0; r < rows; r++)
+            for (int j = cols; j < stride && r * stride + j < data.Length; j++) data[r * stride + j] = float.NaN;
+        return (data, stride);
+    }
+
+    private static void Check(GemmKernelKind kind, int threads, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
+        int seed, int padA = 0, int padB = 0, int padC = 0)
+    {
+        var (a, lda) = Operand(ta ? k : m, ta ? m : k, padA, seed * 3);
+        var (b, ldb) = Operand(tb ? n : k, tb ? k : n, padB, seed * 3 + 1);
+        int ldc = Math.Max(1, n + padC);
+        var c = TestRandom.Uniform(m * ldc, seed * 3 + 2);
+        const float sentinel = 12345f;
+        for (int i = 0; i < m; i++)
+            for (int j = n; j < ldc; j++) c[i * ldc + j] = sentinel;
+        var c0 = (float[])c.Clone();
+        // beta = 0 must not read C: poison what it would read.
+        if (beta == 0f)
+            for (int i = 0; i < m; i++) TestRandom.Poison(c.AsSpan(i * ldc, n));
+
+        if (kind == GemmKernelKind.Auto) Gemm.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else Gemm.Run(kind, threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0, magnitude = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = ta ? a[p * lda + i] : a[i * lda + p];
+                    double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                    sum += x * y;
+                    magnitude += Math.Abs(x * y);
+                }
+                double old = c0[i * ldc + j];
+                double expected = alpha * sum + (beta == 0f ? 0 : beta * old);
+                double scale = Math.Abs(alpha) * magnitude + (beta == 0f ? 0 : Math.Abs(beta * old));
+                // float32 accumulation: any summation order of k products (blocked, FMA or not) errs by at most
+                // γ_k·Σ|a·b| ≈ k·u·Σ|a·b| (u = 2⁻²⁴); alpha, beta and the cross-K-block adds add a few more u. A missing or
+                // doubled term errs by |a·b| ~ 0.1, orders of magnitude above this bound for the sizes tested.
+                double tolerance = (k + 8) * Math.Pow(2, -24) * scale + 1e-30;
+                float actual = c[i * ldc + j];
+                if (!(Math.Abs(actual - expected) <= tolerance))
+                    Assert.Fail($"{kind} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} lds=({lda},{ldb},{ldc}): " +
+                                $"c[{i},{j}] = {actual}, expected {expected} ± {tolerance}.");
+            }
+            for (int j = n; j < ldc; j++)
+                if (c[i * ldc + j] != sentinel)
+                    Assert.Fail($"{kind} ta={ta} tb={tb} m={m} n={n} k={k}: wrote c[{i},{j}] in the stride padding.");
+        }
+    }
+}

@@ -59,6 +59,23 @@ public abstract class Module
         return _allParameters;
     }
 
+    /// <summary>The parameter with full name <paramref name="name"/> ("conv1.weight"), or null.</summary>
+    public Parameter? FindParameter(string name)
+    {
+        foreach (var p in Parameters())
+            if (p.Name == name) return p;
+        return null;
+    }
+
+    /// <summary>This module and every descendant, depth first in forward order (e.g. to find the Dropout layers whose
+    /// call counters a checkpoint keeps).</summary>
+    public IEnumerable<Module> Modules()
+    {
+        yield return this;
+        foreach (var child in Children())
+            foreach (var m in child.Modules()) yield return m;
+    }
+
     /// <summary>Number of trainable scalars in this module and its descendants.</summary>
     public long ParameterCount
     {

@@ -28,6 +28,18 @@ public sealed class ModelResult
     /// <summary>Study-specific numbers (anything serialisable); keys are written as given.</summary>
     public Dictionary<string, object?> Extra { get; init; } = new();
 
+    /// <summary>The result of one trained model: its size from <paramref name="model"/>, the training outcome and the test evaluation.</summary>
+    public static ModelResult From(string name, NativeConv.Layers.Module model, TrainingResult training, EvaluationResult? test,
+        IReadOnlyList<string>? classNames = null, string? description = null) => new()
+    {
+        Name = name,
+        Description = description,
+        Parameters = model.ParameterCount,
+        Training = training,
+        Test = test,
+        ClassNames = classNames,
+    };
+
     /// <summary>Train accuracy minus test accuracy of the kept weights (NaN when either is missing).</summary>
     [JsonIgnore]
     public double GeneralizationGap =>

@@ -6,6 +6,7 @@ using NativeConv.Tensors;
 using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Ops;
 using NativeConv.Tensors.Storage;
+using NativeConv.Experiments.Data;
 
 namespace NativeConv.Experiments.Training;
 
@@ -127,7 +128,7 @@ public sealed class Trainer : IDisposable
     /// Trains until the last epoch, early stopping, <see cref="RequestStop"/> or <paramref name="cancellation"/> (checked
     /// after every step: the state is checkpointed and the result says <see cref="StopReason.Interrupted"/>).
     /// </summary>
-    public TrainingResult Fit(LabeledImages train, LabeledImages validation, CancellationToken cancellation = default)
+    public TrainingResult Fit(Dataset train, Dataset validation, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
@@ -223,7 +224,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Runs the remaining steps of one epoch; false when cancelled (after finishing the step in flight).</summary>
-    private bool TrainEpoch(LabeledImages train, int[] order, int epoch, int steps, EpochDisplay display, CancellationToken cancellation)
+    private bool TrainEpoch(Dataset train, int[] order, int epoch, int steps, EpochDisplay display, CancellationToken cancellation)
     {
         int batch = Options.BatchSize;
         var tape = Tape.Current;
@@ -267,7 +268,7 @@ public sealed class Trainer : IDisposable
     // ---------------------------------------------------------------- evaluation
 
     /// <summary>Loss, accuracy and confusion matrix of the model on <paramref name="data"/> (eval mode: no dropout, no tape).</summary>
-    public EvaluationResult Evaluate(LabeledImages data)
+    public EvaluationResult Evaluate(Dataset data)
     {
         ArgumentNullException.ThrowIfNull(data);
         CheckData(data, "evaluation");
@@ -353,19 +354,19 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The persistent input and label tensors for batches of <paramref name="n"/> images (made once per size).</summary>
-    private (Tensor Images, Tensor Labels) Batch(int n, LabeledImages data)
+    private (Tensor Images, Tensor Labels) Batch(int n, Dataset data)
     {
-        if (_batches.TryGetValue(n, out var pair) && pair.Images.Shape == new Shape(n, data.Channels, data.Height, data.Width))
+        if (_batches.TryGetValue(n, out var pair) && pair.Images.Shape == new Shape(n, data.Shape.C, data.Shape.H, data.Shape.W))
             return pair;
         if (pair.Images is not null) { pair.Images.Dispose(); pair.Labels.Dispose(); }
         var backend = _model.Backend;
-        pair = (Tensor.Empty(new Shape(n, data.Channels, data.Height, data.Width), backend), Tensor.Empty(new Shape(n), backend));
+        pair = (Tensor.Empty(new Shape(n, data.Shape.C, data.Shape.H, data.Shape.W), backend), Tensor.Empty(new Shape(n), backend));
         _batches[n] = pair;
         return pair;
     }
 
     /// <summary>Copies images order[start..start+n) (or start..start+n when order is null) and their labels into the batch tensors.</summary>
-    private void Gather(LabeledImages data, int[]? order, int start, int n, Tensor x, Tensor y)
+    private void Gather(Dataset data, int[]? order, int start, int n, Tensor x, Tensor y)
     {
         int sample = data.SampleSize;
         bool host = x.Storage is HostStorage;
@@ -414,11 +415,11 @@ public sealed class Trainer : IDisposable
         return best;
     }
 
-    private void CheckData(LabeledImages data, string role)
+    private void CheckData(Dataset data, string role)
     {
-        var expected = _model.OutputShape(new Shape(1, data.Channels, data.Height, data.Width));
+        var expected = _model.OutputShape(new Shape(1, data.Shape.C, data.Shape.H, data.Shape.W));
         if (expected.Rank != 2 || expected[1] != data.ClassCount)
-            throw new ArgumentException($"Trainer: the model '{_model.Name}' maps one {role} image ({data.Channels}, {data.Height}, {data.Width}) to {expected}, but the data has {data.ClassCount} classes; the model must output (N, {data.ClassCount}) logits.");
+            throw new ArgumentException($"Trainer: the model '{_model.Name}' maps one {role} image {data.Shape} to {expected}, but the data has {data.ClassCount} classes; the model must output (N, {data.ClassCount}) logits.");
     }
 
     private static void CheckLogits(Tensor logits, int n, int classes)

@@ -31,11 +31,13 @@ public sealed partial class IlgpuBackend
 
     public void DropoutForward(Tensor x, Tensor y, Tensor mask, float rate, ulong seed)
     {
+        if (!(rate >= 0f && rate < 1f))
+            throw new ArgumentOutOfRangeException(nameof(rate), rate, $"{Name}: DropoutForward rate must be in [0, 1).");
         if (x.Length == 0) return;
         var kernel = _dropoutForward ??= Load(nameof(Kernels.Dropout.Forward),
             a => a.LoadAutoGroupedStreamKernel<Index1D, FloatView, FloatView, FloatView, float, float, ulong>(Kernels.Dropout.Forward));
         Launch(nameof(DropoutForward));
-        kernel(x.Length, View(x), View(y), View(mask), rate, 1f / (1f - rate), seed);
+        kernel(x.Length, View(x), View(y), View(mask), rate, 1f / (1f - rate), Kernels.CounterRng.Key(seed));
     }
 
     public void DropoutBackward(Tensor dy, Tensor mask, Tensor dx)

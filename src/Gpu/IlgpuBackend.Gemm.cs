@@ -28,10 +28,7 @@ public sealed partial class IlgpuBackend
     internal void RunGemm(GemmParams p, FloatView a, FloatView b, FloatView c, int batch)
     {
         if (p.M == 0 || p.N == 0 || batch == 0) return;
-        if (p.K == 0)
-        {
-            // op(A)·op(B) is all zeros: C = beta·C (and beta = 0 must not read C) — the tiled kernel does exactly that.
-        }
+        // K = 0 needs no special case: the K loop runs zero times and the store writes beta·C (or 0 when beta = 0).
         var kernel = _gemm ??= Load(nameof(Gemm.Tiled), acc => acc.LoadStreamKernel<GemmParams, FloatView, FloatView, FloatView>(Gemm.Tiled));
         p.TileK = GemmTileK;
         int side = GemmGroupSide, tile = Gemm.RegisterBlock * side;

@@ -67,7 +67,7 @@ public abstract class BackendSuite
 
     public static TheoryData<int, int, int> GemmSizes => new()
     {
-        { 1, 1, 1 }, { 1, 7, 3 }, { 5, 1, 9 }, { 4, 4, 0 }, { 17, 13, 29 }, { 16, 16, 16 }, { 33, 65, 31 }, { 64, 3, 70 },
+        { 1, 1, 1 }, { 1, 7, 3 }, { 5, 1, 9 }, { 2, 3, 1 }, { 4, 4, 0 }, { 17, 13, 29 }, { 16, 16, 16 }, { 33, 65, 31 }, { 64, 3, 70 },
     };
 
     [BackendTheory]

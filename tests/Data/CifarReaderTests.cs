@@ -1,3 +1,4 @@
+using System.Formats.Tar;
 using System.Text;
 using NativeConv.Experiments.Data;
 using static NativeConv.Tests.Data.CraftedData;
@@ -44,6 +45,25 @@ public sealed class CifarReaderTests : IDisposable
             }
         }
         Assert.Equal(CifarBatch(Records, 0)[3073], test.Labels[1]);
+    }
+
+    [Theory]
+    [InlineData(TarEntryFormat.V7)]
+    [InlineData(TarEntryFormat.Ustar)]
+    [InlineData(TarEntryFormat.Pax)]
+    [InlineData(TarEntryFormat.Gnu)]
+    public void EveryCommonTarFlavourReads(TarEntryFormat format)
+    {
+        var members = CifarMembers(Records);
+        // A name longer than 100 bytes: ustar splits it into prefix + name, GNU writes an 'L' record, pax an 'x' header.
+        if (format != TarEntryFormat.V7)
+            members[3] = ("cifar-10-batches-bin/" + new string('d', 90) + "/data_batch_3.bin", members[3].Data);
+        var (train, test) = CifarReader.Read(new MemoryStream(Gzip(Tar(members, format))), "mem.tar.gz", Records);
+        Assert.Equal(5 * Records, train.Count);
+        byte[] batch3 = CifarBatch(Records, 3); // the renamed member still lands in slot 3
+        Assert.Equal(batch3[0], train.Labels[2 * Records]);
+        Assert.Equal(batch3[1] / 255f, train.Image(2 * Records)[0]);
+        Assert.Equal(Records, test.Count);
     }
 
     [Fact]

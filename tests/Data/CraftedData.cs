@@ -67,20 +67,29 @@ internal static class CraftedData
     }
 
     /// <summary>An uncompressed ustar archive (with a directory entry first, like the official tarball).</summary>
-    public static byte[] Tar(IEnumerable<(string Name, byte[] Data)> members)
+    public static byte[] Tar(IEnumerable<(string Name, byte[] Data)> members, TarEntryFormat format = TarEntryFormat.Ustar)
     {
         using var memory = new MemoryStream();
-        using (var writer = new TarWriter(memory, TarEntryFormat.Ustar, leaveOpen: true))
+        using (var writer = new TarWriter(memory, format, leaveOpen: true))
         {
-            writer.WriteEntry(new UstarTarEntry(TarEntryType.Directory, "cifar-10-batches-bin/"));
+            writer.WriteEntry(MakeEntry(format, TarEntryType.Directory, "cifar-10-batches-bin/"));
             foreach (var (name, data) in members)
             {
-                var entry = new UstarTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(data) };
+                var entry = MakeEntry(format, format == TarEntryFormat.V7 ? TarEntryType.V7RegularFile : TarEntryType.RegularFile, name);
+                entry.DataStream = new MemoryStream(data);
                 writer.WriteEntry(entry);
             }
         }
         return memory.ToArray();
     }
+
+    private static TarEntry MakeEntry(TarEntryFormat format, TarEntryType type, string name) => format switch
+    {
+        TarEntryFormat.V7 => new V7TarEntry(type, name),
+        TarEntryFormat.Ustar => new UstarTarEntry(type, name),
+        TarEntryFormat.Pax => new PaxTarEntry(type, name),
+        _ => new GnuTarEntry(type, name),
+    };
 
     public static byte[] CifarTarGz(int records) => Gzip(Tar(CifarMembers(records)));
 

@@ -99,6 +99,23 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void UnitFloatsMatchScalarOnEveryLength()
+    {
+        int[] lengths = [.. Enumerable.Range(0, 257), 1000, 1031, 3072];
+        foreach (int n in lengths)
+        {
+            var bytes = new byte[n];
+            new Random(n).NextBytes(bytes);
+            var floats = new float[n + 3];
+            floats.AsSpan().Fill(float.NaN); // poisoned: every element must be written
+            Dataset.ToUnitFloats(bytes, floats.AsSpan(0, n));
+            for (int i = 0; i < n; i++)
+                Assert.True(bytes[i] / 255f == floats[i], $"length {n}, index {i}: {floats[i]} for byte {bytes[i]}");
+            Assert.True(float.IsNaN(floats[n]), $"length {n}: wrote past the end");
+        }
+    }
+
+    [Fact]
     public void UnitFloatsCoverTheByteRange()
     {
         byte[] bytes = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();

@@ -1,3 +1,4 @@
+using System.Formats.Tar;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
@@ -46,16 +47,25 @@ public sealed class ParserFuzzTests
     public void CifarTarballParsesOrRejectsCleanly()
     {
         const int records = 2;
-        byte[] tar = Tar(CifarMembers(records));
-        var headers = HeaderOffsets(tar);
+        // Three flavours: plain ustar, pax with a long name ('x' header), GNU with a long name ('L' record).
+        var longNamed = CifarMembers(records);
+        longNamed[2] = ("cifar-10-batches-bin/" + new string('n', 100) + "/data_batch_2.bin", longNamed[2].Data);
+        byte[][] tars = [Tar(CifarMembers(records)), Tar(longNamed, TarEntryFormat.Pax), Tar(longNamed, TarEntryFormat.Gnu)];
+        var headerOffsets = tars.Select(HeaderOffsets).ToArray();
+        var structuredHeaders = tars.Select((t, f) => headerOffsets[f]
+            .Where(h => t[h + 156] is (byte)'x' or (byte)'L' || Encoding.ASCII.GetString(t, h, 100).Contains("batches.meta"))
+            .ToList()).ToArray();
         var rng = new Random(303);
         var tally = new Tally();
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < 800; i++)
+        for (int i = 0; i < 1000; i++)
         {
             byte[] input;
             string how;
-            int mode = rng.Next(4);
+            int flavour = rng.Next(tars.Length);
+            byte[] tar = tars[flavour];
+            var headers = headerOffsets[flavour];
+            int mode = rng.Next(5);
             if (mode == 0)
             {
                 // A header field rewritten with a valid checksum, so the parser gets past the checksum into size/name logic.
@@ -65,7 +75,24 @@ public sealed class ParserFuzzTests
             }
             else if (mode == 1)
             {
-                (input, how) = Mutate(tar, rng, headerBytes: 512);
+                // Structured member data (pax records, GNU long names, class names) is not covered by the header
+                // checksum: rewrite a few bytes near its start, mostly with digits and separators.
+                byte[] raw = (byte[])tar.Clone();
+                var structured = structuredHeaders[flavour];
+                int header = structured[rng.Next(structured.Count)];
+                var edits = new StringBuilder($"member data after header {header}:");
+                for (int e = 1 + rng.Next(3); e > 0; e--)
+                {
+                    int at = Math.Min(raw.Length - 1, header + 512 + (rng.Next(2) == 0 ? rng.Next(3) : rng.Next(64)));
+                    raw[at] = rng.Next(4) == 0 ? (byte)rng.Next(256) : (byte)"0123456789 =\n"[rng.Next(13)];
+                    edits.Append($" [{at}]={raw[at]}");
+                }
+                how = edits.ToString();
+                input = Gzip(raw);
+            }
+            else if (mode == 2)
+            {
+                (input, how) = Mutate(tar, rng, headerBytes: 512, hotSpots: headers);
                 input = Gzip(input);
             }
             else
@@ -73,7 +100,7 @@ public sealed class ParserFuzzTests
                 (input, how) = Mutate(Gzip(tar), rng, headerBytes: 10);
                 how = "compressed: " + how;
             }
-            Check(input, $"fuzz-cifar-{i}.tar.gz", how, tally,
+            Check(input, $"fuzz-cifar-{i}.tar.gz", $"flavour {flavour}, {how}", tally,
                   (stream, name) => CifarReader.Read(stream, name, records));
             Assert.True(clock.Elapsed < WholeRunLimit, "the CIFAR fuzz run is too slow");
         }
@@ -132,8 +159,13 @@ public sealed class ParserFuzzTests
     private static string Reason(string message) => string.Join(' ', message.Split(' ').Take(3));
 
     /// <summary>One random mutation: truncation, byte flips (often in the header), a rewritten int32, an insertion or a deletion.</summary>
-    private static (byte[] Bytes, string How) Mutate(byte[] original, Random rng, int headerBytes)
+    private static (byte[] Bytes, string How) Mutate(byte[] original, Random rng, int headerBytes, List<int>? hotSpots = null)
     {
+        // Structure lives in a few places (tar headers and the blocks right after them: long names, pax records);
+        // aim half the damage there.
+        int Where(int span) => hotSpots is not null && rng.Next(2) == 0
+            ? Math.Min(original.Length - 1, hotSpots[rng.Next(hotSpots.Count)] + rng.Next(1024))
+            : rng.Next(2) == 0 ? rng.Next(Math.Min(span, original.Length)) : rng.Next(original.Length);
         switch (rng.Next(6))
         {
             case 0:
@@ -149,7 +181,7 @@ public sealed class ParserFuzzTests
                 var where = new StringBuilder("flipped at");
                 for (int f = 0; f < flips; f++)
                 {
-                    int at = rng.Next(2) == 0 ? rng.Next(Math.Min(headerBytes * 2, bytes.Length)) : rng.Next(bytes.Length);
+                    int at = Where(headerBytes * 2);
                     bytes[at] ^= (byte)(1 << rng.Next(8));
                     where.Append(' ').Append(at);
                 }
@@ -166,14 +198,14 @@ public sealed class ParserFuzzTests
             }
             case 4:
             {
-                int at = rng.Next(original.Length + 1);
+                int at = Where(headerBytes);
                 byte[] extra = new byte[1 + rng.Next(16)];
                 rng.NextBytes(extra);
                 return ([.. original.AsSpan(0, at), .. extra, .. original.AsSpan(at)], $"{extra.Length} bytes inserted at {at}");
             }
             default:
             {
-                int at = rng.Next(original.Length);
+                int at = Where(headerBytes);
                 int count = Math.Min(1 + rng.Next(64), original.Length - at);
                 return ([.. original.AsSpan(0, at), .. original.AsSpan(at + count)], $"{count} bytes deleted at {at}");
             }

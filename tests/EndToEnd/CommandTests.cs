@@ -67,6 +67,20 @@ public class CommandTests
         foreach (var name in ModelZoo.Names) Assert.Contains(name, error);
     }
 
+    [Fact]
+    public void Bad_common_options_are_parse_errors_not_crashes()
+    {
+        var (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--device", "tpu");
+        Assert.NotEqual(0, code);
+        Assert.Contains("tpu", error);
+        (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--threads", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--threads", error);
+        (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--batch", error);
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("models", "--help")]

@@ -105,4 +105,18 @@ public class IlgpuBackendTests
         using var back = onGpu.Clone(CpuBackend.Instance);
         Assert.Equal(values, back.ToArray());
     }
+
+    [Fact]
+    public void MatMul_with_empty_inner_dimension_scales_c_by_beta()
+    {
+        // op(a)·op(b) with K = 0 is the zero matrix: c = beta·c, and beta = 0 must overwrite even NaN.
+        using var a = Tensor.Zeros(new Shape(3, 0), Gpu);
+        using var b = Tensor.Zeros(new Shape(0, 2), Gpu);
+        using var c = Tensor.FromArray([1f, 2f, 3f, 4f, 5f, 6f], new Shape(3, 2), Gpu);
+        Gpu.MatMul(a, false, b, false, c, 1f, 0.5f);
+        Assert.Equal([0.5f, 1f, 1.5f, 2f, 2.5f, 3f], c.ToArray());
+        Gpu.Fill(c, float.NaN);
+        Gpu.MatMul(a, false, b, false, c, 1f, 0f);
+        Assert.Equal(new float[6], c.ToArray());
+    }
 }

@@ -19,8 +19,8 @@ public class GemmTests
 
     private static readonly (bool A, bool B)[] s_transposes = { (false, false), (false, true), (true, false), (true, true) };
 
-    // Around every micro-tile edge (MR = 12/6/4, NR = 32/16/4), plus primes.
-    private static readonly int[] s_edges = { 1, 5, 11, 12, 13, 31, 32, 33, 63, 64, 65 };
+    // Around every micro-tile edge (MR = 12/6/4, NR = 32/16/4; 4/8-row and 16-column edge variants), plus primes.
+    private static readonly int[] s_edges = { 1, 4, 5, 8, 11, 12, 13, 16, 20, 31, 32, 33, 63, 64, 65 };
 
     [Theory]
     [MemberData(nameof(Kinds))]

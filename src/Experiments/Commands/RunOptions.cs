@@ -93,7 +93,8 @@ public sealed class CommonOptions
         Seed = new Option<int>("--seed") { Description = "Seed for weights, data order, dropout and synthetic data", DefaultValueFactory = _ => defaultSeed };
         Threads = new Option<int>("--threads") { Description = "CPU threads for the kernels (default: all processors)", DefaultValueFactory = _ => Environment.ProcessorCount };
         Batch = new Option<int>("--batch") { Description = "Images per training step", DefaultValueFactory = _ => defaultBatch };
-        Device = new Option<string>("--device") { Description = $"Where to run: {string.Join(", ", Devices.Names)}", DefaultValueFactory = _ => "cpu" };
+        Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
+        Device.AcceptOnlyFromAmong([.. Devices.Names]);
         Threads.Validators.Add(r =>
         {
             int t = r.GetValueOrDefault<int>();

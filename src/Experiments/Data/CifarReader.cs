@@ -22,6 +22,7 @@ public static class CifarReader
     private const string MetaName = "batches.meta.txt";
     private const string TestName = "test_batch.bin";
     private const int MaxMetaBytes = 4096;
+    private const int MaxPaxBytes = 64 * 1024;
     private const int BlockSize = 512;
 
     public static (Dataset Train, Dataset Test) Read(string tarGzPath, int recordsPerBatch = OfficialRecordsPerBatch)
@@ -40,10 +41,9 @@ public static class CifarReader
         if ((long)TrainBatches * recordsPerBatch * PixelsPerImage > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(recordsPerBatch), "Too many records per batch for one array.");
 
-        var trainImages = new float[(long)TrainBatches * recordsPerBatch * PixelsPerImage];
-        var trainLabels = new byte[TrainBatches * recordsPerBatch];
-        var testImages = new float[(long)recordsPerBatch * PixelsPerImage];
-        var testLabels = new byte[recordsPerBatch];
+        // Allocated when the first batch member shows up, so a wrong file fails before 700+ MB are committed.
+        float[]? trainImages = null, testImages = null;
+        byte[]? trainLabels = null, testLabels = null;
         var seen = new bool[TrainBatches + 1]; // data_batch_1..5, then test_batch
         string[]? classNames = null;
 
@@ -75,6 +75,13 @@ public static class CifarReader
                 var nameBytes = ReadMember(gz, name, (int)entry.Size);
                 longName = Encoding.UTF8.GetString(nameBytes).TrimEnd('\0');
             }
+            else if (entry.Type == 'x')
+            {
+                // A pax extended header: its "path" record names the next member (long names live only there).
+                if (entry.Size > MaxPaxBytes)
+                    throw new DataFormatException(fileName, $"pax header at byte {offset - BlockSize:N0} is {entry.Size:N0} bytes, expected at most {MaxPaxBytes:N0}");
+                longName = PaxPath(ReadMember(gz, name, (int)entry.Size), fileName, offset - BlockSize);
+            }
             else if (entry.Type is '0' or '\0' && Slot(name) is int slot)
             {
                 if (seen[slot])
@@ -84,8 +91,18 @@ public static class CifarReader
                         $"member {name} is {entry.Size:N0} bytes, expected {batchBytes:N0} ({recordsPerBatch:N0} records × {RecordBytes:N0} bytes)");
                 seen[slot] = true;
                 bool isTest = slot == TrainBatches;
+                if (isTest)
+                {
+                    testImages ??= new float[(long)recordsPerBatch * PixelsPerImage];
+                    testLabels ??= new byte[recordsPerBatch];
+                }
+                else
+                {
+                    trainImages ??= new float[(long)TrainBatches * recordsPerBatch * PixelsPerImage];
+                    trainLabels ??= new byte[TrainBatches * recordsPerBatch];
+                }
                 ReadBatch(gz, name, recordsPerBatch, recordBuffer,
-                          isTest ? testImages : trainImages.AsSpan().Slice(slot * recordsPerBatch * PixelsPerImage, recordsPerBatch * PixelsPerImage),
+                          isTest ? testImages : trainImages.AsSpan(slot * recordsPerBatch * PixelsPerImage, recordsPerBatch * PixelsPerImage),
                           isTest ? testLabels : trainLabels.AsSpan(slot * recordsPerBatch, recordsPerBatch));
             }
             else if (entry.Type is '0' or '\0' && LastComponent(name) == MetaName)
@@ -117,8 +134,8 @@ public static class CifarReader
         if (classNames is null)
             throw new DataFormatException(fileName, $"member {MetaName} not found; expected cifar-10-batches-bin/{MetaName} with the class names");
 
-        return (new Dataset("cifar-10/train", trainImages, trainLabels, classNames, Channels, Height, Width),
-                new Dataset("cifar-10/test", testImages, testLabels, classNames, Channels, Height, Width));
+        return (new Dataset("cifar-10/train", trainImages!, trainLabels!, classNames, Channels, Height, Width),
+                new Dataset("cifar-10/test", testImages!, testLabels!, classNames, Channels, Height, Width));
     }
 
     private readonly record struct TarEntry(string Name, long Size, char Type);
@@ -140,7 +157,8 @@ public static class CifarReader
 
         long size = ParseOctal(header.AsSpan(124, 12), fileName, offset, "size");
         string name = CString(header.AsSpan(0, 100));
-        if (header.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        // POSIX ustar ("ustar\0") has a name prefix at 345; old GNU tar ("ustar  \0") keeps other fields there.
+        if (header.AsSpan(257, 6).SequenceEqual("ustar\0"u8))
         {
             string prefix = CString(header.AsSpan(345, 155));
             if (prefix.Length > 0) name = prefix + "/" + name;
@@ -234,6 +252,34 @@ public static class CifarReader
         long skipped = gz.Skip(count);
         if (skipped != count)
             throw new DataFormatException(gz.FileName, $"truncated: member {member} ends {count - skipped:N0} bytes early");
+    }
+
+    /// <summary>The "path" value of pax records ("LEN key=value\n" each, LEN counting the whole record), or null.</summary>
+    private static string? PaxPath(byte[] records, string fileName, long offset)
+    {
+        string? path = null;
+        int position = 0;
+        while (position < records.Length)
+        {
+            int space = records.AsSpan(position).IndexOf((byte)' ');
+            int length = 0;
+            bool digits = space > 0 && space <= 7;
+            for (int i = 0; digits && i < space; i++)
+            {
+                byte b = records[position + i];
+                if (b is < (byte)'0' or > (byte)'9') digits = false;
+                else length = length * 10 + (b - '0');
+            }
+            if (!digits || length <= space + 1 || length > records.Length - position || records[position + length - 1] != (byte)'\n')
+                throw new DataFormatException(fileName, $"corrupt pax header at byte {offset:N0}: a record at {position} is not \"LEN key=value\\n\"");
+            var record = records.AsSpan(position + space + 1, length - space - 2);
+            int equals = record.IndexOf((byte)'=');
+            if (equals <= 0)
+                throw new DataFormatException(fileName, $"corrupt pax header at byte {offset:N0}: a record at {position} has no key=value");
+            if (record[..equals].SequenceEqual("path"u8)) path = Encoding.UTF8.GetString(record[(equals + 1)..]);
+            position += length;
+        }
+        return path;
     }
 
     private static string[] ParseClassNames(byte[] bytes, string fileName, string member)

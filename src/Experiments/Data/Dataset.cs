@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace NativeConv.Experiments.Data;
 
 /// <summary>
@@ -163,11 +166,33 @@ public sealed class Dataset
         return (picked, rest);
     }
 
-    /// <summary>Bytes 0..255 → floats in [0,1] (pixel / 255f).</summary>
+    /// <summary>
+    /// Bytes 0..255 → floats in [0,1] (pixel / 255f, a true IEEE division, so the vector and scalar paths agree bit for bit).
+    /// </summary>
+    // pixels (n) -> destination (n)
     public static void ToUnitFloats(ReadOnlySpan<byte> pixels, Span<float> destination)
     {
         if (destination.Length < pixels.Length)
             throw new ArgumentException($"Destination holds {destination.Length} floats, need {pixels.Length}.");
-        for (int i = 0; i < pixels.Length; i++) destination[i] = pixels[i] / 255f;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // 32 bytes → widen to 2×16 ushorts → 4×8 uints → floats; 184 M CIFAR pixels convert in a fraction of the gunzip time.
+            var scale = Vector256.Create(255f);
+            ref byte src = ref MemoryMarshal.GetReference(pixels);
+            ref float dst = ref MemoryMarshal.GetReference(destination);
+            for (; i <= pixels.Length - Vector256<byte>.Count; i += Vector256<byte>.Count)
+            {
+                var bytes = Vector256.LoadUnsafe(ref src, (nuint)i);
+                var (lo16, hi16) = Vector256.Widen(bytes);
+                var (a, b) = Vector256.Widen(lo16);
+                var (c, d) = Vector256.Widen(hi16);
+                (Vector256.ConvertToSingle(a.AsInt32()) / scale).StoreUnsafe(ref dst, (nuint)i);
+                (Vector256.ConvertToSingle(b.AsInt32()) / scale).StoreUnsafe(ref dst, (nuint)(i + 8));
+                (Vector256.ConvertToSingle(c.AsInt32()) / scale).StoreUnsafe(ref dst, (nuint)(i + 16));
+                (Vector256.ConvertToSingle(d.AsInt32()) / scale).StoreUnsafe(ref dst, (nuint)(i + 24));
+            }
+        }
+        for (; i < pixels.Length; i++) destination[i] = pixels[i] / 255f;
     }
 }

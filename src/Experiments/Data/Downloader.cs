@@ -98,31 +98,51 @@ public sealed class Downloader : IDisposable
             using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             long received = 0;
+            _console.MarkupLineInterpolated($"Downloading [bold]{file.FileName}[/] ({expected / 1e6:F1} MB) from {file.Url}");
             await using (var body = await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false))
             await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             {
-                await _console.Progress()
-                    .AutoClear(false)
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                             new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
-                    .StartAsync(async context =>
+                async Task Copy(Action<long> progress)
+                {
+                    var buffer = new byte[1 << 16];
+                    int read;
+                    while ((read = await body.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
                     {
-                        var task = context.AddTask(file.FileName, maxValue: Math.Max(expected, 1));
-                        var buffer = new byte[1 << 16];
-                        int read;
-                        while ((read = await body.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
+                        received += read;
+                        if (received > limit)
+                            throw new DataFormatException(file.Url.ToString(),
+                                $"the server sent more than {limit:N0} bytes, expected about {expected:N0}; download aborted");
+                        await output.WriteAsync(buffer.AsMemory(0, read), cancellation).ConfigureAwait(false);
+                        sha256.AppendData(buffer, 0, read);
+                        md5.AppendData(buffer, 0, read);
+                        progress(read);
+                    }
+                }
+
+                if (_console.Profile.Capabilities.Interactive)
+                {
+                    await _console.Progress()
+                        .AutoClear(false)
+                        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                                 new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+                        .StartAsync(async context =>
                         {
-                            received += read;
-                            if (received > limit)
-                                throw new DataFormatException(file.Url.ToString(),
-                                    $"the server sent more than {limit:N0} bytes, expected about {expected:N0}; download aborted");
-                            await output.WriteAsync(buffer.AsMemory(0, read), cancellation).ConfigureAwait(false);
-                            sha256.AppendData(buffer, 0, read);
-                            md5.AppendData(buffer, 0, read);
-                            task.Increment(read);
-                        }
-                        task.Value = task.MaxValue;
+                            var task = context.AddTask(file.FileName, maxValue: Math.Max(expected, 1));
+                            await Copy(read => task.Increment(read)).ConfigureAwait(false);
+                            task.Value = task.MaxValue;
+                        }).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Logs and pipes get a line per quarter instead of a live bar.
+                    long nextReport = expected / 4;
+                    await Copy(_ =>
+                    {
+                        if (received < nextReport || expected <= 0) return;
+                        _console.WriteLine($"  {file.FileName}: {received / 1e6:F1} of {expected / 1e6:F1} MB");
+                        nextReport += expected / 4;
                     }).ConfigureAwait(false);
+                }
                 await output.FlushAsync(cancellation).ConfigureAwait(false);
                 output.Flush(flushToDisk: true);
             }
@@ -138,6 +158,8 @@ public sealed class Downloader : IDisposable
             }
             File.Move(temp, target, overwrite: true);
             _verifier.Remember(target, shaHex == file.Sha256 ? shaHex : md5Hex);
+            _console.MarkupLineInterpolated(
+                $"  {file.FileName}: {received:N0} bytes, {(shaHex == file.Sha256 ? "SHA-256" : "MD5")} verified, saved as {target}");
             return target;
         }
         finally

@@ -42,20 +42,26 @@ public static unsafe class Conv2DForwardKernel
         g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0;
 
     /// <summary>
-    /// Images per GEMM: enough that the GEMM's N = B·OH·OW reaches <see cref="MinGemmColumns"/> (small images), capped so
-    /// the groups still spread over the workers. Pointwise convolutions stay at one image (no im2col copy to amortise).
+    /// Images per GEMM (and per backward group): enough that the GEMM's N = B·OH·OW reaches about
+    /// <see cref="TargetColumns"/> (small images: 14×14, 8×8), while the group's column matrix stays within
+    /// <see cref="MaxColumnFloats"/> (L2-sized) and the groups still spread over the workers (≥ 4 per thread). Images of
+    /// 28×28 or 32×32 stay at one per GEMM. Measured on the study layers: see docs/perf/conv.md.
     /// </summary>
     public static int ImagesPerGemm(in ConvGeometry g)
     {
-        if (IsPointwise(g)) return 1;
+        if (IsPointwise(g)) return 1; // no im2col copy to amortise; the GEMM reads x_n in place
         int pixels = g.OutputPixels;
-        int b = Math.Max(1, (MinGemmColumns + pixels - 1) / pixels);
+        int b = Math.Max(1, TargetColumns / pixels);
+        while (b > 1 && (long)g.PatchSize * pixels * b > MaxColumnFloats) b--;
         int maxForParallelism = Math.Max(1, g.N / (4 * ParallelFor.ThreadCount));
         return Math.Min(b, maxForParallelism);
     }
 
     /// <summary>Target GEMM width (columns) when batching small images.</summary>
-    private const int MinGemmColumns = 1;
+    private const int TargetColumns = 1024;
+
+    /// <summary>Cap on a group's column matrix: 160 Ki floats = 640 KiB, so it and the GEMM's packed copy share a 2 MiB L2.</summary>
+    private const int MaxColumnFloats = 160 * 1024;
 
     private struct Body : IParallelBody
     {

@@ -48,6 +48,24 @@ public static class Im2Col
                     }
 
                     if (ohLo > 0) Zero(ref dst, ohLo * ow);
+                    if (sh == 1 && sw == 1 && ow == w && ohHi > ohLo)
+                    {
+                        // Output rows as wide as image rows (stride-1 'same'): the valid rows are ONE contiguous block of
+                        // the image shifted by iw0, so copy it in one go (from the first valid to the last valid element,
+                        // never outside the image) and then zero the owLo / ow−owHi edge columns of each row, which the
+                        // block copy filled with the neighbouring row's pixels.
+                        int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
+                        Copy(ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), ref Unsafe.Add(ref dst, start), end - start);
+                        if (owLo > 0 || owHi < ow)
+                            for (int oy = ohLo; oy < ohHi; oy++)
+                            {
+                                ref float dstRow = ref Unsafe.Add(ref dst, oy * ow);
+                                for (int i = 0; i < owLo; i++) Unsafe.Add(ref dstRow, i) = 0f;
+                                for (int i = owHi; i < ow; i++) Unsafe.Add(ref dstRow, i) = 0f;
+                            }
+                        if (ohHi < oh) Zero(ref Unsafe.Add(ref dst, ohHi * ow), (oh - ohHi) * ow);
+                        continue;
+                    }
                     for (int oy = ohLo; oy < ohHi; oy++)
                     {
                         ref float dstRow = ref Unsafe.Add(ref dst, oy * ow);
@@ -70,10 +88,10 @@ public static class Im2Col
     /// <summary>
     /// image (C, H, W) += col2im(col): col (C·KH·KW, OH·OW) with row stride colStride; every column entry is added to the
     /// input pixel it was gathered from (overlapping patches accumulate; padding entries are dropped). Adjoint of
-    /// <see cref="ImageToColumns"/>.
+    /// <see cref="ImageToColumns"/>. col is scratch: entries that fall on padding may be overwritten with zeros.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ColumnsToImageAdd(ReadOnlySpan<float> col, int colStride, Span<float> image, in ConvGeometry g)
+    public static void ColumnsToImageAdd(Span<float> col, int colStride, Span<float> image, in ConvGeometry g)
     {
         CheckSpans(image.Length, col.Length, colStride, g, "ColumnsToImageAdd");
         int h = g.H, w = g.W, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
@@ -94,6 +112,22 @@ public static class Im2Col
                     ref float src = ref Unsafe.Add(ref srcBase, row * colStride);
                     int valid = owHi - owLo;
                     if (valid == 0) continue; // the whole row is padding
+                    if (sh == 1 && sw == 1 && ow == w && ohHi > ohLo)
+                    {
+                        // As in ImageToColumns: the valid rows map onto one contiguous block of the image. Zero the col
+                        // entries that fall on padding (they would land on the neighbouring row's edge pixels), then add
+                        // the whole block at once; the padding positions add exactly 0.
+                        if (owLo > 0 || owHi < ow)
+                            for (int oy = ohLo; oy < ohHi; oy++)
+                            {
+                                ref float srcRow = ref Unsafe.Add(ref src, oy * ow);
+                                for (int i = 0; i < owLo; i++) Unsafe.Add(ref srcRow, i) = 0f;
+                                for (int i = owHi; i < ow; i++) Unsafe.Add(ref srcRow, i) = 0f;
+                            }
+                        int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
+                        Add(ref Unsafe.Add(ref src, start), ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), end - start);
+                        continue;
+                    }
                     for (int oy = ohLo; oy < ohHi; oy++)
                     {
                         ref float s = ref Unsafe.Add(ref src, oy * ow + owLo);

@@ -45,6 +45,8 @@ internal static unsafe class GemmDriver
     // Below this many flops (2·M·N·K) a call runs on the calling thread: waking the workers costs more than it saves.
     internal const double SerialFlops = 4e6;
 
+    internal static int Variant;
+
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
@@ -125,7 +127,6 @@ internal static unsafe class GemmDriver
             int ip0 = mChunk * Plan.MChunkPanels, ip1 = Math.Min(ip0 + Plan.MChunkPanels, Plan.PanelsM);
             int panelsN = (width + nr - 1) / nr;
             float* packedB = GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
-            float* tile = stackalloc float[TKernel.MR * TKernel.NR];
             float alpha = G.Alpha;
 
             for (int k0 = 0; k0 < G.K; k0 += Plan.Kc)
@@ -149,8 +150,7 @@ internal static unsafe class GemmDriver
                         }
                         else
                         {
-                            TKernel.Run(kc, a, b, tile, nr, 1f, 0f);
-                            GemmEdges.MergeTile(tile, nr, cRow + jp * nr, G.Ldc, rows, cols, alpha, beta);
+                            TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, G.Ldc, alpha, beta);
                         }
                     }
                 }

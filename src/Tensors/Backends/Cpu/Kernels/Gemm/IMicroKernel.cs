@@ -18,6 +18,9 @@ internal unsafe interface IMicroKernel
     /// beta == 0 writes c without reading it; beta == 1 accumulates.
     /// </summary>
     static abstract void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta);
+
+    /// <summary>The same for an edge tile: only rows ≤ MR, cols ≤ NR of c are written (packed panels stay full size).</summary>
+    static abstract void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta);
 }
 
 /// <summary>Which micro-kernel family runs; Auto picks the widest the hardware accelerates.</summary>

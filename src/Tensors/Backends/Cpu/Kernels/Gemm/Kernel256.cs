@@ -9,8 +9,17 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 /// </summary>
 internal readonly unsafe struct Kernel256 : IMicroKernel
 {
-    public static int MR => 6;
-    public static int NR => 16;
+    private const int MRC = 6, NRC = 16;
+    public static int MR => MRC;
+    public static int NR => NRC;
+
+    /// <summary>Edge tile: the full kernel into scratch, clipped into c.</summary>
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        float* tile = stackalloc float[MRC * NRC];
+        Run(kc, a, b, tile, NRC, 1f, 0f);
+        GemmEdges.MergeTile(tile, NRC, c, ldc, rows, cols, alpha, beta);
+    }
 
     // a (kc, 6) packed, b (kc, 16) packed -> c (6, 16), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -7,13 +7,16 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 /// The AVX-512 micro-kernel: a 12 × 32 tile of C in 24 Vector512 accumulators. Per k step: two loads of B (32 columns),
 /// twelve broadcasts of A (one per row), 24 fused multiply-adds. 24 accumulators + 2 B + 1 broadcast = 27 of the 32 zmm
 /// registers, and 24 independent FMA chains cover the FMA latency × the two FMA pipes, so this runs at the core's FMA peak.
+///
+/// Edge tiles use narrower variants (4/8/12 rows × 16/32 columns) on the same packed panels, so thin shapes such as
+/// M = 32, 64, 128 output channels (= 2·12 + 8, 5·12 + 4, 10·12 + 8) or N = 10 classes do not pay for padding rows/columns.
 /// </summary>
 internal readonly unsafe struct Kernel512 : IMicroKernel
 {
     public static int MR => 12;
     public static int NR => 32;
 
-    // a (kc, 12) packed, b (kc, 32) packed -> c (12, 32), row stride ldc
+    // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 32 columns used) -> c (12, 32), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
@@ -91,50 +94,420 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, hi0, va);
-            Acc(c + 1 * ldc, lo1, hi1, va);
-            Acc(c + 2 * ldc, lo2, hi2, va);
-            Acc(c + 3 * ldc, lo3, hi3, va);
-            Acc(c + 4 * ldc, lo4, hi4, va);
-            Acc(c + 5 * ldc, lo5, hi5, va);
-            Acc(c + 6 * ldc, lo6, hi6, va);
-            Acc(c + 7 * ldc, lo7, hi7, va);
-            Acc(c + 8 * ldc, lo8, hi8, va);
-            Acc(c + 9 * ldc, lo9, hi9, va);
-            Acc(c + 10 * ldc, lo10, hi10, va);
-            Acc(c + 11 * ldc, lo11, hi11, va);
+            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
+            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
+            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
+            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
+            Acc(c + 4 * ldc, lo4, va); Acc(c + 4 * ldc + 16, hi4, va);
+            Acc(c + 5 * ldc, lo5, va); Acc(c + 5 * ldc + 16, hi5, va);
+            Acc(c + 6 * ldc, lo6, va); Acc(c + 6 * ldc + 16, hi6, va);
+            Acc(c + 7 * ldc, lo7, va); Acc(c + 7 * ldc + 16, hi7, va);
+            Acc(c + 8 * ldc, lo8, va); Acc(c + 8 * ldc + 16, hi8, va);
+            Acc(c + 9 * ldc, lo9, va); Acc(c + 9 * ldc + 16, hi9, va);
+            Acc(c + 10 * ldc, lo10, va); Acc(c + 10 * ldc + 16, hi10, va);
+            Acc(c + 11 * ldc, lo11, va); Acc(c + 11 * ldc + 16, hi11, va);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, hi0, va, vb);
-            Scale(c + 1 * ldc, lo1, hi1, va, vb);
-            Scale(c + 2 * ldc, lo2, hi2, va, vb);
-            Scale(c + 3 * ldc, lo3, hi3, va, vb);
-            Scale(c + 4 * ldc, lo4, hi4, va, vb);
-            Scale(c + 5 * ldc, lo5, hi5, va, vb);
-            Scale(c + 6 * ldc, lo6, hi6, va, vb);
-            Scale(c + 7 * ldc, lo7, hi7, va, vb);
-            Scale(c + 8 * ldc, lo8, hi8, va, vb);
-            Scale(c + 9 * ldc, lo9, hi9, va, vb);
-            Scale(c + 10 * ldc, lo10, hi10, va, vb);
-            Scale(c + 11 * ldc, lo11, hi11, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
+            Scale(c + 4 * ldc, lo4, va, vb); Scale(c + 4 * ldc + 16, hi4, va, vb);
+            Scale(c + 5 * ldc, lo5, va, vb); Scale(c + 5 * ldc + 16, hi5, va, vb);
+            Scale(c + 6 * ldc, lo6, va, vb); Scale(c + 6 * ldc + 16, hi6, va, vb);
+            Scale(c + 7 * ldc, lo7, va, vb); Scale(c + 7 * ldc + 16, hi7, va, vb);
+            Scale(c + 8 * ldc, lo8, va, vb); Scale(c + 8 * ldc + 16, hi8, va, vb);
+            Scale(c + 9 * ldc, lo9, va, vb); Scale(c + 9 * ldc + 16, hi9, va, vb);
+            Scale(c + 10 * ldc, lo10, va, vb); Scale(c + 10 * ldc + 16, hi10, va, vb);
+            Scale(c + 11 * ldc, lo11, va, vb); Scale(c + 11 * ldc + 16, hi11, va, vb);
         }
     }
 
-    // c[0..32) += alpha · (x0, x1)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Acc(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va)
+    /// <summary>
+    /// An edge tile: rows ≤ 12, cols ≤ 32 of c. Runs the smallest variant covering it, straight into c when it matches
+    /// exactly, else into a scratch tile that is then clipped into c.
+    /// </summary>
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
-        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c)).Store(c);
-        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16)).Store(c + 16);
+        int vr = rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
+        int vc = cols <= 16 ? 16 : 32;
+        bool direct = vr == rows && vc == cols;
+        float* tile = stackalloc float[12 * 32];
+        float* dst = direct ? c : tile;
+        nint ld = direct ? ldc : 32;
+        float dAlpha = direct ? alpha : 1f, dBeta = direct ? beta : 0f;
+        switch (vr * 100 + vc)
+        {
+            case 416: K4x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            case 432: K4x32(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            case 816: K8x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            case 832: K8x32(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            case 1216: K12x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            default: Run(kc, a, b, dst, ld, dAlpha, dBeta); break;
+        }
+        if (!direct) GemmEdges.MergeTile(tile, 32, c, ldc, rows, cols, alpha, beta);
     }
 
-    // c[0..32) = alpha · (x0, x1) + beta · c[0..32)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
+
+    // a (kc, 12) packed (first 4 rows used), b (kc, 32) packed (first 16 columns used) -> c (4, 16), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void K4x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
-        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
-        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
+        Vector512<float> lo0 = default;
+        Vector512<float> lo1 = default;
+        Vector512<float> lo2 = default;
+        Vector512<float> lo3 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc);
+            (lo1 * va).Store(c + 1 * ldc);
+            (lo2 * va).Store(c + 2 * ldc);
+            (lo3 * va).Store(c + 3 * ldc);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, va);
+            Acc(c + 1 * ldc, lo1, va);
+            Acc(c + 2 * ldc, lo2, va);
+            Acc(c + 3 * ldc, lo3, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb);
+        }
     }
+
+    // a (kc, 12) packed (first 4 rows used), b (kc, 32) packed (first 32 columns used) -> c (4, 32), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void K4x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> lo0 = default, hi0 = default;
+        Vector512<float> lo1 = default, hi1 = default;
+        Vector512<float> lo2 = default, hi2 = default;
+        Vector512<float> lo3 = default, hi3 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            hi0 = Vector512.FusedMultiplyAdd(a0, b1, hi0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            hi1 = Vector512.FusedMultiplyAdd(a1, b1, hi1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            hi2 = Vector512.FusedMultiplyAdd(a2, b1, hi2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            hi3 = Vector512.FusedMultiplyAdd(a3, b1, hi3);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
+            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
+            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
+            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
+            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
+            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
+            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
+        }
+    }
+
+    // a (kc, 12) packed (first 8 rows used), b (kc, 32) packed (first 16 columns used) -> c (8, 16), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void K8x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> lo0 = default;
+        Vector512<float> lo1 = default;
+        Vector512<float> lo2 = default;
+        Vector512<float> lo3 = default;
+        Vector512<float> lo4 = default;
+        Vector512<float> lo5 = default;
+        Vector512<float> lo6 = default;
+        Vector512<float> lo7 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            var a4 = Vector512.Create(a[4]);
+            lo4 = Vector512.FusedMultiplyAdd(a4, b0, lo4);
+            var a5 = Vector512.Create(a[5]);
+            lo5 = Vector512.FusedMultiplyAdd(a5, b0, lo5);
+            var a6 = Vector512.Create(a[6]);
+            lo6 = Vector512.FusedMultiplyAdd(a6, b0, lo6);
+            var a7 = Vector512.Create(a[7]);
+            lo7 = Vector512.FusedMultiplyAdd(a7, b0, lo7);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc);
+            (lo1 * va).Store(c + 1 * ldc);
+            (lo2 * va).Store(c + 2 * ldc);
+            (lo3 * va).Store(c + 3 * ldc);
+            (lo4 * va).Store(c + 4 * ldc);
+            (lo5 * va).Store(c + 5 * ldc);
+            (lo6 * va).Store(c + 6 * ldc);
+            (lo7 * va).Store(c + 7 * ldc);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, va);
+            Acc(c + 1 * ldc, lo1, va);
+            Acc(c + 2 * ldc, lo2, va);
+            Acc(c + 3 * ldc, lo3, va);
+            Acc(c + 4 * ldc, lo4, va);
+            Acc(c + 5 * ldc, lo5, va);
+            Acc(c + 6 * ldc, lo6, va);
+            Acc(c + 7 * ldc, lo7, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb);
+            Scale(c + 4 * ldc, lo4, va, vb);
+            Scale(c + 5 * ldc, lo5, va, vb);
+            Scale(c + 6 * ldc, lo6, va, vb);
+            Scale(c + 7 * ldc, lo7, va, vb);
+        }
+    }
+
+    // a (kc, 12) packed (first 8 rows used), b (kc, 32) packed (first 32 columns used) -> c (8, 32), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void K8x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> lo0 = default, hi0 = default;
+        Vector512<float> lo1 = default, hi1 = default;
+        Vector512<float> lo2 = default, hi2 = default;
+        Vector512<float> lo3 = default, hi3 = default;
+        Vector512<float> lo4 = default, hi4 = default;
+        Vector512<float> lo5 = default, hi5 = default;
+        Vector512<float> lo6 = default, hi6 = default;
+        Vector512<float> lo7 = default, hi7 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            hi0 = Vector512.FusedMultiplyAdd(a0, b1, hi0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            hi1 = Vector512.FusedMultiplyAdd(a1, b1, hi1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            hi2 = Vector512.FusedMultiplyAdd(a2, b1, hi2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            hi3 = Vector512.FusedMultiplyAdd(a3, b1, hi3);
+            var a4 = Vector512.Create(a[4]);
+            lo4 = Vector512.FusedMultiplyAdd(a4, b0, lo4);
+            hi4 = Vector512.FusedMultiplyAdd(a4, b1, hi4);
+            var a5 = Vector512.Create(a[5]);
+            lo5 = Vector512.FusedMultiplyAdd(a5, b0, lo5);
+            hi5 = Vector512.FusedMultiplyAdd(a5, b1, hi5);
+            var a6 = Vector512.Create(a[6]);
+            lo6 = Vector512.FusedMultiplyAdd(a6, b0, lo6);
+            hi6 = Vector512.FusedMultiplyAdd(a6, b1, hi6);
+            var a7 = Vector512.Create(a[7]);
+            lo7 = Vector512.FusedMultiplyAdd(a7, b0, lo7);
+            hi7 = Vector512.FusedMultiplyAdd(a7, b1, hi7);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
+            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
+            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
+            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
+            (lo4 * va).Store(c + 4 * ldc); (hi4 * va).Store(c + 4 * ldc + 16);
+            (lo5 * va).Store(c + 5 * ldc); (hi5 * va).Store(c + 5 * ldc + 16);
+            (lo6 * va).Store(c + 6 * ldc); (hi6 * va).Store(c + 6 * ldc + 16);
+            (lo7 * va).Store(c + 7 * ldc); (hi7 * va).Store(c + 7 * ldc + 16);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
+            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
+            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
+            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
+            Acc(c + 4 * ldc, lo4, va); Acc(c + 4 * ldc + 16, hi4, va);
+            Acc(c + 5 * ldc, lo5, va); Acc(c + 5 * ldc + 16, hi5, va);
+            Acc(c + 6 * ldc, lo6, va); Acc(c + 6 * ldc + 16, hi6, va);
+            Acc(c + 7 * ldc, lo7, va); Acc(c + 7 * ldc + 16, hi7, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
+            Scale(c + 4 * ldc, lo4, va, vb); Scale(c + 4 * ldc + 16, hi4, va, vb);
+            Scale(c + 5 * ldc, lo5, va, vb); Scale(c + 5 * ldc + 16, hi5, va, vb);
+            Scale(c + 6 * ldc, lo6, va, vb); Scale(c + 6 * ldc + 16, hi6, va, vb);
+            Scale(c + 7 * ldc, lo7, va, vb); Scale(c + 7 * ldc + 16, hi7, va, vb);
+        }
+    }
+
+    // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 16 columns used) -> c (12, 16), row stride ldc
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void K12x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> lo0 = default;
+        Vector512<float> lo1 = default;
+        Vector512<float> lo2 = default;
+        Vector512<float> lo3 = default;
+        Vector512<float> lo4 = default;
+        Vector512<float> lo5 = default;
+        Vector512<float> lo6 = default;
+        Vector512<float> lo7 = default;
+        Vector512<float> lo8 = default;
+        Vector512<float> lo9 = default;
+        Vector512<float> lo10 = default;
+        Vector512<float> lo11 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var a0 = Vector512.Create(a[0]);
+            lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
+            var a1 = Vector512.Create(a[1]);
+            lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
+            var a2 = Vector512.Create(a[2]);
+            lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
+            var a3 = Vector512.Create(a[3]);
+            lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
+            var a4 = Vector512.Create(a[4]);
+            lo4 = Vector512.FusedMultiplyAdd(a4, b0, lo4);
+            var a5 = Vector512.Create(a[5]);
+            lo5 = Vector512.FusedMultiplyAdd(a5, b0, lo5);
+            var a6 = Vector512.Create(a[6]);
+            lo6 = Vector512.FusedMultiplyAdd(a6, b0, lo6);
+            var a7 = Vector512.Create(a[7]);
+            lo7 = Vector512.FusedMultiplyAdd(a7, b0, lo7);
+            var a8 = Vector512.Create(a[8]);
+            lo8 = Vector512.FusedMultiplyAdd(a8, b0, lo8);
+            var a9 = Vector512.Create(a[9]);
+            lo9 = Vector512.FusedMultiplyAdd(a9, b0, lo9);
+            var a10 = Vector512.Create(a[10]);
+            lo10 = Vector512.FusedMultiplyAdd(a10, b0, lo10);
+            var a11 = Vector512.Create(a[11]);
+            lo11 = Vector512.FusedMultiplyAdd(a11, b0, lo11);
+            a += 12;
+            b += 32;
+        }
+
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (lo0 * va).Store(c + 0 * ldc);
+            (lo1 * va).Store(c + 1 * ldc);
+            (lo2 * va).Store(c + 2 * ldc);
+            (lo3 * va).Store(c + 3 * ldc);
+            (lo4 * va).Store(c + 4 * ldc);
+            (lo5 * va).Store(c + 5 * ldc);
+            (lo6 * va).Store(c + 6 * ldc);
+            (lo7 * va).Store(c + 7 * ldc);
+            (lo8 * va).Store(c + 8 * ldc);
+            (lo9 * va).Store(c + 9 * ldc);
+            (lo10 * va).Store(c + 10 * ldc);
+            (lo11 * va).Store(c + 11 * ldc);
+        }
+        else if (beta == 1f)
+        {
+            Acc(c + 0 * ldc, lo0, va);
+            Acc(c + 1 * ldc, lo1, va);
+            Acc(c + 2 * ldc, lo2, va);
+            Acc(c + 3 * ldc, lo3, va);
+            Acc(c + 4 * ldc, lo4, va);
+            Acc(c + 5 * ldc, lo5, va);
+            Acc(c + 6 * ldc, lo6, va);
+            Acc(c + 7 * ldc, lo7, va);
+            Acc(c + 8 * ldc, lo8, va);
+            Acc(c + 9 * ldc, lo9, va);
+            Acc(c + 10 * ldc, lo10, va);
+            Acc(c + 11 * ldc, lo11, va);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Scale(c + 0 * ldc, lo0, va, vb);
+            Scale(c + 1 * ldc, lo1, va, vb);
+            Scale(c + 2 * ldc, lo2, va, vb);
+            Scale(c + 3 * ldc, lo3, va, vb);
+            Scale(c + 4 * ldc, lo4, va, vb);
+            Scale(c + 5 * ldc, lo5, va, vb);
+            Scale(c + 6 * ldc, lo6, va, vb);
+            Scale(c + 7 * ldc, lo7, va, vb);
+            Scale(c + 8 * ldc, lo8, va, vb);
+            Scale(c + 9 * ldc, lo9, va, vb);
+            Scale(c + 10 * ldc, lo10, va, vb);
+            Scale(c + 11 * ldc, lo11, va, vb);
+        }
+    }
+
+    // c[0..16) += alpha · x
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Acc(float* c, Vector512<float> x, Vector512<float> va)
+        => Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c)).Store(c);
+
+    // c[0..16) = alpha · x + beta · c[0..16)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* c, Vector512<float> x, Vector512<float> va, Vector512<float> vb)
+        => Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c) * vb).Store(c);
 }

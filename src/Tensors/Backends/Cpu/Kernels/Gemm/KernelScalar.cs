@@ -8,8 +8,17 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 /// </summary>
 internal readonly unsafe struct KernelScalar : IMicroKernel
 {
-    public static int MR => 4;
-    public static int NR => 4;
+    private const int MRC = 4, NRC = 4;
+    public static int MR => MRC;
+    public static int NR => NRC;
+
+    /// <summary>Edge tile: the full kernel into scratch, clipped into c.</summary>
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        float* tile = stackalloc float[MRC * NRC];
+        Run(kc, a, b, tile, NRC, 1f, 0f);
+        GemmEdges.MergeTile(tile, NRC, c, ldc, rows, cols, alpha, beta);
+    }
 
     // a (kc, 4) packed, b (kc, 4) packed -> c (4, 4), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

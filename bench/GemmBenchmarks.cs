@@ -1,0 +1,151 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+
+namespace NativeConv.Bench;
+
+/// <summary>
+/// SGEMM on square matrices, 1 and all threads. Compare with the OpenBLAS peer (bench/peers/sgemm_peer.c, same shapes)
+/// run in the same sitting; docs/perf/gemm.md has the commands and the table.
+/// </summary>
+[Config(typeof(GemmConfig))]
+public class GemmBenchmarks
+{
+    [Params(256, 512, 1024, 2048)]
+    public int N;
+
+    [Params(1, 2)]
+    public int Threads;
+
+    private float[] _a = null!, _b = null!, _c = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ParallelFor.ThreadCount = Threads;
+        _a = GemmShape.Fill(N * N, 1);
+        _b = GemmShape.Fill(N * N, 2);
+        _c = new float[N * N];
+    }
+
+    [Benchmark]
+    public void Square() => Gemm.Run(false, false, N, N, N, 1f, _a, N, _b, N, 0f, _c, N);
+}
+
+/// <summary>
+/// SGEMM on the shapes the study models produce (batch 128): convolution forward per image and per whole batch,
+/// weight and input gradients, Dense forward and backward; all transpose combinations occur. All threads.
+/// </summary>
+[Config(typeof(GemmConfig))]
+public class GemmShapeBenchmarks
+{
+    public static IEnumerable<GemmShape> Shapes() => GemmShape.StudyShapes;
+
+    [ParamsSource(nameof(Shapes))]
+    public GemmShape Shape = null!;
+
+    private float[] _a = null!, _b = null!, _c = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ParallelFor.ThreadCount = Environment.ProcessorCount;
+        _a = GemmShape.Fill(Shape.M * Shape.K, 1);
+        _b = GemmShape.Fill(Shape.K * Shape.N, 2);
+        _c = new float[Shape.M * Shape.N];
+    }
+
+    [Benchmark]
+    public void Shaped()
+    {
+        var s = Shape;
+        Gemm.Run(s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.TransposeA ? s.M : s.K, _b, s.TransposeB ? s.K : s.N, 0f, _c, s.N);
+    }
+}
+
+/// <summary>One GEMM shape: C (M, N) = op(A) (M, K) · op(B) (K, N). The name says where it comes from.</summary>
+public sealed record GemmShape(string Name, bool TransposeA, bool TransposeB, int M, int N, int K)
+{
+    public double Flops => 2.0 * M * N * K;
+
+    public override string ToString() => Name;
+
+    // The same list as bench/peers/sgemm_peer.c (keep them in step).
+    public static readonly GemmShape[] StudyShapes =
+    {
+        new("square1024-TN", true, false, 1024, 1024, 1024),
+        new("square1024-NT", false, true, 1024, 1024, 1024),
+        new("square1024-TT", true, true, 1024, 1024, 1024),
+        new("conv-fwd-img-32x27x1024", false, false, 32, 1024, 27),
+        new("conv-fwd-img-64x576x1024", false, false, 64, 1024, 576),
+        new("conv-fwd-img-128x1152x1024", false, false, 128, 1024, 1152),
+        new("conv-fwd-batch-32x27x131072", false, false, 32, 131072, 27),
+        new("conv-fwd-batch-32x288x131072", false, false, 32, 131072, 288),
+        new("conv-fwd-batch-64x576x32768", false, false, 64, 32768, 576),
+        new("conv-wgrad-img-64x576x1024", false, true, 64, 576, 1024),
+        new("conv-wgrad-batch-64x576x32768", false, true, 64, 576, 32768),
+        new("conv-igrad-img-576x64x1024", true, false, 576, 1024, 64),
+        new("conv-igrad-batch-576x64x32768", true, false, 576, 32768, 64),
+        new("dense-fwd-128x512x3072", false, false, 128, 512, 3072),
+        new("dense-dW-3072x512x128", true, false, 3072, 512, 128),
+        new("dense-dX-128x3072x512", false, true, 128, 3072, 512),
+        new("dense-fwd-128x256x512", false, false, 128, 256, 512),
+        new("dense-fwd-128x10x64", false, false, 128, 10, 64),
+    };
+
+    /// <summary>Deterministic values in [-0.5, 0.5) (the peer fills the same way).</summary>
+    public static float[] Fill(long length, int seed)
+    {
+        var values = new float[length];
+        long mul = seed == 1 ? 7919 : 104729;
+        for (long i = 0; i < length; i++) values[i] = (float)(i * mul % 1000) / 1000f - 0.5f;
+        return values;
+    }
+}
+
+/// <summary>A GFLOP/s column (2·M·N·K / mean time) and a job short enough for the big shapes.</summary>
+public sealed class GemmConfig : ManualConfig
+{
+    public GemmConfig()
+    {
+        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15));
+        AddColumn(new GflopsColumn());
+        // The shape names are the point of the table: do not truncate them.
+        WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(40));
+    }
+
+    private sealed class GflopsColumn : IColumn
+    {
+        public string Id => "GFLOPs";
+        public string ColumnName => "GFLOP/s";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 0;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "2·M·N·K / mean time, in 10⁹ floating-point operations per second";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            var report = summary[benchmarkCase];
+            if (report?.ResultStatistics is not { } stats) return "-";
+            double flops = 0;
+            foreach (var p in benchmarkCase.Parameters.Items)
+            {
+                if (p.Value is GemmShape shape) flops = shape.Flops;
+                else if (p.Name == nameof(GemmBenchmarks.N) && p.Value is int n) flops = 2.0 * n * n * n;
+            }
+            return flops == 0 ? "-" : (flops / stats.Mean).ToString("F1"); // Mean is in ns: flops/ns = GFLOP/s
+        }
+
+        public bool IsAvailable(Summary summary) => true;
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    }
+}

@@ -9,7 +9,7 @@ namespace NativeConv.Experiments;
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => BuildRootCommand().Parse(args).Invoke();
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static RootCommand BuildRootCommand()
     {
@@ -19,7 +19,33 @@ public static class Program
         return root;
     }
 
-    /// <summary>Runs the command line in-process with the given writers (tests).</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error) =>
-        BuildRootCommand().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+    /// <summary>
+    /// Parses and runs a command line with the given writers (Main passes the console; tests pass StringWriters).
+    /// Errors the engine reports on purpose — bad shapes, missing files, bad settings — print their message, which names
+    /// the problem and the fix, and exit with 1; anything else is a bug and prints in full.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return BuildRootCommand().Parse(args).Invoke(configuration);
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("Cancelled.");
+            return 130;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or InvalidDataException
+                                       or NotSupportedException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+        catch (Exception ex)
+        {
+            error.WriteLine($"internal error (please report): {ex}");
+            return 70;
+        }
+    }
 }

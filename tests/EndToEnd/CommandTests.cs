@@ -81,6 +81,18 @@ public class CommandTests
         Assert.Contains("--batch", error);
     }
 
+    [Fact]
+    public void Engine_errors_print_their_message_without_a_stack_trace()
+    {
+        // 10⁹ × 3 × 32 × 32 floats do not fit one tensor: the Shape check refuses it with a message naming the fix.
+        var (code, output, error) = Run("throughput", "--model", "cifar-small", "--batch", "1000000000", "--steps", "1", "--warmup", "0");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains("split the batch", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.DoesNotContain("images/s", output);
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("models", "--help")]

@@ -9,6 +9,8 @@ using Spectre.Console;
 namespace NativeConv.Tests.Reports;
 
 /// <summary>A miniature study end to end: splits, two trained models, results.json, plots, report.md, console table.</summary>
+// Fit sets Engine.Threads (process-wide): run alone, beside the other tests that set it or measure allocation.
+[Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)]
 public sealed class StudyArtifactsTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "nativeconv-study-" + Guid.NewGuid().ToString("N"));

@@ -7,6 +7,8 @@ using NativeConv.Tensors;
 namespace NativeConv.Tests.Training;
 
 /// <summary>The trainer on tiny synthetic data: learning, early stopping with restored weights, exact resume, checkpoints.</summary>
+// Fit sets Engine.Threads (process-wide): run alone, beside the other tests that set it or measure allocation.
+[Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)]
 public sealed class TrainerTests : IDisposable
 {
     private const int Threads = 2;

@@ -138,7 +138,7 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"Trainer.Fit: the training set '{train.Name}' has {train.Count} images and the validation set '{validation.Name}' {validation.Count}; both need at least one.");
         if (_resumedCounts is { } counts && (counts.Train != train.Count || counts.Validation != validation.Count))
             throw new InvalidOperationException($"Trainer.Fit: the checkpoint was made with {counts.Train} training and {counts.Validation} validation images, but this run has {train.Count} and {validation.Count}; use the same data, --limit and validation split to resume.");
-        Engine.Threads = Options.Threads;
+        if (Engine.Threads != Options.Threads) Engine.Threads = Options.Threads; // process-wide: the run's setting wins
         _stopRequested = false;
 
         if (_state.FinishedBecause == StopReason.MaxEpochs && Options.Epochs > _state.CompletedEpochs)

@@ -53,16 +53,6 @@ public sealed class DatasetTests
     }
 
     [Fact]
-    public void TrainerViewSharesTheArrays()
-    {
-        var set = Numbered(30);
-        var view = set.ToLabeledImages();
-        Assert.Same(set.Images, view.Images);
-        Assert.Same(set.Labels, view.Labels);
-        Assert.Equal((2, 3, 2, 10), (view.Channels, view.Height, view.Width, view.ClassCount));
-    }
-
-    [Fact]
     public void DifferentSeedsGiveDifferentSplits()
     {
         var set = Numbered(500);

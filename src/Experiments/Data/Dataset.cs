@@ -50,9 +50,6 @@ public sealed class Dataset
     /// <summary>The pixels of image <paramref name="index"/> (C × H × W floats).</summary>
     public ReadOnlySpan<float> Image(int index) => Images.AsSpan(index * SampleSize, SampleSize);
 
-    /// <summary>The trainer's view of this set (shares the arrays; nothing is copied).</summary>
-    public Training.LabeledImages ToLabeledImages() => new(Name, Images, Labels, Shape.C, Shape.H, Shape.W, ClassCount);
-
     /// <summary>How many images each class has.</summary>
     public int[] ClassCounts()
     {

@@ -23,7 +23,7 @@ public static class AllCommand
             var folders = new List<string>();
             var loaded = new Dictionary<string, (Dataset Train, Dataset Test)>();
             (Dataset Train, Dataset Test) Load(string dataset) =>
-                loaded.TryGetValue(dataset, out var data) ? data : loaded[dataset] = StudyRunner.LoadData(dataset, settings.DataDir, CommandIo.Console(result));
+                loaded.TryGetValue(dataset, out var data) ? data : loaded[dataset] = StudyRunner.LoadData(dataset, settings.DataDir, CommandIo.Console(result), !result.GetValue(options.NoDownload));
 
             foreach (var (option, dataset) in EdaRunner.Datasets)
             {

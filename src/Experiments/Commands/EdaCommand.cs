@@ -24,20 +24,22 @@ public static class EdaCommand
         command.Add(perClass);
         command.Add(dataDir);
         command.Add(outRoot);
+        var noDownload = new Option<bool>("--no-download") { Description = "Fail with a message saying where to put missing dataset files instead of downloading them" };
+        command.Add(noDownload);
         command.SetAction(result => StudyCommand.Guarded(result, () =>
         {
-            Run(result, result.GetValue(dataset)!, result.GetValue(perClass), result.GetValue(dataDir), result.GetValue(outRoot) ?? "runs", data: null);
+            Run(result, result.GetValue(dataset)!, result.GetValue(perClass), result.GetValue(dataDir), result.GetValue(outRoot) ?? "runs", data: null, allowDownload: !result.GetValue(noDownload));
             return 0;
         }));
         return command;
     }
 
-    internal static EdaRunner.Outcome Run(ParseResult result, string datasetOption, int perClass, string? dataDir, string outRoot, (Dataset Train, Dataset Test)? data)
+    internal static EdaRunner.Outcome Run(ParseResult result, string datasetOption, int perClass, string? dataDir, string outRoot, (Dataset Train, Dataset Test)? data, bool allowDownload = true)
     {
         var output = CommandIo.Out(result);
         var locator = DataLocator.Resolve(dataDir);
         output.WriteLine($"command:  eda\ndataset:  {EdaRunner.Datasets[datasetOption]}\ndata_dir: {locator.Root} (from {locator.Source})\nper_class: {perClass}\n");
-        var (train, test) = data ?? StudyRunner.LoadData(EdaRunner.Datasets[datasetOption], dataDir, CommandIo.Console(result));
+        var (train, test) = data ?? StudyRunner.LoadData(EdaRunner.Datasets[datasetOption], dataDir, CommandIo.Console(result), allowDownload);
         return EdaRunner.Run(datasetOption, train, test, perClass, outRoot, $"{locator.Root} (from {locator.Source})", output);
     }
 }

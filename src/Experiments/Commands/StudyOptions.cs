@@ -30,6 +30,7 @@ public sealed class StudyOptions
             Arity = ArgumentArity.ZeroOrOne,
         };
         Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
+        NoDownload = new Option<bool>("--no-download") { Description = "Fail with a message saying where to put missing dataset files instead of downloading them" };
         Device.AcceptOnlyFromAmong([.. Devices.Names]);
         AtLeast(Seeds, 1, 100);
         AtLeast(Threads, 1, 256);
@@ -41,7 +42,7 @@ public sealed class StudyOptions
             int? n = r.GetValueOrDefault<int?>();
             if (n is < 20) r.AddError($"--limit must be at least 20 images (two per class for the validation split); got {n}.");
         });
-        foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device })
+        foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload })
             command.Add(option);
     }
 
@@ -56,6 +57,7 @@ public sealed class StudyOptions
     public Option<string> Out { get; }
     public Option<string?> Resume { get; }
     public Option<string> Device { get; }
+    public Option<bool> NoDownload { get; }
 
     public StudySettings Read(ParseResult result) => new()
     {
@@ -91,19 +93,20 @@ internal static class StudyCommand
         command.SetAction(result => Guarded(result, () =>
         {
             var settings = options.Read(result).Validate();
-            return RunStudy(study, settings, result, data: null).Interrupted ? 130 : 0;
+            return RunStudy(study, settings, result, data: null, allowDownload: !result.GetValue(options.NoDownload)).Interrupted ? 130 : 0;
         }));
         return command;
     }
 
     /// <summary>Runs one study with the console wired up (progress bar or log lines, Ctrl-C).</summary>
-    public static StudyOutcome RunStudy(StudyDefinition study, StudySettings settings, ParseResult result, (Dataset, Dataset)? data)
+    public static StudyOutcome RunStudy(StudyDefinition study, StudySettings settings, ParseResult result, (Dataset, Dataset)? data, bool allowDownload = true)
     {
         var output = CommandIo.Out(result);
         var console = CommandIo.Console(result);
         var runner = new StudyRunner(study, settings, output, console)
         {
             Data = data,
+            AllowDownload = allowDownload,
             Progress = ReferenceEquals(output, Console.Out) ? TrainingProgress.ForConsole() : new PlainTrainingProgress(output, TimeSpan.FromSeconds(30)),
         };
         using var interrupt = ConsoleInterrupt.Install(CommandIo.Error(result));

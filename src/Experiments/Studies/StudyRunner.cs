@@ -39,19 +39,18 @@ public sealed class StudyRunner
     /// <summary>Called with (model, seed, trainer) before each model trains (tests use it to interrupt a run).</summary>
     public Action<string, int, Trainer>? TrainerCreated { get; set; }
 
+    /// <summary>False: a missing dataset file is an error saying where to put it, with no download attempt.</summary>
+    public bool AllowDownload { get; set; } = true;
+
     /// <summary>Runs the study. Data and resume problems surface as <see cref="DataUnavailableException"/>, <see cref="DataFormatException"/> and <see cref="StudyResumeException"/>.</summary>
     public StudyOutcome Run(CancellationToken cancellation = default)
     {
         var numeric = _settings.NumericPairs();
-        StudyFolder folder;
+        StudyFolder? folder = null;
         if (_settings.Resume is { } resume)
         {
             folder = StudyFolder.Open(_study.Name, _settings.Out, resume);
             folder.CheckSettings(numeric);
-        }
-        else
-        {
-            folder = StudyFolder.Create(_study.Name, _settings.Out, numeric);
         }
 
         var baseOptions = _settings.TrainingFor(_settings.Seed);
@@ -65,19 +64,21 @@ public sealed class StudyRunner
             .With("learning_rate", "0.001 (Adam, beta1 0.9, beta2 0.999, eps 1e-7)")
             .With("validation", "10 % seeded stratified split of the training set")
             .With("limit", _settings.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (full dataset)")
-            .With("run_folder", folder.Path)
-            .Apply();
-        if (_settings.Resume is not null) runOptions.With("resumed", "true");
-        runOptions.Print(_output);
+            .With("data_dir", DataDescription(_settings.DataDir));
+        if (folder is not null) runOptions.With("resume", folder.Path);
+        runOptions.Apply().Print(_output);
 
-        var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console);
+        // The data first: a missing dataset must not leave an empty run folder behind.
+        var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
         var splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
+        folder ??= StudyFolder.Create(_study.Name, _settings.Out, numeric);
         _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
+        _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
 
         var results = StudyResults.Begin(_study.Name, baseOptions);
         foreach (var (key, value) in runOptions.ToPairs()) results.Settings[key] = value;
-        results.Settings["data_dir"] = DataDescription(_settings.DataDir);
+        results.Settings["run_folder"] = folder.Path;
 
         var byModel = new List<(string Model, List<ModelResult> Runs)>();
         foreach (string modelName in _study.Models)
@@ -171,11 +172,11 @@ public sealed class StudyRunner
     }
 
     /// <summary>Loads a dataset's train and test splits through the data locator (verifying the files, downloading missing ones).</summary>
-    public static (Dataset Train, Dataset Test) LoadData(string dataset, string? dataDir, IAnsiConsole console)
+    public static (Dataset Train, Dataset Test) LoadData(string dataset, string? dataDir, IAnsiConsole console, bool allowDownload = true)
     {
         var locator = DataLocator.Resolve(dataDir);
         using var downloader = new Downloader(console: console);
-        return DatasetCatalog.LoadAsync(dataset, locator, downloader).GetAwaiter().GetResult();
+        return DatasetCatalog.LoadAsync(dataset, locator, downloader, allowDownload).GetAwaiter().GetResult();
     }
 
     private static string DataDescription(string? dataDir)

@@ -154,7 +154,7 @@ public static class Findings
         return $"{FormatRatio(r)}× ({FormatRatio(1 / r)}× fewer)";
     }
 
-    private static string FormatRatio(double r) => r >= 10 ? r.ToString("F1", Invariant) : r >= 0.1 ? r.ToString("F2", Invariant) : r.ToString("F3", Invariant);
+    private static string FormatRatio(double r) => r >= 10 ? r.ToString("F1", Invariant) : r >= 0.1 ? r.ToString("F2", Invariant) : r.ToString("G2", Invariant);
 
     /// <summary>Which model overfits more: the gap (train − validation accuracy) of each.</summary>
     public static string GapComparison(IReadOnlyList<ModelAggregate> models)

@@ -15,7 +15,7 @@ public static class EdaCommand
         var perClass = new Option<int>("--per-class") { Description = "Sample images per class in the grid", DefaultValueFactory = _ => 8 };
         perClass.Validators.Add(r =>
         {
-            int n = r.GetValueOrDefault<int>();
+            if (StudyOptions.ParsedOrNull<int>(r) is not int n) return;
             if (n is < 1 or > 64) r.AddError($"--per-class must be between 1 and 64; got {n}.");
         });
         var dataDir = new Option<string?>("--data-dir") { Description = $"Folder holding the datasets (default: ${DataLocator.EnvironmentVariable}, else ./data)" };

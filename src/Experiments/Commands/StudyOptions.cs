@@ -39,7 +39,7 @@ public sealed class StudyOptions
         AtLeast(Patience, 0, 100_000);
         Limit.Validators.Add(r =>
         {
-            int? n = r.GetValueOrDefault<int?>();
+            int? n = ParsedOrNull<int>(r);
             if (n is < 20) r.AddError($"--limit must be at least 20 images (two per class for the validation split); got {n}.");
         });
         foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload })
@@ -75,9 +75,16 @@ public sealed class StudyOptions
         Device = result.GetValue(Device) ?? "cpu",
     };
 
+    /// <summary>The option's value, or null when it did not parse (the parser already reports that error).</summary>
+    internal static T? ParsedOrNull<T>(System.CommandLine.Parsing.OptionResult r) where T : struct
+    {
+        try { return r.GetValueOrDefault<T>(); }
+        catch (InvalidOperationException) { return null; }
+    }
+
     private static void AtLeast(Option<int> option, int min, int max) => option.Validators.Add(r =>
     {
-        int value = r.GetValueOrDefault<int>();
+        if (ParsedOrNull<int>(r) is not int value) return;
         if (value < min || value > max) r.AddError($"{option.Name} must be between {min} and {max}; got {value}.");
     });
 }

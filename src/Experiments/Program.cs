@@ -16,6 +16,12 @@ public static class Program
         var root = new RootCommand("NativeConv experiments: Fashion-MNIST and CIFAR-10 studies on a from-scratch engine.");
         root.Add(ModelsCommand.Create());
         root.Add(ThroughputCommand.Create());
+        root.Add(EdaCommand.Create());
+        root.Add(FmnistCommand.Create());
+        root.Add(KernelStudyCommand.Create());
+        root.Add(CifarCommand.Create());
+        root.Add(FilterStudyCommand.Create());
+        root.Add(AllCommand.Create());
         return root;
     }
 

@@ -1,3 +1,4 @@
+using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Ops;
@@ -8,6 +9,56 @@ public static partial class Op
     public static Tensor Conv2D(Tensor x, Tensor w, Tensor? bias, int stride, Padding padding) =>
         Conv2D(x, w, bias, stride, stride, padding);
 
-    public static Tensor Conv2D(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding) =>
-        throw new NotImplementedException("Conv2D op: owned by the conv work item.");
+    /// <summary>
+    /// 2-D convolution (cross-correlation, as every framework): x (N, C, H, W), w (OC, C, KH, KW), bias (OC) or null →
+    /// y (N, OC, OH, OW), sizes and padding resolved by <see cref="ConvGeometry.Create"/> ('same' puts the extra row/column
+    /// at the bottom/right, as Keras). Backward accumulates dx, dw and dBias for the inputs that require them.
+    /// </summary>
+    public static Tensor Conv2D(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
+    {
+        const string op = "Conv2D";
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
+        if (strideH < 1 || strideW < 1)
+            throw new ArgumentException($"{op}: stride ({strideH}, {strideW}) must be >= 1 (input {x.Describe()}, weights {w.Describe()}); use stride 1 for a dense convolution.");
+        var g = ConvGeometry.Create(x.Shape, w.Shape, strideH, strideW, padding, op);
+        OpChecks.SameBackend(op, x, w);
+        if (bias is not null)
+        {
+            if (bias.Shape.Rank != 1 || bias.Shape[0] != g.OC)
+                throw new ArgumentException($"{op}: bias {bias.Describe()} must be ({g.OC}), one value per output channel of weights {w.Describe()}.");
+            OpChecks.SameBackend(op, x, bias);
+        }
+
+        var tape = Tape.Current;
+        var backend = x.Backend;
+        var y = tape.NewTemporary(g.OutputShape, backend);
+        backend.Conv2DForward(x, w, bias, y, g);
+        if (tape.NeedsGrad(x, w, bias))
+        {
+            var node = Conv2DNode.Rent();
+            node.X = x; node.W = w; node.Bias = bias; node.Geometry = g;
+            node.Output = y;
+            tape.Record(node);
+        }
+        return y;
+    }
+
+    private sealed class Conv2DNode : TapeNode<Conv2DNode>
+    {
+        public Tensor X = null!, W = null!;
+        public Tensor? Bias;
+        public ConvGeometry Geometry;
+
+        protected internal override void Backward(Tape tape)
+        {
+            var dx = X.RequiresGrad ? tape.GradOf(X) : null;
+            var dw = W.RequiresGrad ? tape.GradOf(W) : null;
+            var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
+            if (dx is null && dw is null && dBias is null) return;
+            X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry);
+        }
+
+        protected override void Clear() { X = null!; W = null!; Bias = null; }
+    }
 }

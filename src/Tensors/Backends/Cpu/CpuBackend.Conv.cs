@@ -1,10 +1,17 @@
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    public void Conv2DForward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g) => throw new NotImplementedException("Conv2DForward: owned by the conv work item.");
+    // Weights (OC, C, KH, KW) are read as the (OC, C·KH·KW) matrix they are in memory.
+    public void Conv2DForward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g) =>
+        Conv2DForwardKernel.Run(Elements(x), Elements(w), bias is null ? default : Elements(bias), Elements(y), g);
 
-    public void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g) => throw new NotImplementedException("Conv2DBackward: owned by the conv work item.");
+    public void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g) =>
+        Conv2DBackwardKernel.Run(Elements(x), Elements(w), Elements(dy),
+            dx is null ? default : Elements(dx), dw is null ? default : Elements(dw), dBias is null ? default : Elements(dBias), g);
+
+    private static Span<float> Elements(Tensor t) => t.Span[..t.Length];
 }

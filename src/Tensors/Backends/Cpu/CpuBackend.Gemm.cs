@@ -9,6 +9,8 @@ public sealed partial class CpuBackend
         // Stored shapes: a (M, K) or (K, M) when transposed; b (K, N) or (N, K); c (M, N).
         int m = c.Shape[0], n = c.Shape[1];
         int k = transposeA ? a.Shape[0] : a.Shape[1];
-        Gemm.Run(transposeA, transposeB, m, n, k, alpha, a.Span, a.Shape[1], b.Span, b.Shape[1], beta, c.Span, n);
+        // BLAS convention: a leading dimension is at least 1, even for an empty (rows, 0) operand.
+        Gemm.Run(transposeA, transposeB, m, n, k, alpha,
+            a.Span, Math.Max(1, a.Shape[1]), b.Span, Math.Max(1, b.Shape[1]), beta, c.Span, Math.Max(1, n));
     }
 }

@@ -78,11 +78,14 @@ public static class Gemm
     private static void CheckOperand(string name, int rows, int cols, int length, int stride, bool transposed, string strideName)
     {
         if (rows == 0 || cols == 0) return; // an empty operand is never read, whatever its stride
-        string stored = $"{name} stored ({rows}, {cols}){(transposed ? " (transposed operand)" : "")}";
+        // The description is built only when a check fails: a GEMM call on the hot path allocates nothing.
         if (stride < cols)
-            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {stored}; pass {strideName} ≥ {cols}.", strideName);
+            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {Describe(name, rows, cols, transposed)}; pass {strideName} ≥ {cols}.", strideName);
         long needed = (long)(rows - 1) * stride + cols;
         if (length < needed)
-            throw new ArgumentException($"Gemm: {stored} with {strideName}={stride} needs {needed} floats but the span holds {length}.", name);
+            throw new ArgumentException($"Gemm: {Describe(name, rows, cols, transposed)} with {strideName}={stride} needs {needed} floats but the span holds {length}.", name);
     }
+
+    private static string Describe(string name, int rows, int cols, bool transposed) =>
+        $"{name} stored ({rows}, {cols}){(transposed ? " (transposed operand)" : "")}";
 }

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using NativeConv.Layers;
+using NativeConv.Layers.Init;
+using NativeConv.Layers.Optim;
+using NativeConv.Tensors;
+using NativeConv.Tensors.Autograd;
+using NativeConv.Tensors.Backends;
+using NativeConv.Tensors.Ops;
+
+namespace NativeConv.Experiments.Commands;
+
+/// <summary>
+/// `throughput --model NAME --batch N --threads T [--device D] [--steps S] [--warmup W] [--seed]`: full training steps (forward,
+/// softmax cross-entropy, backward, Adam, tape reset) on random data of the model's input shape. Prints the settings first
+/// and ends with exactly one line "images/s: NUMBER".
+/// </summary>
+public static class ThroughputCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("throughput", "Training throughput of a study model on random data (images per second).");
+        var model = new Option<string>("--model") { Description = $"Model to train: {string.Join(", ", ModelZoo.Names)}", Required = true };
+        var steps = new Option<int>("--steps") { Description = "Timed training steps", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, pools, caches)", DefaultValueFactory = _ => 3 };
+        command.Add(model);
+        command.Add(steps);
+        command.Add(warmup);
+        var common = new CommonOptions(command);
+        command.SetAction(result =>
+        {
+            var output = CommandIo.Out(result);
+            string modelName = result.GetValue(model)!;
+            if (!ModelZoo.Contains(modelName))
+            {
+                CommandIo.Error(result).WriteLine(ModelZoo.UnknownModelMessage(modelName));
+                return 2;
+            }
+            int stepCount = result.GetValue(steps), warmupCount = result.GetValue(warmup);
+            if (stepCount < 1 || warmupCount < 0)
+            {
+                CommandIo.Error(result).WriteLine($"--steps must be >= 1 and --warmup >= 0; got {stepCount} and {warmupCount}.");
+                return 2;
+            }
+            var options = common.Read(result).With("model", modelName).With("steps", stepCount).With("warmup", warmupCount).Apply();
+            options.Print(output);
+            var measurement = Measure(modelName, options.Batch, options.Seed, warmupCount, stepCount);
+            output.WriteLine($"parameters: {measurement.Parameters.ToString("N0", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"loss (last step): {measurement.LastLoss.ToString("G6", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"ms/step: {measurement.MillisecondsPerStep.ToString("F2", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"managed bytes allocated/step: {measurement.BytesPerStep.ToString("F0", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"images/s: {measurement.ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture)}");
+            return 0;
+        });
+        return command;
+    }
+
+    public readonly record struct Measurement(long Parameters, float LastLoss, double MillisecondsPerStep, double ImagesPerSecond, double BytesPerStep);
+
+    /// <summary>
+    /// Times <paramref name="steps"/> training steps after <paramref name="warmup"/> untimed ones, on the default backend
+    /// (the model, the batch and the optimiser state all live there). The loss is read back only at the last step, so a GPU
+    /// queue is never drained mid-run except by the timer's final synchronisation.
+    /// </summary>
+    public static Measurement Measure(string modelName, int batch, int seed, int warmup, int steps)
+    {
+        var backend = Engine.DefaultBackend;
+        var model = ModelZoo.Create(modelName, seed);
+        model.To(backend); // a no-op when the model was created on it; the optimiser is created after the move
+        model.Train();
+        var optimizer = new Adam(model.Parameters());
+        using var x = RandomImages(ModelZoo.BatchInputShape(modelName, batch), seed, backend);
+        using var labels = RandomLabels(batch, ModelZoo.Classes, seed, backend);
+
+        for (int i = 0; i < warmup; i++) TrainStep(model, optimizer, x, labels, readLoss: false);
+        backend.Synchronize();
+
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps - 1; i++) TrainStep(model, optimizer, x, labels, readLoss: false);
+        float loss = TrainStep(model, optimizer, x, labels, readLoss: true); // Item() waits for the device
+        backend.Synchronize();
+        clock.Stop();
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new Measurement(model.ParameterCount, loss, 1000.0 * seconds / steps, (double)batch * steps / seconds, (double)allocated / steps);
+    }
+
+    /// <summary>One full step; returns the loss when asked (read before the tape frees it), else NaN.</summary>
+    private static float TrainStep(Module model, Optimizer optimizer, Tensor x, Tensor labels, bool readLoss)
+    {
+        optimizer.ZeroGrad();
+        var logits = model.Forward(x);
+        var loss = Op.SoftmaxCrossEntropy(logits, labels);
+        loss.Backward();
+        optimizer.Step();
+        float value = readLoss ? loss.Item() : float.NaN;
+        Tape.Current.Reset();
+        return value;
+    }
+
+    private static Tensor RandomImages(Shape shape, int seed, IBackend backend)
+    {
+        var rng = new SplitMix64(SeedMixer.Mix((ulong)(uint)seed, 1));
+        var values = new float[shape.Size];
+        for (int i = 0; i < values.Length; i++) values[i] = rng.NextFloat();
+        return Tensor.FromArray(values, shape, backend);
+    }
+
+    private static Tensor RandomLabels(int batch, int classes, int seed, IBackend backend)
+    {
+        var rng = new SplitMix64(SeedMixer.Mix((ulong)(uint)seed, 2));
+        var values = new float[batch];
+        for (int i = 0; i < batch; i++) values[i] = rng.NextInt(classes);
+        return Tensor.FromArray(values, new Shape(batch), backend);
+    }
+}

@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text.Json;
+using NativeConv.Layers;
+using NativeConv.Layers.Optim;
+using NativeConv.Tensors;
+
+namespace NativeConv.Experiments.Training;
+
+/// <summary>
+/// Checkpoints in the safetensors format (see <see cref="SafeTensorsFile"/>):
+/// <list type="bullet">
+/// <item>the model's parameters under their own names ("conv1.weight", ...), in the layouts the layers store them, so the
+///   file is also a plain weights file (<see cref="LoadWeights"/>);</item>
+/// <item>a training checkpoint adds the optimiser's state tensors as "optimizer/NAME" (e.g. "optimizer/conv1.weight.m"), the
+///   best-so-far weights as "best/NAME", and metadata: the optimiser's step count, the trainer state (epoch, early-stopping
+///   counter, best validation loss, history, position inside an interrupted epoch) as JSON, the dropout call counters, the
+///   options and the data sizes, so a resumed run continues exactly where the interrupted one stopped.</item>
+/// </list>
+/// Every write is atomic (temporary file, fsync, rename); every read is validated and throws
+/// <see cref="CheckpointFormatException"/> naming the file.
+/// </summary>
+public static class Checkpoint
+{
+    public const string FormatName = "nativeconv-checkpoint";
+    public const string FormatVersion = "1";
+    public const string OptimizerPrefix = "optimizer/";
+    public const string BestPrefix = "best/";
+
+    private static class Keys
+    {
+        public const string Format = "format";
+        public const string Version = "format_version";
+        public const string Kind = "kind";
+        public const string Model = "model";
+        public const string Optimizer = "optimizer";
+        public const string StepCount = "optimizer.step_count";
+        public const string LearningRate = "optimizer.learning_rate";
+        public const string TrainerState = "trainer_state";
+        public const string DropoutCalls = "dropout_calls";
+        public const string Options = "options";
+        public const string TrainCount = "train_count";
+        public const string ValidationCount = "validation_count";
+        public const string Created = "created";
+    }
+
+    // ---------------------------------------------------------------- plain weights
+
+    /// <summary>Writes the model's parameters (and optional string metadata) as a safetensors file, atomically.</summary>
+    public static void SaveWeights(string path, Module model, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var file = new SafeTensorsFile();
+        AddParameters(file, model, prefix: "");
+        file.Metadata[Keys.Format] = FormatName;
+        file.Metadata[Keys.Version] = FormatVersion;
+        file.Metadata[Keys.Kind] = "weights";
+        file.Metadata[Keys.Model] = model.Name;
+        if (metadata is not null)
+            foreach (var (k, v) in metadata) file.Metadata[k] = v;
+        file.Save(path);
+    }
+
+    /// <summary>
+    /// Copies the parameters stored in <paramref name="path"/> (a weights file or a training checkpoint) into
+    /// <paramref name="model"/>; every parameter must be present with the same shape. Returns the file's metadata.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LoadWeights(string path, Module model)
+    {
+        var file = SafeTensorsFile.Load(path);
+        CopyParameters(file, path, model.Parameters(), prefix: "");
+        return file.Metadata;
+    }
+
+    // ---------------------------------------------------------------- training checkpoints
+
+    /// <summary>The contents of a training checkpoint, validated structurally; apply it with <see cref="Restore"/>.</summary>
+    internal sealed record TrainingCheckpoint(
+        string Path, SafeTensorsFile File, TrainerState State, TrainingOptions Options, long StepCount,
+        int TrainCount, int ValidationCount, Dictionary<string, long> DropoutCalls);
+
+    internal static void SaveTraining(string path, Module model, Optimizer optimizer, IReadOnlyList<Tensor> bestWeights,
+        TrainerState state, TrainingOptions options, int trainCount, int validationCount)
+    {
+        var file = new SafeTensorsFile();
+        AddParameters(file, model, prefix: "");
+        foreach (var (name, tensor) in optimizer.State) file.Add(OptimizerPrefix + name, Dims(tensor.Shape), tensor.ToArray());
+        var parameters = model.Parameters();
+        for (int i = 0; i < parameters.Count; i++)
+            file.Add(BestPrefix + parameters[i].Name, Dims(bestWeights[i].Shape), bestWeights[i].ToArray());
+
+        var m = file.Metadata;
+        m[Keys.Format] = FormatName;
+        m[Keys.Version] = FormatVersion;
+        m[Keys.Kind] = "training";
+        m[Keys.Model] = model.Name;
+        m[Keys.Optimizer] = optimizer.GetType().Name;
+        m[Keys.StepCount] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture);
+        m[Keys.LearningRate] = optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture);
+        m[Keys.TrainerState] = state.ToJson();
+        m[Keys.DropoutCalls] = JsonSerializer.Serialize(DropoutCounters(model));
+        m[Keys.Options] = JsonSerializer.Serialize(options);
+        m[Keys.TrainCount] = trainCount.ToString(CultureInfo.InvariantCulture);
+        m[Keys.ValidationCount] = validationCount.ToString(CultureInfo.InvariantCulture);
+        m[Keys.Created] = DateTimeOffset.Now.ToString("O", CultureInfo.InvariantCulture);
+        file.Save(path);
+    }
+
+    internal static TrainingCheckpoint ReadTraining(string path)
+    {
+        var file = SafeTensorsFile.Load(path);
+        var m = file.Metadata;
+        string Get(string key) => m.TryGetValue(key, out var v)
+            ? v
+            : throw new CheckpointFormatException(path, $"metadata '{key}' is missing; this is not a NativeConv training checkpoint (a weights-only file cannot be resumed).");
+        if (Get(Keys.Format) != FormatName)
+            throw new CheckpointFormatException(path, $"metadata format is '{m[Keys.Format]}', not '{FormatName}'.");
+        if (Get(Keys.Version) != FormatVersion)
+            throw new CheckpointFormatException(path, $"format version {m[Keys.Version]} is not supported (this program reads version {FormatVersion}).");
+        if (Get(Keys.Kind) != "training")
+            throw new CheckpointFormatException(path, $"it holds '{m[Keys.Kind]}', not a training state; it cannot be resumed.");
+        try
+        {
+            var state = TrainerState.FromJson(Get(Keys.TrainerState));
+            var options = JsonSerializer.Deserialize<TrainingOptions>(Get(Keys.Options)) ?? throw new JsonException("options are JSON null");
+            var dropout = JsonSerializer.Deserialize<Dictionary<string, long>>(Get(Keys.DropoutCalls)) ?? throw new JsonException("dropout counters are JSON null");
+            long steps = long.Parse(Get(Keys.StepCount), NumberStyles.None, CultureInfo.InvariantCulture);
+            int trainCount = int.Parse(Get(Keys.TrainCount), NumberStyles.None, CultureInfo.InvariantCulture);
+            int validationCount = int.Parse(Get(Keys.ValidationCount), NumberStyles.None, CultureInfo.InvariantCulture);
+            if (state.CompletedEpochs < 0 || state.StepsIntoEpoch < 0 || state.History.Count != state.CompletedEpochs)
+                throw new CheckpointFormatException(path, $"the trainer state is inconsistent ({state.CompletedEpochs} completed epochs, {state.History.Count} in the history, {state.StepsIntoEpoch} steps into the next).");
+            return new TrainingCheckpoint(path, file, state, options, steps, trainCount, validationCount, dropout);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
+        {
+            throw new CheckpointFormatException(path, $"the training metadata cannot be read: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Copies a training checkpoint into the live model, optimiser and best-weight tensors (shapes checked first).</summary>
+    internal static void Restore(TrainingCheckpoint checkpoint, Module model, Optimizer optimizer, IReadOnlyList<Tensor> bestWeights)
+    {
+        string path = checkpoint.Path;
+        var parameters = model.Parameters();
+        // Validate everything before copying anything, so a mismatch leaves the model untouched.
+        foreach (var p in parameters)
+        {
+            Require(checkpoint.File, path, p.Name, p.Shape);
+            Require(checkpoint.File, path, BestPrefix + p.Name, p.Shape);
+        }
+        foreach (var (name, tensor) in optimizer.State) Require(checkpoint.File, path, OptimizerPrefix + name, tensor.Shape);
+        var counters = DropoutModules(model);
+        foreach (var (modulePath, _) in counters)
+            if (!checkpoint.DropoutCalls.ContainsKey(modulePath))
+                throw new CheckpointFormatException(path, $"it has no dropout counter for layer '{modulePath}'; was it written for another model?");
+
+        CopyParameters(checkpoint.File, path, parameters, prefix: "");
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            checkpoint.File.TryGet(BestPrefix + parameters[i].Name, out var best);
+            bestWeights[i].CopyFrom(best.Data);
+        }
+        foreach (var (name, tensor) in optimizer.State)
+        {
+            checkpoint.File.TryGet(OptimizerPrefix + name, out var saved);
+            tensor.CopyFrom(saved.Data);
+        }
+        optimizer.StepCount = checkpoint.StepCount;
+        foreach (var (modulePath, dropout) in counters) dropout.CallCount = checkpoint.DropoutCalls[modulePath];
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static void AddParameters(SafeTensorsFile file, Module model, string prefix)
+    {
+        foreach (var p in model.Parameters()) file.Add(prefix + p.Name, Dims(p.Shape), p.Value.ToArray());
+    }
+
+    private static void CopyParameters(SafeTensorsFile file, string path, IReadOnlyList<Parameter> parameters, string prefix)
+    {
+        foreach (var p in parameters) Require(file, path, prefix + p.Name, p.Shape);
+        foreach (var p in parameters)
+        {
+            file.TryGet(prefix + p.Name, out var saved);
+            p.Value.CopyFrom(saved.Data);
+        }
+    }
+
+    private static void Require(SafeTensorsFile file, string path, string name, Shape shape)
+    {
+        if (!file.TryGet(name, out var saved))
+            throw new CheckpointFormatException(path, $"tensor '{name}' is missing; was the checkpoint written for another model?");
+        int[] dims = Dims(shape);
+        if (!saved.Shape.AsSpan().SequenceEqual(dims))
+            throw new CheckpointFormatException(path, $"tensor '{name}' has shape [{string.Join(", ", saved.Shape)}] but the model needs {shape}; was the checkpoint written for another model?");
+    }
+
+    private static int[] Dims(Shape shape)
+    {
+        var dims = new int[shape.Rank];
+        for (int i = 0; i < dims.Length; i++) dims[i] = shape[i];
+        return dims;
+    }
+
+    /// <summary>Every dropout layer of the model with its path ("dropout1", "block.dropout2"), in forward order.</summary>
+    internal static List<(string Path, Dropout Layer)> DropoutModules(Module model)
+    {
+        var found = new List<(string, Dropout)>();
+        Walk(model, "", found);
+        return found;
+
+        static void Walk(Module module, string path, List<(string, Dropout)> into)
+        {
+            if (module is Dropout d) into.Add((path.Length == 0 ? module.Name : path, d));
+            foreach (var child in module.Children()) Walk(child, path.Length == 0 ? child.Name : path + "." + child.Name, into);
+        }
+    }
+
+    private static Dictionary<string, long> DropoutCounters(Module model)
+    {
+        var counters = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (path, layer) in DropoutModules(model)) counters[path] = layer.CallCount;
+        return counters;
+    }
+}

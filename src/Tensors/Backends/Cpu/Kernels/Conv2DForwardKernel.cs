@@ -1,0 +1,122 @@
+using System.Numerics.Tensors;
+using NativeConv.Tensors.Geometry;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Convolution forward as im2col + GEMM (Caffe style), parallel over groups of images:
+///   for a group of B images: col (C·KH·KW, B·OH·OW) = [im2col(x_n) …]; Y (OC, B·OH·OW) = W (OC, C·KH·KW) · col;
+///   y_n (OC, OH·OW) = Y's columns of image n, + bias per row.
+/// W is the GEMM's A side (M = OC rows, small) and the column matrix its B side, so y comes out in NCHW directly.
+/// With B = 1 the GEMM writes y_n in place; B &gt; 1 makes N = B·OH·OW wide enough for small images (8×8) at the cost of
+/// one copy of the output. A 1×1, stride-1, unpadded convolution needs no im2col: col = x_n.
+/// </summary>
+public static unsafe class Conv2DForwardKernel
+{
+    /// <summary>
+    /// x (N, C, H, W), w (OC, C·KH·KW), bias (OC) or empty → y (N, OC, OH, OW), overwritten.
+    /// <paramref name="imagesPerGemm"/>: 0 picks <see cref="ImagesPerGemm"/>; tests and benchmarks force other values.
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in ConvGeometry g,
+        int imagesPerGemm = 0)
+    {
+        if (x.Length < g.N * g.C * g.H * g.W || w.Length < g.OC * g.PatchSize || y.Length < g.N * g.OC * g.OutputPixels
+            || (!bias.IsEmpty && bias.Length < g.OC))
+            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {g}.");
+
+        int imagesPerGroup = imagesPerGemm > 0 ? Math.Min(imagesPerGemm, g.N) : ImagesPerGemm(g);
+        fixed (float* px = x, pw = w, pb = bias, py = y)
+        {
+            var body = new Body
+            {
+                X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, G = g,
+                ImagesPerGroup = imagesPerGroup,
+            };
+            // One group: runs inline, leaving the GEMM free to use the workers itself.
+            ParallelFor.For((g.N + imagesPerGroup - 1) / imagesPerGroup, ref body);
+        }
+    }
+
+    /// <summary>True when the column matrix is the image itself (1×1 kernel, stride 1, no padding).</summary>
+    public static bool IsPointwise(in ConvGeometry g) =>
+        g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0;
+
+    /// <summary>
+    /// Images per GEMM (and per backward group): enough that the GEMM's N = B·OH·OW reaches about
+    /// <see cref="TargetColumns"/> (small images: 14×14, 8×8), while the group's column matrix stays within
+    /// <see cref="MaxColumnFloats"/> (L2-sized) and the groups still spread over the workers (≥ 4 per thread). Images of
+    /// 28×28 or 32×32 stay at one per GEMM. Measured on the study layers: see docs/perf/conv.md.
+    /// </summary>
+    public static int ImagesPerGemm(in ConvGeometry g)
+    {
+        if (IsPointwise(g)) return 1; // no im2col copy to amortise; the GEMM reads x_n in place
+        int pixels = g.OutputPixels;
+        int b = Math.Max(1, TargetColumns / pixels);
+        while (b > 1 && (long)g.PatchSize * pixels * b > MaxColumnFloats) b--;
+        int maxForParallelism = Math.Max(1, g.N / (4 * ParallelFor.ThreadCount));
+        return Math.Min(b, maxForParallelism);
+    }
+
+    /// <summary>Target GEMM width (columns) when batching small images.</summary>
+    private const int TargetColumns = 1024;
+
+    /// <summary>Cap on a group's column matrix: 160 Ki floats = 640 KiB, so it and the GEMM's packed copy share a 2 MiB L2.</summary>
+    private const int MaxColumnFloats = 160 * 1024;
+
+    private struct Body : IParallelBody
+    {
+        public float* X, W, Bias, Y;
+        public ConvGeometry G;
+        public int ImagesPerGroup;
+
+        public void Execute(int group, int worker)
+        {
+            ref readonly var g = ref G;
+            int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W, outSize = g.OC * pixels;
+            int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);
+            var weights = new ReadOnlySpan<float>(W, g.OC * patch);
+
+            if (count == 1)
+            {
+                var image = new ReadOnlySpan<float>(X + (long)first * imageSize, imageSize);
+                var output = new Span<float>(Y + (long)first * outSize, outSize);
+                ReadOnlySpan<float> col;
+                if (IsPointwise(g)) col = image;
+                else
+                {
+                    var scratch = Conv2DScratch.Columns(patch * pixels);
+                    Im2Col.ImageToColumns(image, scratch, pixels, g);
+                    col = scratch;
+                }
+                Gemm.Gemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
+                if (Bias != null)
+                    for (int oc = 0; oc < g.OC; oc++)
+                    {
+                        var row = output.Slice(oc * pixels, pixels);
+                        TensorPrimitives.Add(row, Bias[oc], row);
+                    }
+                return;
+            }
+
+            // Several images side by side: col (patch, count·pixels), Y (OC, count·pixels), then scatter to NCHW.
+            int wide = count * pixels;
+            var cols = Conv2DScratch.Columns(patch * wide);
+            for (int b = 0; b < count; b++)
+                Im2Col.ImageToColumns(new ReadOnlySpan<float>(X + (long)(first + b) * imageSize, imageSize),
+                    cols.Slice(b * pixels), wide, g);
+            var result = Conv2DScratch.Outputs(g.OC * wide);
+            Gemm.Gemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, cols, wide, 0f, result, wide);
+            for (int b = 0; b < count; b++)
+            {
+                var output = new Span<float>(Y + (long)(first + b) * outSize, outSize);
+                for (int oc = 0; oc < g.OC; oc++)
+                {
+                    var src = result.Slice(oc * wide + b * pixels, pixels);
+                    var dst = output.Slice(oc * pixels, pixels);
+                    if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
+                    else src.CopyTo(dst);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using System.Runtime.CompilerServices;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+
+/// <summary>
+/// Per-thread scratch for the convolution drivers: the im2col matrix and its gradient. Each ParallelFor worker (and any
+/// caller thread) keeps its own grow-only buffers, so a convolution allocates nothing once the buffers have reached the
+/// largest layer's size, and two workers never share one. (Thread-static rather than indexed by worker number: it stays
+/// correct when a convolution runs inline inside another parallel body or on several threads with their own tapes.)
+/// </summary>
+internal static class Conv2DScratch
+{
+    [ThreadStatic] private static float[]? t_columns;
+    [ThreadStatic] private static float[]? t_columnGradients;
+    [ThreadStatic] private static float[]? t_outputs;
+
+    /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
+    public static Span<float> Columns(int length) => Get(ref t_columns, length);
+
+    /// <summary>The col-gradient buffer of this thread (backward: Wᵀ·dY before col2im).</summary>
+    public static Span<float> ColumnGradients(int length) => Get(ref t_columnGradients, length);
+
+    /// <summary>A buffer for a GEMM result (or gathered gradient) of several images side by side.</summary>
+    public static Span<float> Outputs(int length) => Get(ref t_outputs, length);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Span<float> Get(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length)
+            buffer = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024));
+        return buffer.AsSpan(0, length);
+    }
+}

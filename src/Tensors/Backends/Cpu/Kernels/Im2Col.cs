@@ -1,0 +1,210 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using NativeConv.Tensors.Geometry;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+
+/// <summary>
+/// im2col and its adjoint col2im for one image, the data movement of convolution-as-GEMM.
+///
+/// Column matrix layout (Caffe): row r = (c·KH + kh)·KW + kw, column p = oh·OW + ow, and
+///   col[r, p] = x[c, oh·SH + kh − PadTop, ow·SW + kw − PadLeft]   (0 outside the image).
+/// Rows are written with a row stride <c>colStride</c> ≥ OH·OW, so several images can sit side by side in one wider
+/// column matrix (batched GEMM) or one image can fill a matrix of its own (colStride = OH·OW).
+///
+/// Padding is handled by index RANGES, never by per-element tests: for each (kh, kw) the valid output columns are
+/// [owLo, owHi) and each output row is either fully out of the image (zeros) or one zero head, one body, one zero tail.
+/// With stride 1 the body is a contiguous copy (add for col2im); otherwise a strided gather (scatter-add).
+/// </summary>
+public static class Im2Col
+{
+    /// <summary>image (C, H, W) → col (C·KH·KW, OH·OW) with row stride colStride. Every element of each row's first OH·OW is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ImageToColumns(ReadOnlySpan<float> image, Span<float> col, int colStride, in ConvGeometry g)
+    {
+        CheckSpans(image.Length, col.Length, colStride, g, "ImageToColumns");
+        int h = g.H, w = g.W, oh = g.OH, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
+        ref float img = ref MemoryMarshal.GetReference(image);
+        ref float dstBase = ref MemoryMarshal.GetReference(col);
+        int row = 0;
+        for (int c = 0; c < g.C; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref img, c * h * w);
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                int ih0 = kh - g.PadTop; // ih = oy·SH + ih0
+                OutputRange(ih0, sh, h, oh, out int ohLo, out int ohHi);
+                for (int kw = 0; kw < g.KW; kw++, row++)
+                {
+                    int iw0 = kw - g.PadLeft; // iw = ox·SW + iw0
+                    OutputRange(iw0, sw, w, ow, out int owLo, out int owHi);
+                    ref float dst = ref Unsafe.Add(ref dstBase, row * colStride);
+                    int valid = owHi - owLo;
+                    if (valid == 0) // this kernel column never lands in the image: the whole row is padding
+                    {
+                        Zero(ref dst, oh * ow);
+                        continue;
+                    }
+
+                    if (ohLo > 0) Zero(ref dst, ohLo * ow);
+                    if (sh == 1 && sw == 1 && ow == w && ohHi > ohLo)
+                    {
+                        // Output rows as wide as image rows (stride-1 'same'): the valid rows are ONE contiguous block of
+                        // the image shifted by iw0, so copy it in one go (from the first valid to the last valid element,
+                        // never outside the image) and then zero the owLo / ow−owHi edge columns of each row, which the
+                        // block copy filled with the neighbouring row's pixels.
+                        int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
+                        Copy(ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), ref Unsafe.Add(ref dst, start), end - start);
+                        if (owLo > 0 || owHi < ow)
+                            for (int oy = ohLo; oy < ohHi; oy++)
+                            {
+                                ref float dstRow = ref Unsafe.Add(ref dst, oy * ow);
+                                for (int i = 0; i < owLo; i++) Unsafe.Add(ref dstRow, i) = 0f;
+                                for (int i = owHi; i < ow; i++) Unsafe.Add(ref dstRow, i) = 0f;
+                            }
+                        if (ohHi < oh) Zero(ref Unsafe.Add(ref dst, ohHi * ow), (oh - ohHi) * ow);
+                        continue;
+                    }
+                    for (int oy = ohLo; oy < ohHi; oy++)
+                    {
+                        ref float dstRow = ref Unsafe.Add(ref dst, oy * ow);
+                        ref float src = ref Unsafe.Add(ref plane, (oy * sh + ih0) * w + owLo * sw + iw0);
+                        if (owLo > 0) Zero(ref dstRow, owLo);
+                        if (sw == 1) Copy(ref src, ref Unsafe.Add(ref dstRow, owLo), valid);
+                        else
+                        {
+                            ref float d = ref Unsafe.Add(ref dstRow, owLo);
+                            for (int i = 0; i < valid; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref src, i * sw);
+                        }
+                        if (owHi < ow) Zero(ref Unsafe.Add(ref dstRow, owHi), ow - owHi);
+                    }
+                    if (ohHi < oh) Zero(ref Unsafe.Add(ref dst, ohHi * ow), (oh - ohHi) * ow);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// image (C, H, W) += col2im(col): col (C·KH·KW, OH·OW) with row stride colStride; every column entry is added to the
+    /// input pixel it was gathered from (overlapping patches accumulate; padding entries are dropped). Adjoint of
+    /// <see cref="ImageToColumns"/>. col is scratch: entries that fall on padding may be overwritten with zeros.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ColumnsToImageAdd(Span<float> col, int colStride, Span<float> image, in ConvGeometry g)
+    {
+        CheckSpans(image.Length, col.Length, colStride, g, "ColumnsToImageAdd");
+        int h = g.H, w = g.W, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
+        ref float img = ref MemoryMarshal.GetReference(image);
+        ref float srcBase = ref MemoryMarshal.GetReference(col);
+        int row = 0;
+        for (int c = 0; c < g.C; c++)
+        {
+            ref float plane = ref Unsafe.Add(ref img, c * h * w);
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                int ih0 = kh - g.PadTop;
+                OutputRange(ih0, sh, h, g.OH, out int ohLo, out int ohHi);
+                for (int kw = 0; kw < g.KW; kw++, row++)
+                {
+                    int iw0 = kw - g.PadLeft;
+                    OutputRange(iw0, sw, w, ow, out int owLo, out int owHi);
+                    ref float src = ref Unsafe.Add(ref srcBase, row * colStride);
+                    int valid = owHi - owLo;
+                    if (valid == 0) continue; // the whole row is padding
+                    if (sh == 1 && sw == 1 && ow == w && ohHi > ohLo)
+                    {
+                        // As in ImageToColumns: the valid rows map onto one contiguous block of the image. Zero the col
+                        // entries that fall on padding (they would land on the neighbouring row's edge pixels), then add
+                        // the whole block at once; the padding positions add exactly 0.
+                        if (owLo > 0 || owHi < ow)
+                            for (int oy = ohLo; oy < ohHi; oy++)
+                            {
+                                ref float srcRow = ref Unsafe.Add(ref src, oy * ow);
+                                for (int i = 0; i < owLo; i++) Unsafe.Add(ref srcRow, i) = 0f;
+                                for (int i = owHi; i < ow; i++) Unsafe.Add(ref srcRow, i) = 0f;
+                            }
+                        int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
+                        Add(ref Unsafe.Add(ref src, start), ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), end - start);
+                        continue;
+                    }
+                    for (int oy = ohLo; oy < ohHi; oy++)
+                    {
+                        ref float s = ref Unsafe.Add(ref src, oy * ow + owLo);
+                        ref float dst = ref Unsafe.Add(ref plane, (oy * sh + ih0) * w + owLo * sw + iw0);
+                        if (sw == 1) Add(ref s, ref dst, valid);
+                        else
+                            for (int i = 0; i < valid; i++) Unsafe.Add(ref dst, i * sw) += Unsafe.Add(ref s, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The outputs o in [0, outSize) whose input index o·stride + offset lies in [0, inSize): [lo, hi), empty as lo = hi.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void OutputRange(int offset, int stride, int inSize, int outSize, out int lo, out int hi)
+    {
+        lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        hi = offset > inSize - 1 ? 0 : Math.Min(outSize, (inSize - 1 - offset) / stride + 1);
+        if (lo > outSize) lo = outSize;
+        if (hi < lo) hi = lo;
+    }
+
+    private static void CheckSpans(int imageLength, int colLength, int colStride, in ConvGeometry g, string name)
+    {
+        int pixels = g.OH * g.OW;
+        if (imageLength < g.C * g.H * g.W || colStride < pixels || colLength < (g.PatchSize - 1) * colStride + pixels)
+            throw new ArgumentException($"Im2Col.{name}: image of {imageLength} floats / col of {colLength} floats (stride {colStride}) are too small for {g}.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Zero(ref float dst, int length)
+    {
+        if (length <= 8)
+            for (int i = 0; i < length; i++) Unsafe.Add(ref dst, i) = 0f;
+        else
+            MemoryMarshal.CreateSpan(ref dst, length).Clear();
+    }
+
+    // Short contiguous copies (image rows of 8..32 floats): vector moves inline, cheaper than a memmove call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(ref float src, ref float dst, int length)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= length - 16; i += 16)
+                Vector512.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= length - 8; i += 8)
+                Vector256.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+            // Overlapping final vector: rewriting a few floats with the same values is harmless for a copy.
+            if (i < length && length >= 8)
+            {
+                Vector256.LoadUnsafe(ref src, (nuint)(length - 8)).StoreUnsafe(ref dst, (nuint)(length - 8));
+                return;
+            }
+        }
+        for (; i < length; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, i);
+    }
+
+    // dst[i] += src[i]; no overlapping tail here (it would add twice).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(ref float src, ref float dst, int length)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= length - 16; i += 16)
+                (Vector512.LoadUnsafe(ref dst, (nuint)i) + Vector512.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= length - 8; i += 8)
+                (Vector256.LoadUnsafe(ref dst, (nuint)i) + Vector256.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i <= length - 4; i += 4)
+                (Vector128.LoadUnsafe(ref dst, (nuint)i) + Vector128.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        for (; i < length; i++) Unsafe.Add(ref dst, i) += Unsafe.Add(ref src, i);
+    }
+}

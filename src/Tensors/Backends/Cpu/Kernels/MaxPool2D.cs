@@ -1,0 +1,244 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using NativeConv.Tensors.Geometry;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+
+/// <summary>
+/// 2-D max pooling, no padding (see <see cref="PoolGeometry"/>). Every (n, c) plane is independent, so big tensors split by plane.
+///
+/// The maximum and the tie rule, identical on every backend:
+/// - forward: y = the IEEE 754-2019 maximum of the window (what MathF.Max and Vector512.Max compute): a NaN anywhere in the
+///   window makes y NaN (as PyTorch does; a NaN is never silently dropped), and +0 counts above −0;
+/// - backward: the whole dy goes to ONE element, recomputed from x: the first NaN of the window in row-major order if there is
+///   one, else the first element equal to the maximum (−0 == +0, so the first zero of a zero window). Equal values therefore
+///   never split a gradient, and the choice does not depend on vector width or threads.
+/// Fast paths for the 2×2 stride-2 pool every study uses (AVX-512 / AVX2 forward, AVX-512 backward); a scalar general path
+/// for any window and stride (overlapping windows accumulate into dx).
+/// </summary>
+public static unsafe class MaxPool2D
+{
+    /// <summary>x (N, C, H, W) → y (N, C, OH, OW).</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y, in PoolGeometry g)
+    {
+        if (x.Length != g.InputShape.Size || y.Length != g.OutputShape.Size)
+            throw new ArgumentException($"MaxPool2D.Forward: x must hold {g.InputShape} and y {g.OutputShape}.");
+        fixed (float* px = x, py = y)
+        {
+            var kernel = new ForwardKernel { X = px, Y = py, G = g };
+            RangeParallel.For(g.N * g.C, RangeParallel.GrainFor(g.H * g.W), x.Length, ref kernel);
+        }
+    }
+
+    /// <summary>x (N, C, H, W), dy (N, C, OH, OW) → dx (N, C, H, W) += dy routed to each window's chosen maximum.</summary>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, in PoolGeometry g)
+    {
+        if (x.Length != g.InputShape.Size || dx.Length != x.Length || dy.Length != g.OutputShape.Size)
+            throw new ArgumentException($"MaxPool2D.Backward: x and dx must hold {g.InputShape} and dy {g.OutputShape}.");
+        fixed (float* px = x, pdy = dy, pdx = dx)
+        {
+            var kernel = new BackwardKernel { X = px, Dy = pdy, Dx = pdx, G = g };
+            RangeParallel.For(g.N * g.C, RangeParallel.GrainFor(g.H * g.W), x.Length, ref kernel);
+        }
+    }
+
+    private static bool Is2x2Stride2(in PoolGeometry g) => g.KH == 2 && g.KW == 2 && g.StrideH == 2 && g.StrideW == 2;
+
+    private struct ForwardKernel : IRangeKernel
+    {
+        public float* X, Y;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
+            bool fast = Is2x2Stride2(G);
+            for (int plane = start; plane < end; plane++)
+            {
+                float* x = X + (long)plane * inPlane, y = Y + (long)plane * outPlane;
+                if (fast) Forward2x2(x, y, G.W, G.OH, G.OW);
+                else ForwardGeneral(x, y, G);
+            }
+        }
+    }
+
+    private struct BackwardKernel : IRangeKernel
+    {
+        public float* X, Dy, Dx;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
+            bool fast = Is2x2Stride2(G);
+            for (int plane = start; plane < end; plane++)
+            {
+                long inOffset = (long)plane * inPlane;
+                float* dy = Dy + (long)plane * outPlane;
+                if (fast) Backward2x2(X + inOffset, dy, Dx + inOffset, G.W, G.OH, G.OW);
+                else BackwardGeneral(X + inOffset, dy, Dx + inOffset, G);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ 2×2, stride 2
+
+    // Lane indices for vpermt2ps over (a, b) = 32 consecutive floats of one row: the even (left) and odd (right) columns.
+    private static Vector512<int> EvenLanes => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static Vector512<int> OddLanes => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // And back: interleave (left, right) into the first and the second 16 floats of the row.
+    private static Vector512<int> InterleaveLow => Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static Vector512<int> InterleaveHigh => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    // x plane (H, W) → y plane (OH, OW). Output row oh reads input rows 2oh and 2oh+1; 16 (or 8) outputs need 32 (16) inputs
+    // per row, and ow + 16 ≤ OW guarantees 2·ow + 32 ≤ 2·OW ≤ W, so vector loads never leave the row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Forward2x2(float* x, float* y, int w, int oh, int ow)
+    {
+        for (int r = 0; r < oh; r++)
+        {
+            float* top = x + (long)2 * r * w, bottom = top + w, o = y + (long)r * ow;
+            int c = 0;
+            if (Avx512F.IsSupported)
+            {
+                var even = EvenLanes; var odd = OddLanes;
+                for (; c <= ow - 16; c += 16)
+                {
+                    // Vertical max first (elementwise), then max of each horizontal pair.
+                    var a = Vector512.Max(Vector512.Load(top + 2 * c), Vector512.Load(bottom + 2 * c));
+                    var b = Vector512.Max(Vector512.Load(top + 2 * c + 16), Vector512.Load(bottom + 2 * c + 16));
+                    Vector512.Max(Avx512F.PermuteVar16x32x2(a, even, b), Avx512F.PermuteVar16x32x2(a, odd, b)).Store(o + c);
+                }
+            }
+            if (Avx2.IsSupported)
+            {
+                for (; c <= ow - 8; c += 8)
+                {
+                    var a = Vector256.Max(Vector256.Load(top + 2 * c), Vector256.Load(bottom + 2 * c));
+                    var b = Vector256.Max(Vector256.Load(top + 2 * c + 8), Vector256.Load(bottom + 2 * c + 8));
+                    // Per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6] and the odd columns; then put the 64-bit pairs back in order.
+                    var pairMax = Vector256.Max(Avx.Shuffle(a, b, 0b10_00_10_00), Avx.Shuffle(a, b, 0b11_01_11_01));
+                    Avx2.Permute4x64(pairMax.AsDouble(), 0b11_01_10_00).AsSingle().Store(o + c);
+                }
+            }
+            for (; c < ow; c++)
+                o[c] = MathF.Max(MathF.Max(top[2 * c], top[2 * c + 1]), MathF.Max(bottom[2 * c], bottom[2 * c + 1]));
+        }
+    }
+
+    // dx plane (H, W) += dy plane (OH, OW) at each window's chosen element (see the class comment for the rule).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Backward2x2(float* x, float* dy, float* dx, int w, int oh, int ow)
+    {
+        for (int r = 0; r < oh; r++)
+        {
+            long rowOffset = (long)2 * r * w;
+            float* top = x + rowOffset, bottom = top + w;
+            float* dTop = dx + rowOffset, dBottom = dTop + w;
+            float* g = dy + (long)r * ow;
+            int c = 0;
+            if (Avx512F.IsSupported)
+            {
+                var even = EvenLanes; var odd = OddLanes; var low = InterleaveLow; var high = InterleaveHigh;
+                for (; c <= ow - 16; c += 16)
+                {
+                    var t0 = Vector512.Load(top + 2 * c); var t1 = Vector512.Load(top + 2 * c + 16);
+                    var b0 = Vector512.Load(bottom + 2 * c); var b1 = Vector512.Load(bottom + 2 * c + 16);
+                    // The four window elements of 16 windows, in row-major window order.
+                    var topLeft = Avx512F.PermuteVar16x32x2(t0, even, t1);
+                    var topRight = Avx512F.PermuteVar16x32x2(t0, odd, t1);
+                    var bottomLeft = Avx512F.PermuteVar16x32x2(b0, even, b1);
+                    var bottomRight = Avx512F.PermuteVar16x32x2(b0, odd, b1);
+                    var max = Vector512.Max(Vector512.Max(topLeft, topRight), Vector512.Max(bottomLeft, bottomRight));
+                    // First match wins; a window whose first three do not match must take its fourth (the max is one of them).
+                    var takeTopLeft = Matches(topLeft, max);
+                    var takeTopRight = Vector512.AndNot(Matches(topRight, max), takeTopLeft);
+                    var taken = takeTopLeft | takeTopRight;
+                    var takeBottomLeft = Vector512.AndNot(Matches(bottomLeft, max), taken);
+                    var takeBottomRight = ~(taken | takeBottomLeft);
+                    var grad = Vector512.Load(g + c);
+                    var gTopLeft = grad & takeTopLeft; var gTopRight = grad & takeTopRight;
+                    var gBottomLeft = grad & takeBottomLeft; var gBottomRight = grad & takeBottomRight;
+                    (Vector512.Load(dTop + 2 * c) + Avx512F.PermuteVar16x32x2(gTopLeft, low, gTopRight)).Store(dTop + 2 * c);
+                    (Vector512.Load(dTop + 2 * c + 16) + Avx512F.PermuteVar16x32x2(gTopLeft, high, gTopRight)).Store(dTop + 2 * c + 16);
+                    (Vector512.Load(dBottom + 2 * c) + Avx512F.PermuteVar16x32x2(gBottomLeft, low, gBottomRight)).Store(dBottom + 2 * c);
+                    (Vector512.Load(dBottom + 2 * c + 16) + Avx512F.PermuteVar16x32x2(gBottomLeft, high, gBottomRight)).Store(dBottom + 2 * c + 16);
+                }
+            }
+            for (; c < ow; c++)
+            {
+                int k = FirstMax4(top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]);
+                float* target = (k < 2 ? dTop : dBottom) + 2 * c + (k & 1);
+                *target += g[c];
+            }
+        }
+    }
+
+    // All-ones lanes where v is the window maximum m, or is NaN (m is then NaN and the first NaN must win).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Matches(Vector512<float> v, Vector512<float> m) =>
+        Vector512.Equals(v, m) | ~Vector512.Equals(v, v);
+
+    /// <summary>Index 0..3 of the chosen element of a 2×2 window (a b / c d): first NaN, else first maximum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FirstMax4(float a, float b, float c, float d)
+    {
+        if (float.IsNaN(a)) return 0;
+        int best = 0;
+        float m = a;
+        if (b > m) { m = b; best = 1; } else if (float.IsNaN(b)) return 1;
+        if (c > m) { m = c; best = 2; } else if (float.IsNaN(c)) return 2;
+        if (d > m) best = 3; else if (float.IsNaN(d)) return 3;
+        return best;
+    }
+
+    // ------------------------------------------------------------------ any window, any stride
+
+    private static void ForwardGeneral(float* x, float* y, in PoolGeometry g)
+    {
+        for (int r = 0; r < g.OH; r++)
+        {
+            for (int c = 0; c < g.OW; c++)
+            {
+                float* window = x + (long)r * g.StrideH * g.W + (long)c * g.StrideW;
+                float m = window[0];
+                for (int kh = 0; kh < g.KH; kh++)
+                for (int kw = 0; kw < g.KW; kw++)
+                    m = MathF.Max(m, window[kh * g.W + kw]);
+                y[r * g.OW + c] = m;
+            }
+        }
+    }
+
+    private static void BackwardGeneral(float* x, float* dy, float* dx, in PoolGeometry g)
+    {
+        for (int r = 0; r < g.OH; r++)
+        {
+            for (int c = 0; c < g.OW; c++)
+            {
+                long origin = (long)r * g.StrideH * g.W + (long)c * g.StrideW;
+                dx[origin + FirstMaxOffset(x + origin, g.W, g.KH, g.KW)] += dy[r * g.OW + c];
+            }
+        }
+    }
+
+    /// <summary>Offset (kh·W + kw) of the chosen element of a KH×KW window at <paramref name="window"/>: first NaN, else first maximum.</summary>
+    private static int FirstMaxOffset(float* window, int w, int kh, int kw)
+    {
+        float m = window[0];
+        if (float.IsNaN(m)) return 0;
+        int best = 0;
+        for (int i = 0; i < kh; i++)
+        {
+            for (int j = 0; j < kw; j++)
+            {
+                int offset = i * w + j;
+                float v = window[offset];
+                if (v > m) { m = v; best = offset; }
+                else if (float.IsNaN(v)) return offset;
+            }
+        }
+        return best;
+    }
+}

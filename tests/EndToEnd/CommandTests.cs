@@ -1,0 +1,106 @@
+using NativeConv.Experiments;
+using NativeConv.Layers;
+
+namespace NativeConv.Tests.EndToEnd;
+
+/// <summary>The experiments commands, run in-process through the real command line.</summary>
+[Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // throughput sets Engine.Threads
+public class CommandTests
+{
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Models_lists_every_model_with_its_total()
+    {
+        var (code, output, error) = Run("models");
+        Assert.True(code == 0, error);
+        foreach (var name in ModelZoo.Names) Assert.Contains(name, output);
+        foreach (var total in new[] { "109,386", "206,922", "215,370", "1,707,274", "14,450", "44,762", "157,226", "589,514" })
+            Assert.Contains($"Total params: {total}", output);
+        Assert.Contains("(None, 16, 28, 28)", output);
+        Assert.Contains("GlobalAvgPool2D", output);
+    }
+
+    [Fact]
+    public void Models_with_a_name_shows_only_that_model_and_rejects_unknown_names()
+    {
+        var (code, output, _) = Run("models", "--name", "cifar-big");
+        Assert.Equal(0, code);
+        Assert.Contains("Total params: 157,226", output);
+        Assert.DoesNotContain("fmnist-mlp", output);
+
+        (code, _, var error) = Run("models", "--name", "vgg16");
+        Assert.NotEqual(0, code);
+        Assert.Contains("cifar-extra-big", error);
+    }
+
+    [Fact]
+    public void Throughput_prints_settings_first_and_ends_with_the_images_per_second_line()
+    {
+        var (code, output, error) = Run("throughput", "--model", "fmnist-cnn", "--batch", "8", "--threads", "1", "--steps", "2", "--warmup", "1", "--seed", "3");
+        Assert.True(code == 0, error);
+        var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.StartsWith("command:", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("seed:") && l.EndsWith(" 3"));
+        Assert.Contains(lines, l => l.StartsWith("threads:") && l.EndsWith(" 1"));
+        Assert.Contains(lines, l => l.StartsWith("batch:") && l.EndsWith(" 8"));
+        Assert.Contains(lines, l => l.StartsWith("model:") && l.EndsWith("fmnist-cnn"));
+        var last = lines[^1];
+        Assert.StartsWith("images/s: ", last);
+        double imagesPerSecond = double.Parse(last["images/s: ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(imagesPerSecond > 0);
+        Assert.Single(lines, l => l.StartsWith("images/s"));
+    }
+
+    [Fact]
+    public void Throughput_with_an_unknown_model_lists_the_valid_names()
+    {
+        var (code, _, error) = Run("throughput", "--model", "lenet", "--steps", "1");
+        Assert.NotEqual(0, code);
+        Assert.Contains("lenet", error);
+        foreach (var name in ModelZoo.Names) Assert.Contains(name, error);
+    }
+
+    [Fact]
+    public void Bad_common_options_are_parse_errors_not_crashes()
+    {
+        var (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--device", "tpu");
+        Assert.NotEqual(0, code);
+        Assert.Contains("tpu", error);
+        (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--threads", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--threads", error);
+        (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--batch", error);
+    }
+
+    [Fact]
+    public void Engine_errors_print_their_message_without_a_stack_trace()
+    {
+        // 10⁹ × 3 × 32 × 32 floats do not fit one tensor: the Shape check refuses it with a message naming the fix.
+        var (code, output, error) = Run("throughput", "--model", "cifar-small", "--batch", "1000000000", "--steps", "1", "--warmup", "0");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains("split the batch", error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.DoesNotContain("images/s", output);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("models", "--help")]
+    [InlineData("throughput", "--help")]
+    public void Help_works_everywhere(params string[] args)
+    {
+        var (code, output, _) = Run(args);
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:", output);
+    }
+}

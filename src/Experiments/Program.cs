@@ -17,6 +17,12 @@ public static class Program
         root.Add(ModelsCommand.Create());
         root.Add(DevicesCommand.Create());
         root.Add(ThroughputCommand.Create());
+        root.Add(EdaCommand.Create());
+        root.Add(FmnistCommand.Create());
+        root.Add(KernelStudyCommand.Create());
+        root.Add(CifarCommand.Create());
+        root.Add(FilterStudyCommand.Create());
+        root.Add(AllCommand.Create());
         return root;
     }
 

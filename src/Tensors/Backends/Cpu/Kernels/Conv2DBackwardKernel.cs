@@ -140,10 +140,10 @@ public static unsafe class Conv2DBackwardKernel
                                 cols.Slice(b * pixels), wide, g);
                         col = cols;
                     }
-                    // dW (OC, patch) += dY_g (OC, wide) · col_gᵀ (wide, patch): as dot products where they win (see
+                    // dW (OC, patch) += dY_g (OC, wide) · col_gᵀ (wide, patch): as dot products for a narrow patch (see
                     // Conv2DWeightDots.Prefer), else the GEMM.
                     var dwSpan = new Span<float>(dwTarget, weightSize);
-                    if (Conv2DWeightDots.Prefer(g.OC, patch, wide))
+                    if (Conv2DWeightDots.Prefer(patch))
                         Conv2DWeightDots.Accumulate(dyGroup, wide, col, wide, g.OC, patch, wide, dwSpan, patch, overwrite);
                     else
                         Gemm.Gemm.Run(false, true, g.OC, patch, wide, 1f, dyGroup, wide, col, wide, overwrite ? 0f : 1f, dwSpan, patch);

@@ -6,22 +6,19 @@ using System.Runtime.Intrinsics;
 namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 
 /// <summary>
-/// The weight gradient dW (OC, P) += dY (OC, L) · colᵀ as OC·P dot products of length L, for the shapes where that beats
-/// the GEMM: a first layer (C = 1 or 3) has P = C·KH·KW as small as 9 or 27, a fraction of the GEMM's 32-wide
-/// micro-kernel behind a full pack of both operands; a layer with few output channels and long rows (L = B·OH·OW ≥ 512)
-/// makes the GEMM pack the transposed column matrix for only a few rows of dY. As dot products it is one pass over each
-/// operand: 4 × 4 blocks share their loads (8 vector loads feed 16 FMAs), and the lanes are summed once per block.
+/// The weight gradient dW (OC, P) += dY (OC, L) · colᵀ as OC·P dot products of length L, for a first layer (C = 1 or 3):
+/// there P = C·KH·KW is as small as 9 or 27, a fraction of the GEMM's 32-wide micro-kernel behind a full pack of both
+/// operands, while L = OH·OW is long (784, 1024). As dot products it is one pass over each operand: 4 × 4 blocks share
+/// their loads (8 vector loads feed 16 FMAs), and the lanes are summed once per block.
 /// </summary>
 public static class Conv2DWeightDots
 {
     /// <summary>
-    /// Whether dW (oc, patch) += dY (oc, length) · colᵀ should take this path rather than the GEMM. Measured on the study
-    /// layers (docs/perf/conv.md): always for a patch narrower than the GEMM's 32-wide micro-kernel (first layers, 3–10×
-    /// faster); for few output channels (≤ 32) with long rows (≥ 512), where the GEMM's pack of the transposed column
-    /// matrix is shared by too few rows (1.3–1.5×); otherwise the GEMM is as fast or faster (OC = 128 on 8×8: 1.3×).
+    /// Whether dW (oc, patch) += dY (oc, length) · colᵀ should take this path rather than the GEMM: for a patch narrower
+    /// than the GEMM's 32-wide micro-kernel (first layers: 1.9× for C = 3, 7× for C = 1 on the study layers). For wider
+    /// patches the GEMM (with its in-register transposing pack of colᵀ) is as fast or faster — see docs/perf/conv.md.
     /// </summary>
-    public static bool Prefer(int outChannels, int patch, int length) =>
-        patch < 32 || (outChannels <= 32 && length >= 512);
+    public static bool Prefer(int patch) => patch < 32;
 
     /// <summary>
     /// c (m, n) (row stride ldc) = (overwrite ? 0 : c) + a (m, length) · bᵀ where b is (n, length); a and b have row

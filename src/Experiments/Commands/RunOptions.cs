@@ -107,11 +107,7 @@ public sealed class CommonOptions
             Description = "Where to run: cpu (SIMD engine), cuda[:N] or opencl[:N] (ILGPU GPU), ilgpu-cpu (GPU kernels emulated, for debugging), auto (CUDA if found, else cpu)",
             DefaultValueFactory = _ => "cpu",
         };
-        Device.CompletionSources.Add([.. Devices.Names]);
-        Device.Validators.Add(r =>
-        {
-            if (Devices.ValidationError(r.GetValueOrDefault<string>()) is { } message) r.AddError(message);
-        });
+        Devices.AddValidation(Device);
         Threads.Validators.Add(r =>
         {
             int t = r.GetValueOrDefault<int>();
@@ -189,6 +185,19 @@ public static class Devices
             default:
                 return new DeviceChoice(name, Gpu(id, name.Trim().ToLowerInvariant()), null);
         }
+    }
+
+    /// <summary>
+    /// Makes a --device option accept exactly the device names (cuda:N and opencl:N included, which AcceptOnlyFromAmong
+    /// cannot express) and complete the base names.
+    /// </summary>
+    public static void AddValidation(Option<string> option)
+    {
+        option.CompletionSources.Add([.. Names]);
+        option.Validators.Add(r =>
+        {
+            if (ValidationError(r.GetValueOrDefault<string>()) is { } message) r.AddError(message);
+        });
     }
 
     /// <summary>Null when <paramref name="name"/> is a valid device name, else the message saying what is accepted.</summary>

@@ -31,7 +31,7 @@ public sealed class StudyOptions
         };
         Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
         NoDownload = new Option<bool>("--no-download") { Description = "Fail with a message saying where to put missing dataset files instead of downloading them" };
-        Device.AcceptOnlyFromAmong([.. Devices.Names]);
+        Devices.AddValidation(Device);
         AtLeast(Seeds, 1, 100);
         AtLeast(Threads, 1, 256);
         AtLeast(Epochs, 1, 100_000);

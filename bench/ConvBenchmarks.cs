@@ -1,4 +1,9 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
@@ -13,8 +18,9 @@ namespace NativeConv.Bench;
 /// image needs no gradient), as in training. GFLOP/s = the layer's multiply-adds ×2 / time; see docs/perf/conv.md.
 ///
 ///   dotnet run -c Release --project bench -- --filter '*ConvBenchmarks*'
+/// PyTorch on the same layers: bench/peers/conv_peer.py.
 /// </summary>
-[MemoryDiagnoser]
+[Config(typeof(ConvConfig))]
 public class ConvBenchmarks
 {
     private const int Batch = 128;
@@ -73,10 +79,58 @@ public class ConvBenchmarks
         return (int.Parse(spec[..dash]), int.Parse(spec[(dash + 1)..at]), int.Parse(spec[(at + 1)..]));
     }
 
+    /// <summary>GFLOP of one benchmark call: forward, or forward + dW + (dx unless a first layer).</summary>
+    internal static double GigaFlops(string method, string layer)
+    {
+        var (c, oc, size) = Parse(layer);
+        var g = ConvGeometry.Create(new Shape(Batch, c, size, size), new Shape(oc, c, 3, 3), 1, 1, Padding.Same);
+        double forward = GigaFlopsForward(g);
+        return method == nameof(Forward) ? forward : forward * (c > 3 ? 3 : 2);
+    }
+
     private static Tensor Random(Shape shape, Random rng)
     {
         var values = new float[shape.Size];
         for (int i = 0; i < values.Length; i++) values[i] = (float)(rng.NextDouble() * 2 - 1);
         return Tensor.FromArray(values, shape);
+    }
+}
+
+/// <summary>GFLOP/s and images/s columns (from the mean) and a job short enough for the big layers.</summary>
+public sealed class ConvConfig : ManualConfig
+{
+    public ConvConfig()
+    {
+        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10));
+        AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
+        AddColumn(new RateColumn(gflops: true), new RateColumn(gflops: false));
+        AddColumn(StatisticColumn.Min);
+    }
+
+    private sealed class RateColumn(bool gflops) : IColumn
+    {
+        public string Id => gflops ? "ConvGFLOPs" : "ConvImages";
+        public string ColumnName => gflops ? "GFLOP/s" : "images/s";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => gflops ? 0 : 1;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => gflops ? "layer FLOPs / mean time, 10⁹/s" : "batch of 128 / mean time";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            if (summary[benchmarkCase]?.ResultStatistics is not { } stats) return "-";
+            string layer = "";
+            foreach (var p in benchmarkCase.Parameters.Items)
+                if (p.Name == nameof(ConvBenchmarks.Layer)) layer = (string)p.Value;
+            if (gflops) return (ConvBenchmarks.GigaFlops(benchmarkCase.Descriptor.WorkloadMethod.Name, layer) * 1e9 / stats.Mean).ToString("F1");
+            return (128 / (stats.Mean / 1e9)).ToString("F0"); // Mean is in ns
+        }
+
+        public bool IsAvailable(Summary summary) => true;
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 using NativeConv.Tensors.Geometry;
 
@@ -12,7 +11,7 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 ///
 /// Parallel over CHUNKS of groups. dx is per image, so chunks never collide on it; dW and dBias are reductions over the
 /// batch, so every chunk accumulates into a partial of its own — chunk 0 straight into dW/dBias, the others into pooled
-/// buffers — and the partials are added to dW/dBias in chunk order at the end. The chunking depends only on N, the layer
+/// per-thread buffers — and the partials are added to dW/dBias in chunk order at the end. The chunking depends only on N, the layer
 /// and the thread count, never on which worker ran what, so results are bitwise reproducible for a fixed thread count.
 /// </summary>
 public static unsafe class Conv2DBackwardKernel
@@ -42,36 +41,30 @@ public static unsafe class Conv2DBackwardKernel
 
         // Partials of chunks 1..chunks−1: dW part then dBias part, per chunk.
         int partialStride = (dw.IsEmpty ? 0 : weightSize) + (dBias.IsEmpty ? 0 : g.OC);
-        float[]? partials = partialStride > 0 && chunks > 1 ? ArrayPool<float>.Shared.Rent((chunks - 1) * partialStride) : null;
-        try
-        {
-            fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = dBias, pp = partials)
-            {
-                var body = new Body
-                {
-                    X = px, W = pw, DY = pdy,
-                    DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb,
-                    Partials = pp, PartialStride = partialStride,
-                    G = g, ImagesPerGroup = imagesPerGroup, GroupsPerChunk = groupsPerChunk, Groups = groups,
-                };
-                ParallelFor.For(chunks, ref body);
-            }
+        float[]? partials = partialStride > 0 && chunks > 1 ? Conv2DScratch.Partials((chunks - 1) * partialStride) : null;
 
-            // Fixed-order reduction of the partials.
-            for (int chunk = 1; chunk < chunks; chunk++)
-            {
-                var part = partials.AsSpan((chunk - 1) * partialStride, partialStride);
-                if (!dw.IsEmpty)
-                {
-                    TensorPrimitives.Add(dw[..weightSize], part[..weightSize], dw[..weightSize]);
-                    part = part[weightSize..];
-                }
-                if (!dBias.IsEmpty) TensorPrimitives.Add(dBias[..g.OC], part[..g.OC], dBias[..g.OC]);
-            }
-        }
-        finally
+        fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = dBias, pp = partials)
         {
-            if (partials is not null) ArrayPool<float>.Shared.Return(partials);
+            var body = new Body
+            {
+                X = px, W = pw, DY = pdy,
+                DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb,
+                Partials = pp, PartialStride = partialStride,
+                G = g, ImagesPerGroup = imagesPerGroup, GroupsPerChunk = groupsPerChunk, Groups = groups,
+            };
+            ParallelFor.For(chunks, ref body);
+        }
+
+        // Fixed-order reduction of the partials.
+        for (int chunk = 1; chunk < chunks; chunk++)
+        {
+            var part = partials.AsSpan((chunk - 1) * partialStride, partialStride);
+            if (!dw.IsEmpty)
+            {
+                TensorPrimitives.Add(dw[..weightSize], part[..weightSize], dw[..weightSize]);
+                part = part[weightSize..];
+            }
+            if (!dBias.IsEmpty) TensorPrimitives.Add(dBias[..g.OC], part[..g.OC], dBias[..g.OC]);
         }
     }
 

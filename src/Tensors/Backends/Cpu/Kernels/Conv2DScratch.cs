@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 
 /// <summary>
-/// Per-thread scratch for the convolution drivers: the im2col matrix and its gradient. Each ParallelFor worker (and any
+/// Per-thread scratch for the convolution drivers: the im2col matrix and its gradient, gathered groups, dW partials. Each ParallelFor worker (and any
 /// caller thread) keeps its own grow-only buffers, so a convolution allocates nothing once the buffers have reached the
 /// largest layer's size, and two workers never share one. (Thread-static rather than indexed by worker number: it stays
 /// correct when a convolution runs inline inside another parallel body or on several threads with their own tapes.)
@@ -13,6 +13,7 @@ internal static class Conv2DScratch
     [ThreadStatic] private static float[]? t_columns;
     [ThreadStatic] private static float[]? t_columnGradients;
     [ThreadStatic] private static float[]? t_outputs;
+    [ThreadStatic] private static float[]? t_partials;
 
     /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
     public static Span<float> Columns(int length) => Get(ref t_columns, length);
@@ -22,6 +23,17 @@ internal static class Conv2DScratch
 
     /// <summary>A buffer for a GEMM result (or gathered gradient) of several images side by side.</summary>
     public static Span<float> Outputs(int length) => Get(ref t_outputs, length);
+
+    /// <summary>
+    /// The backward's per-chunk dW/dBias partials, owned by the thread that called the backward (the workers write into
+    /// disjoint slices of it through a pointer while that thread waits in ParallelFor).
+    /// </summary>
+    public static float[] Partials(int length)
+    {
+        if (t_partials is null || t_partials.Length < length)
+            t_partials = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
+        return t_partials;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Span<float> Get(ref float[]? buffer, int length)

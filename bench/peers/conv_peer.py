@@ -1,6 +1,6 @@
 """PyTorch peer for bench/ConvBenchmarks.cs: the same layers, batch, threads and float32, timed the same way.
 
-    /usr/bin/python3 bench/conv_torch_peer.py [threads]
+    /usr/bin/python3 bench/peers/conv_peer.py [threads]
 
 Forward = F.conv2d(x, w, b); forward+backward = the same plus the gradients training needs (dW, dBias always, dx except
 for a model's first layer), through autograd with a fixed upstream gradient. Prints median and best of 20 timed runs after

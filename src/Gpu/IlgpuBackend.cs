@@ -21,7 +21,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     private readonly Context _context;
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
-    private readonly DeviceBufferPool _pool = new();
+    private readonly StoragePool<GpuStorage> _pool = new();
     private readonly object _kernelGate = new();
     private bool _disposed;
 
@@ -69,7 +69,9 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     public long PooledBytes => _pool.BytesRetained;
 
     /// <summary>Frees every pooled device buffer.</summary>
-    public void TrimPool() => _pool.Trim();
+    public void TrimPool() => _pool.Trim(FreeDeviceBuffer);
+
+    private static void FreeDeviceBuffer(GpuStorage storage) => storage.Buffer.Dispose();
 
     public override string ToString() => Name;
 
@@ -90,7 +92,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         {
             // Pooled buffers of other lengths may be what fills the device: free them and try once more.
             long pooledBytes = _pool.BytesRetained;
-            _pool.Trim();
+            _pool.Trim(FreeDeviceBuffer);
             try { return new GpuStorage(this, _accelerator.Allocate1D<float>(elements), length); }
             catch (Exception e) when (IsDeviceError(e))
             {
@@ -232,7 +234,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         if (_disposed) return;
         try { _stream.Synchronize(); } catch (Exception e) when (IsDeviceError(e)) { /* the device is going away anyway */ }
         _disposed = true;
-        _pool.Dispose();
+        _pool.Trim(FreeDeviceBuffer);
         _accelerator.Dispose();
         _context.Dispose();
     }

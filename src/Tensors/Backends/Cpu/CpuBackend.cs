@@ -13,7 +13,7 @@ public sealed partial class CpuBackend : IBackend
 {
     public static CpuBackend Instance { get; } = new();
 
-    private readonly HostBufferPool _pool = new();
+    private readonly StoragePool<HostStorage> _pool = new();
 
     private CpuBackend() { }
 

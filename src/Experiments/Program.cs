@@ -15,7 +15,14 @@ public static class Program
     {
         var root = new RootCommand("NativeConv experiments: Fashion-MNIST and CIFAR-10 studies on a from-scratch engine.");
         root.Add(ModelsCommand.Create());
+        root.Add(DevicesCommand.Create());
         root.Add(ThroughputCommand.Create());
+        root.Add(EdaCommand.Create());
+        root.Add(FmnistCommand.Create());
+        root.Add(KernelStudyCommand.Create());
+        root.Add(CifarCommand.Create());
+        root.Add(FilterStudyCommand.Create());
+        root.Add(AllCommand.Create());
         return root;
     }
 
@@ -37,7 +44,7 @@ public static class Program
             return 130;
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or InvalidDataException
-                                       or NotSupportedException or UnauthorizedAccessException)
+                                       or NotSupportedException or UnauthorizedAccessException or NativeConv.Gpu.GpuException)
         {
             error.WriteLine($"error: {ex.Message}");
             return 1;

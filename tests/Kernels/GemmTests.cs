@@ -59,6 +59,8 @@ public class GemmTests
                 Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++);
                 Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++, padA: 3, padB: 5, padC: 7);
                 Check((GemmKernelKind)kind, 2, ta, tb, 12, 32, 300, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+                // Long K, small C: the split-K path (partials added to C in split order).
+                Check((GemmKernelKind)kind, 2, ta, tb, 13, 33, 2100, alpha, beta, seed++, padA: 2, padB: 3, padC: 5);
             }
     }
 
@@ -119,6 +121,46 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1f)]
+    public void Large_aligned_C_takes_the_streaming_store_path(float beta)
+    {
+        // C of 16 × 131088 floats (8 MiB+) in a 64-byte-aligned buffer with ldc % 16 == 0: the last K block is written with
+        // non-temporal stores. K = 260 gives two K blocks (the first one plain, the second streamed, beta applied once).
+        const int m = 16, n = 131072 + 16, k = 260, ldc = n + 16;
+        var a = TestRandom.Uniform(m * k, 1);
+        var b = TestRandom.Uniform(k * n, 2);
+        var storage = GC.AllocateArray<float>(m * ldc + 16, pinned: true);
+        int offset;
+        unsafe
+        {
+            fixed (float* p = storage) offset = (int)((64 - ((nint)p & 63)) & 63) / sizeof(float);
+        }
+        var c = storage.AsSpan(offset, m * ldc);
+        var c0 = TestRandom.Uniform(m * ldc, 3);
+        c0.CopyTo(c);
+        if (beta == 0f) TestRandom.Poison(c);
+        Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, beta, c, ldc);
+
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j += j < n - 48 ? 7 : 1) // every 7th column, and every column of the edge tiles
+            {
+                double sum = 0, magnitude = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = a[i * k + p] * (double)b[p * n + j];
+                    sum += x;
+                    magnitude += Math.Abs(x);
+                }
+                double old = c0[i * ldc + j];
+                double expected = sum + beta * old;
+                double tolerance = (k + 8) * Math.Pow(2, -24) * (magnitude + Math.Abs(beta * old));
+                if (!(Math.Abs(c[i * ldc + j] - expected) <= tolerance))
+                    Assert.Fail($"beta={beta}: c[{i},{j}] = {c[i * ldc + j]}, expected {expected} ± {tolerance}.");
+            }
+    }
+
     [Fact]
     public void Rejects_short_spans_and_strides()
     {
@@ -127,6 +169,10 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 11, 1f, x, 11, x, 10, 0f, x, 10));
         Assert.Throws<ArgumentException>(() => Gemm.Run(false, true, 10, 10, 10, 1f, x, 10, x, 10, 0f, new float[99], 10));
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Run(false, false, -1, 10, 10, 1f, x, 10, x, 10, 0f, x, 10));
+        // Empty operands are never read: a zero stride (a (M, 0) tensor) is fine, and k = 0 still applies beta to C.
+        var c = new float[] { 2f, 4f };
+        Gemm.Run(false, false, 1, 2, 0, 1f, Array.Empty<float>(), 0, Array.Empty<float>(), 2, 0.5f, c, 2);
+        Assert.Equal(new[] { 1f, 2f }, c);
     }
 
     /// <summary>A stored (rows, cols) operand with row stride cols + pad; the padding is NaN so reading it shows up.</summary>

@@ -114,7 +114,7 @@ public sealed class ReportWriterTests : IDisposable
         Assert.True(header > 0);
         Assert.Equal("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", lines[header + 1]);
         Assert.StartsWith("| mlp | 101,770 | 5 | 3 | 75.00 % |", lines[header + 2]);
-        Assert.StartsWith("| cnn | 1,234,567 | 4 | 4 | 80.00 % | 74.00 % | 90.00 % | 0.3450 | -10.00 pp |", lines[header + 3]);
+        Assert.StartsWith("| cnn | 1,234,567 | 4 | 4 | 80.00 % | 74.00 % | 90.00 % | 0.3450 | +6.00 pp |", lines[header + 3]); // gap = train − validation accuracy
         Assert.Contains("| 3 ★ |", File.ReadAllText(path));
         Assert.Contains("| ship | 80.00 % | 80.00 % |", File.ReadAllText(path));
         Assert.Contains("![curves](mlp%20curves.svg)", File.ReadAllText(path));
@@ -155,7 +155,7 @@ public sealed class ReportWriterTests : IDisposable
         Plots.AccuracyVsParameters(size, "Test accuracy vs size",
             study.Models.Select(m => new SizeAccuracyPoint(m.Name, m.Parameters, m.Test!.Accuracy)).ToList());
         Plots.GeneralizationGap(gap, "Generalisation gap",
-            study.Models.Select(m => new GapBar(m.Name, m.Training!.FinalEpoch!.TrainAccuracy, m.Test!.Accuracy)).ToList());
+            study.Models.Select(m => new GapBar(m.Name, m.Training!.FinalEpoch!.TrainAccuracy, m.Training!.FinalEpoch!.ValidationAccuracy)).ToList());
 
         foreach (string file in new[] { curves, compare, size, gap })
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using NativeConv.Gpu;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu;
@@ -34,6 +35,9 @@ public sealed class RunOptions
     /// <summary>The backend the run uses; set by <see cref="Apply"/>.</summary>
     public IBackend? Backend { get; private set; }
 
+    /// <summary>How <see cref="Device"/> was resolved (for "auto": what it picked and why); set by <see cref="Apply"/>.</summary>
+    public DeviceChoice? DeviceChoice { get; private set; }
+
     /// <summary>Command-specific settings (model, steps, epochs...) in the order they were added.</summary>
     public IReadOnlyList<(string Key, string Value)> Extras => _extras;
 
@@ -43,11 +47,15 @@ public sealed class RunOptions
         return this;
     }
 
-    /// <summary>Applies the settings to the engine: thread count and default backend. Throws for an unknown device.</summary>
+    /// <summary>
+    /// Applies the settings to the engine: thread count and default backend (tensors and models created afterwards live on
+    /// it). Throws for an unknown device, and for a GPU that is not there (a message naming the device and the remedy).
+    /// </summary>
     public RunOptions Apply()
     {
         Engine.Threads = Threads;
-        Backend = Devices.Resolve(Device);
+        DeviceChoice = Devices.Choose(Device);
+        Backend = DeviceChoice.Backend;
         Engine.DefaultBackend = Backend;
         return this;
     }
@@ -61,7 +69,8 @@ public sealed class RunOptions
             ("seed", Seed.ToString(CultureInfo.InvariantCulture)),
             ("threads", Threads.ToString(CultureInfo.InvariantCulture)),
             ("batch", Batch.ToString(CultureInfo.InvariantCulture)),
-            ("device", Device),
+            // "auto" shows what it picked and why: "auto → cpu: no CUDA device (...)".
+            ("device", DeviceChoice?.Reason is { } reason ? $"{Device} → {Devices.ShortName(DeviceChoice.Backend)}: {reason}" : Device),
             ("backend", Backend?.Name ?? "(not applied)"),
             ("simd", CpuBackend.SimdDescription),
             ("processors", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
@@ -93,8 +102,12 @@ public sealed class CommonOptions
         Seed = new Option<int>("--seed") { Description = "Seed for weights, data order, dropout and synthetic data", DefaultValueFactory = _ => defaultSeed };
         Threads = new Option<int>("--threads") { Description = "CPU threads for the kernels (default: all processors)", DefaultValueFactory = _ => Environment.ProcessorCount };
         Batch = new Option<int>("--batch") { Description = "Images per training step", DefaultValueFactory = _ => defaultBatch };
-        Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
-        Device.AcceptOnlyFromAmong([.. Devices.Names]);
+        Device = new Option<string>("--device")
+        {
+            Description = "Where to run: cpu (SIMD engine), cuda[:N] or opencl[:N] (ILGPU GPU), ilgpu-cpu (GPU kernels emulated, for debugging), auto (CUDA if found, else cpu)",
+            DefaultValueFactory = _ => "cpu",
+        };
+        Devices.AddValidation(Device);
         Threads.Validators.Add(r =>
         {
             int t = r.GetValueOrDefault<int>();
@@ -127,16 +140,105 @@ public sealed class CommonOptions
         result.GetValue(Device) ?? "cpu");
 }
 
-/// <summary>The devices a run can name with --device. A GPU backend registers here when it lands.</summary>
+/// <summary>What a --device name resolved to: the backend, its id, and (for "auto") why it was picked.</summary>
+public sealed record DeviceChoice(string Requested, IBackend Backend, string? Reason)
+{
+    /// <summary>One line for the run's header, e.g. "device auto → cpu: no CUDA device (...)"; null unless auto.</summary>
+    public string? Explanation => Reason is null ? null : $"device {Requested} → {Devices.ShortName(Backend)}: {Reason}";
+}
+
+/// <summary>
+/// The devices a run can name with --device:
+///   cpu              the SIMD CPU engine
+///   cuda, cuda:N     an ILGPU CUDA accelerator (needs only the NVIDIA driver)
+///   opencl, opencl:N an ILGPU OpenCL accelerator
+///   ilgpu-cpu        ILGPU's CPU accelerator: the GPU kernels emulated on host threads (debugging; slow)
+///   auto             CUDA if ILGPU finds a CUDA device, else the CPU engine (the choice and its reason are printed)
+/// ILGPU backends are created once per process and cached: creating one builds a context and compiles kernels on first use.
+/// </summary>
 public static class Devices
 {
-    public static IReadOnlyList<string> Names { get; } = ["cpu"];
+    /// <summary>The accepted names (cuda and opencl also take ":N", a device index).</summary>
+    public static IReadOnlyList<string> Names { get; } = ["auto", "cpu", "cuda", "opencl", "ilgpu-cpu"];
 
-    public static IBackend Resolve(string name) => name.ToLowerInvariant() switch
+    private static readonly Dictionary<string, IlgpuBackend> s_gpuBackends = new(StringComparer.Ordinal);
+    private static readonly object s_gate = new();
+
+    /// <summary>The backend a device name stands for; throws <see cref="ArgumentException"/> for an unknown name and
+    /// <see cref="InvalidOperationException"/> (naming the device, the problem and the remedy) when it is not present.</summary>
+    public static IBackend Resolve(string name) => Choose(name).Backend;
+
+    /// <summary>Like <see cref="Resolve"/>, and says why "auto" picked what it picked.</summary>
+    public static DeviceChoice Choose(string name)
     {
-        "cpu" => CpuBackend.Instance,
-        _ => throw new ArgumentException($"Unknown device '{name}'. Valid devices: {string.Join(", ", Names)}."),
-    };
+        string id = Normalize(name) ?? throw new ArgumentException(UnknownMessage(name));
+        switch (id)
+        {
+            case "cpu":
+                return new DeviceChoice(name, CpuBackend.Instance, null);
+            case "auto":
+                string? missing = GpuDevices.CudaUnavailableReason();
+                if (missing is not null)
+                    return new DeviceChoice(name, CpuBackend.Instance, $"no CUDA device; {missing.TrimEnd('.')}");
+                var cuda = Gpu("cuda:0", "cuda");
+                return new DeviceChoice(name, cuda, $"CUDA device found ({cuda.Device.Name})");
+            default:
+                return new DeviceChoice(name, Gpu(id, name.Trim().ToLowerInvariant()), null);
+        }
+    }
+
+    /// <summary>
+    /// Makes a --device option accept exactly the device names (cuda:N and opencl:N included, which AcceptOnlyFromAmong
+    /// cannot express) and complete the base names.
+    /// </summary>
+    public static void AddValidation(Option<string> option)
+    {
+        option.CompletionSources.Add([.. Names]);
+        option.Validators.Add(r =>
+        {
+            if (ValidationError(r.GetValueOrDefault<string>()) is { } message) r.AddError(message);
+        });
+    }
+
+    /// <summary>Null when <paramref name="name"/> is a valid device name, else the message saying what is accepted.</summary>
+    public static string? ValidationError(string? name) => name is not null && Normalize(name) is not null ? null : UnknownMessage(name);
+
+    /// <summary>"cpu", "cuda:0", "ilgpu-cpu": the id of a backend, without the accelerator's long name.</summary>
+    public static string ShortName(IBackend backend) => backend is IlgpuBackend gpu ? gpu.Device.Id : backend.Kind == DeviceKind.Cpu ? "cpu" : backend.Name;
+
+    /// <summary>The canonical id ("cpu", "auto", "cuda:0", "opencl:1", "ilgpu-cpu"), or null for a name that is not a device.</summary>
+    internal static string? Normalize(string name)
+    {
+        string n = name.Trim().ToLowerInvariant();
+        if (n is "cpu" or "auto" or "ilgpu-cpu") return n;
+        int colon = n.IndexOf(':');
+        string kind = colon < 0 ? n : n[..colon];
+        if (kind is not ("cuda" or "opencl")) return null;
+        if (colon < 0) return kind + ":0";
+        string index = n[(colon + 1)..];
+        if (index.Length == 0 || index.Length > 3) return null;
+        foreach (char c in index) if (c is < '0' or > '9') return null;
+        return $"{kind}:{int.Parse(index, CultureInfo.InvariantCulture)}";
+    }
+
+    private static string UnknownMessage(string? name) =>
+        $"Unknown device '{name}'. Valid devices: auto, cpu, cuda, cuda:N, opencl, opencl:N, ilgpu-cpu (see the 'devices' command).";
+
+    /// <summary>The cached backend of canonical <paramref name="id"/>, created from <paramref name="requested"/> (so a
+    /// failure names the device as the user wrote it).</summary>
+    private static IlgpuBackend Gpu(string id, string requested)
+    {
+        lock (s_gate)
+        {
+            if (s_gpuBackends.TryGetValue(id, out var cached)) return cached;
+            IlgpuBackend backend;
+            try { backend = GpuDevices.CreateBackend(requested); }
+            // A missing device is a setting the user can fix: report it as such (Program prints "error: ..." and exits 1).
+            catch (GpuException e) { throw new InvalidOperationException(e.Message, e); }
+            s_gpuBackends[id] = backend;
+            return backend;
+        }
+    }
 }
 
 /// <summary>Small helpers shared by the command files.</summary>

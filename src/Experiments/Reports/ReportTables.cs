@@ -11,7 +11,7 @@ public static class ReportTables
         var table = new MarkdownTable(
             ("Model", Align.Left), ("Parameters", Align.Right), ("Epochs", Align.Right), ("Best epoch", Align.Right),
             ("Train acc.", Align.Right), ("Val. acc.", Align.Right), ("Test acc.", Align.Right), ("Test loss", Align.Right),
-            ("Gap (train − test)", Align.Right), ("Training time", Align.Right), ("Images/s", Align.Right));
+            ("Gap (train − val)", Align.Right), ("Training time", Align.Right), ("Images/s", Align.Right));
         foreach (var m in models)
         {
             var final = m.Training?.FinalEpoch;
@@ -90,7 +90,7 @@ public static class ReportTables
         var table = new Table();
         if (title is not null) table.Title = new TableTitle(Markup.Escape(title));
         table.AddColumn("Model");
-        foreach (var header in new[] { "Params", "Epochs", "Best", "Train acc", "Val acc", "Test acc", "Gap", "Time", "Images/s" })
+        foreach (var header in new[] { "Params", "Epochs", "Best", "Train acc", "Val acc", "Test acc", "Gap (train − val)", "Time", "Images/s" })
             table.AddColumn(new TableColumn(header).RightAligned());
         foreach (var m in models)
         {

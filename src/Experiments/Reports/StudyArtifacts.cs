@@ -50,10 +50,10 @@ public static class StudyArtifacts
         {
             if (m.Test is null || m.Training!.FinalEpoch is not { } final) continue;
             if (m.Parameters > 0) points.Add(new SizeAccuracyPoint(m.Name, m.Parameters, m.Test.Accuracy));
-            gaps.Add(new GapBar(m.Name, final.TrainAccuracy, m.Test.Accuracy));
+            gaps.Add(new GapBar(m.Name, final.TrainAccuracy, final.ValidationAccuracy));
         }
         Plots.AccuracyVsParameters(Path.Combine(runDirectory, sizeFile), $"{results.Study}: test accuracy vs trainable parameters", points);
-        Plots.GeneralizationGap(Path.Combine(runDirectory, gapFile), $"{results.Study}: generalisation gap (train − test accuracy)", gaps);
+        Plots.GeneralizationGap(Path.Combine(runDirectory, gapFile), $"{results.Study}: generalisation gap (train − validation accuracy)", gaps);
         return new StandardPlots(curves, validationFile, sizeFile, gapFile);
     }
 

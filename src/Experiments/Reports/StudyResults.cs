@@ -40,10 +40,12 @@ public sealed class ModelResult
         ClassNames = classNames,
     };
 
-    /// <summary>Train accuracy minus test accuracy of the kept weights (NaN when either is missing).</summary>
+    /// <summary>
+    /// Train minus validation accuracy of the kept epoch (NaN when there is none) — the one definition of the gap used by
+    /// every table, plot and finding, so the test set stays out of model comparison until the final evaluation.
+    /// </summary>
     [JsonIgnore]
-    public double GeneralizationGap =>
-        Training?.FinalEpoch is { } e && Test is { } t ? e.TrainAccuracy - t.Accuracy : double.NaN;
+    public double GeneralizationGap => Training?.FinalEpoch?.GeneralizationGap ?? double.NaN;
 }
 
 /// <summary>

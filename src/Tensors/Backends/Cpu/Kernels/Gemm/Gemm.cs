@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
@@ -12,6 +13,14 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 /// </summary>
 public static class Gemm
 {
+    /// <summary>
+    /// True where the AVX-512 micro-kernel runs. Not just Vector512.IsHardwareAccelerated: on Intel parts that down-clock
+    /// under 512-bit code (Skylake-X, Cascade Lake) .NET reports Vector512 as not accelerated although every Vector512
+    /// operation still compiles to AVX-512; a GEMM doubles its flops per instruction there, which outweighs the lower clock.
+    /// </summary>
+    internal static readonly bool UseVector512 = Vector512.IsHardwareAccelerated
+        || (Avx512F.IsSupported && Avx512F.VL.IsSupported && Avx512BW.IsSupported && Avx512DQ.IsSupported);
+
     // a (M, K) or stored (K, M) when transposeA; b (K, N) or stored (N, K) when transposeB -> c (M, N)
     public static void Run(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -47,7 +56,7 @@ public static class Gemm
                 A = pa, Lda = lda, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
             };
             if (kind == GemmKernelKind.Auto)
-                kind = Vector512.IsHardwareAccelerated ? GemmKernelKind.Vector512
+                kind = UseVector512 ? GemmKernelKind.Vector512
                     : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256 : GemmKernelKind.Scalar;
             switch (kind)
             {
@@ -61,17 +70,17 @@ public static class Gemm
     /// <summary>True when this machine can run the given kernel family.</summary>
     internal static bool IsSupported(GemmKernelKind kind) => kind switch
     {
-        GemmKernelKind.Vector512 => Vector512.IsHardwareAccelerated,
+        GemmKernelKind.Vector512 => UseVector512,
         GemmKernelKind.Vector256 => Vector256.IsHardwareAccelerated,
         _ => true,
     };
 
     private static void CheckOperand(string name, int rows, int cols, int length, int stride, bool transposed, string strideName)
     {
+        if (rows == 0 || cols == 0) return; // an empty operand is never read, whatever its stride
         // The description is built only when a check fails: a GEMM call on the hot path allocates nothing.
-        if (stride < Math.Max(1, cols))
-            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {Describe(name, rows, cols, transposed)}; pass {strideName} ≥ {Math.Max(1, cols)}.", strideName);
-        if (rows == 0 || cols == 0) return;
+        if (stride < cols)
+            throw new ArgumentException($"Gemm: {strideName}={stride} is shorter than a row of {Describe(name, rows, cols, transposed)}; pass {strideName} ≥ {cols}.", strideName);
         long needed = (long)(rows - 1) * stride + cols;
         if (length < needed)
             throw new ArgumentException($"Gemm: {Describe(name, rows, cols, transposed)} with {strideName}={stride} needs {needed} floats but the span holds {length}.", name);

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
@@ -16,8 +17,11 @@ internal unsafe struct GemmArgs
 /// How one call is cut up (Goto/BLIS blocking, adapted to a whole-Ã pre-pack):
 ///   K in blocks of ≤ KcMax: an Ã micro-panel (MR × Kc) stays in L1 while it meets every B̃ panel of a chunk;
 ///   N in chunks of ≤ NcMax columns: a chunk's B̃ block (Kc × Nc) stays in L2 while every Ã panel streams past it;
-///   the work items of the parallel loop are (N chunk × M chunk); N is split first, because op(A) is packed once and
-///   shared while each item packs its own B̃, so splitting M would pack the same B̃ twice.
+///   the work items of the parallel loop are (K split × N chunk × M chunk); N is split first, because op(A) is packed once
+///   and shared while each item packs its own B̃, so splitting M would pack the same B̃ twice;
+///   K is split (split-K) only when C is small and K long (weight gradients: M = OC, N = C·9, K = pixels): split 0 writes
+///   C, the others write partial products that are added to C afterwards in split order. The split count depends on the
+///   shape only, never on the thread count, so the result is bitwise the same whatever the number of threads.
 /// </summary>
 internal struct GemmPlan
 {
@@ -29,8 +33,10 @@ internal struct GemmPlan
     public int Nc, NChunks;
     /// <summary>Ã panels per M chunk and the number of M chunks.</summary>
     public int MChunkPanels, MChunks;
+    /// <summary>K splits (1: no split-K) and the K blocks each covers.</summary>
+    public int Splits, BlocksPerSplit;
 
-    public readonly int Items => NChunks * MChunks;
+    public readonly int Items => Splits * NChunks * MChunks;
 }
 
 /// <summary>The blocked, packed, multi-threaded GEMM driver, specialised per micro-kernel.</summary>
@@ -45,7 +51,12 @@ internal static unsafe class GemmDriver
     // Below this many flops (2·M·N·K) a call runs on the calling thread: waking the workers costs more than it saves.
     internal const double SerialFlops = 4e6;
 
-    internal static int Variant;
+    // A C bigger than this (bytes) is written with non-temporal stores on its last pass: it cannot stay in cache anyway,
+    // and streaming saves reading every line of it from memory before overwriting it (thin conv shapes, N = whole batch).
+    internal const long StreamMinBytes = 8L << 20;
+
+    // Split-K: only for K ≥ SplitMinK with a C of at most SplitMaxC floats, ≥ SplitMinK/2 of K per split, ≤ MaxSplits.
+    internal const int SplitMinK = 2048, SplitMaxC = 512 * 512, MaxSplits = 8;
 
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
     {
@@ -58,16 +69,24 @@ internal static unsafe class GemmDriver
 
         if (2.0 * g.M * g.N * g.K < SerialFlops) threads = 1;
 
+        // An even split count keeps two threads balanced; it depends on the shape only (bitwise reproducibility).
+        int splits = 1;
+        if (g.K >= SplitMinK && (long)g.M * g.N <= SplitMaxC)
+            splits = Math.Min(MaxSplits, g.K / (SplitMinK / 2)) & ~1;
+        plan.BlocksPerSplit = (plan.KBlocks + splits - 1) / splits;
+        plan.Splits = (plan.KBlocks + plan.BlocksPerSplit - 1) / plan.BlocksPerSplit;
+
         int panelsN = (g.N + nr - 1) / nr;
         int nChunks = (panelsN * nr + NcMax - 1) / NcMax;
         // A few items per thread: round to a multiple of the threads so no thread idles through the last round.
-        if (threads > 1 && nChunks < 4 * threads) nChunks = Math.Min(panelsN, RoundUp(nChunks, threads));
+        if (threads > 1 && plan.Splits * nChunks < 4 * threads && plan.Splits % threads != 0)
+            nChunks = Math.Min(panelsN, RoundUp(nChunks, threads));
         int chunkPanels = (panelsN + nChunks - 1) / nChunks;
         plan.NChunks = (panelsN + chunkPanels - 1) / chunkPanels;
         plan.Nc = chunkPanels * nr;
 
         int mChunks = 1;
-        if (threads > 1 && plan.NChunks < threads)
+        if (threads > 1 && plan.Splits * plan.NChunks < threads)
             mChunks = Math.Min(plan.PanelsM, (threads + plan.NChunks - 1) / plan.NChunks);
         plan.MChunkPanels = (plan.PanelsM + mChunks - 1) / mChunks;
         plan.MChunks = (plan.PanelsM + plan.MChunkPanels - 1) / plan.MChunkPanels;
@@ -78,82 +97,121 @@ internal static unsafe class GemmDriver
     {
         var plan = MakePlan<TKernel>(g, threads);
 
-        // Pack all of op(A) once; every item reads it.
+        // op(A) is packed once and shared by every item, lazily per K block by whichever items first need it (see
+        // ItemBody.EnsurePacked): a single parallel loop per call, and the packing overlaps the first items' compute.
         float* packedA = GemmScratch.PackedA((nint)plan.MPad * g.K);
-        var pack = new PackABody<TKernel> { G = g, Plan = plan, PackedA = packedA };
-        int packItems = plan.KBlocks * plan.PanelsM;
-        if (plan.Items > 1 && (long)plan.MPad * g.K >= 64 * 1024) ParallelFor.For(packItems, ref pack);
-        else for (int i = 0; i < packItems; i++) pack.Execute(i, 0);
+        float* partials = plan.Splits > 1 ? GemmScratch.Partials((nint)(plan.Splits - 1) * g.M * g.N) : null;
+        int syncCount = 2 * plan.KBlocks + plan.NChunks * plan.MChunks;
+        int* sync = GemmScratch.Sync(syncCount);
+        new Span<int>(sync, syncCount).Clear();
 
-        var body = new ItemBody<TKernel> { G = g, Plan = plan, PackedA = packedA };
+        var body = new ItemBody<TKernel> { G = g, Plan = plan, PackedA = packedA, Partials = partials, Sync = sync };
         if (plan.Items == 1) body.Execute(0, 0);
         else ParallelFor.For(plan.Items, ref body);
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    /// <summary>Where the Ã panel (K block kb, panel ip) lives in the packed A: K blocks one after another, panels within.</summary>
+    /// <summary>Where the Ã panel (K block starting at k0, panel ip) lives: K blocks one after another, panels within.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float* PanelA<TKernel>(float* packedA, in GemmPlan plan, int k0, int kc, int ip) where TKernel : struct, IMicroKernel
         => packedA + (nint)k0 * plan.MPad + (nint)ip * TKernel.MR * kc;
-
-    private struct PackABody<TKernel> : IParallelBody where TKernel : struct, IMicroKernel
-    {
-        public GemmArgs G;
-        public GemmPlan Plan;
-        public float* PackedA;
-
-        public void Execute(int index, int worker)
-        {
-            int kb = index / Plan.PanelsM, ip = index % Plan.PanelsM;
-            int k0 = kb * Plan.Kc, kc = Math.Min(Plan.Kc, G.K - k0);
-            GemmPacking.PackA<TKernel>(G, ip * TKernel.MR, k0, kc, PanelA<TKernel>(PackedA, Plan, k0, kc, ip));
-        }
-    }
 
     private struct ItemBody<TKernel> : IParallelBody where TKernel : struct, IMicroKernel
     {
         public GemmArgs G;
         public GemmPlan Plan;
-        public float* PackedA;
+        public float* PackedA, Partials;
+        // Per K block kb: [2·kb] Ã panels claimed, [2·kb + 1] Ã panels packed; then, per C block (N chunk × M chunk),
+        // the number of K splits finished.
+        public int* Sync;
 
-        // One item: the C block (M chunk × N chunk), all of K.
+        // One item: the C block (M chunk × N chunk) over the K blocks of one split.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
         {
             int mr = TKernel.MR, nr = TKernel.NR;
-            int nChunk = index / Plan.MChunks, mChunk = index % Plan.MChunks;
+            int mChunk = index % Plan.MChunks, rest = index / Plan.MChunks;
+            int nChunk = rest % Plan.NChunks, split = rest / Plan.NChunks;
+            int kStart = split * Plan.BlocksPerSplit * Plan.Kc;
+            int kEnd = Math.Min(G.K, kStart + Plan.BlocksPerSplit * Plan.Kc);
             int j0 = nChunk * Plan.Nc, width = Math.Min(Plan.Nc, G.N - j0);
             int ip0 = mChunk * Plan.MChunkPanels, ip1 = Math.Min(ip0 + Plan.MChunkPanels, Plan.PanelsM);
             int panelsN = (width + nr - 1) / nr;
+            // Split 0 owns C (alpha, beta); split s > 0 writes alpha·(its partial product) into partial buffer s − 1.
+            float* cBase = split == 0 ? G.C : Partials + (nint)(split - 1) * G.M * G.N;
+            nint ldc = split == 0 ? G.Ldc : G.N;
+            float firstBeta = split == 0 ? G.Beta : 0f;
             float* packedB = GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
             float alpha = G.Alpha;
+            bool streamC = Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes
+                           && ((nint)G.C & 63) == 0 && (G.Ldc & 15) == 0;
 
-            for (int k0 = 0; k0 < G.K; k0 += Plan.Kc)
+            for (int k0 = kStart; k0 < kEnd; k0 += Plan.Kc)
             {
                 int kc = Math.Min(Plan.Kc, G.K - k0);
                 GemmPacking.PackB<TKernel>(G, k0, kc, j0, width, packedB);
+                EnsurePacked(k0 / Plan.Kc, k0, kc);
                 // The first K block applies the caller's beta; later ones accumulate onto it.
-                float beta = k0 == 0 ? G.Beta : 1f;
+                float beta = k0 == kStart ? firstBeta : 1f;
+                bool stream = streamC && k0 + kc >= kEnd;
                 for (int ip = ip0; ip < ip1; ip++)
                 {
                     int i0 = ip * mr, rows = Math.Min(mr, G.M - i0);
                     float* a = PanelA<TKernel>(PackedA, Plan, k0, kc, ip);
-                    float* cRow = G.C + (nint)i0 * G.Ldc + j0;
+                    float* cRow = cBase + (nint)i0 * ldc + j0;
                     for (int jp = 0; jp < panelsN; jp++)
                     {
                         int cols = Math.Min(nr, width - jp * nr);
                         float* b = packedB + (nint)jp * nr * kc;
-                        if (rows == mr && cols == nr)
-                        {
-                            TKernel.Run(kc, a, b, cRow + jp * nr, G.Ldc, alpha, beta);
-                        }
-                        else
-                        {
-                            TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, G.Ldc, alpha, beta);
-                        }
+                        if (rows == mr && cols == nr) TKernel.Run(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
+                        else TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
                     }
                 }
+            }
+            // Non-temporal stores are weakly ordered: drain them before the item counts as done.
+            if (streamC && System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.StoreFence();
+            if (Plan.Splits > 1) FinishSplit(nChunk, mChunk, j0, width);
+        }
+
+        /// <summary>
+        /// Makes sure every Ã panel of K block kb is packed: claims and packs unclaimed panels, then waits for panels other
+        /// items are still packing. It never waits on work nobody has started, so it cannot deadlock, even when the loop
+        /// runs inline on one thread.
+        /// </summary>
+        private readonly void EnsurePacked(int kb, int k0, int kc)
+        {
+            ref int claimed = ref Sync[2 * kb];
+            ref int packed = ref Sync[2 * kb + 1];
+            int panels = Plan.PanelsM;
+            while (Volatile.Read(ref claimed) < panels)
+            {
+                int ip = Interlocked.Increment(ref claimed) - 1;
+                if (ip >= panels) break;
+                GemmPacking.PackA<TKernel>(G, ip * TKernel.MR, k0, kc, PanelA<TKernel>(PackedA, Plan, k0, kc, ip));
+                Interlocked.Increment(ref packed);
+            }
+            if (Volatile.Read(ref packed) < panels)
+            {
+                var spin = new SpinWait();
+                while (Volatile.Read(ref packed) < panels) spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+
+        /// <summary>
+        /// Split-K epilogue: the last split to finish a C block adds the partial products into C in split order, so the sum
+        /// is the same whichever thread does it.
+        /// </summary>
+        private readonly void FinishSplit(int nChunk, int mChunk, int j0, int width)
+        {
+            ref int finished = ref Sync[2 * Plan.KBlocks + nChunk * Plan.MChunks + mChunk];
+            if (Interlocked.Increment(ref finished) != Plan.Splits) return;
+            int r0 = mChunk * Plan.MChunkPanels * TKernel.MR, r1 = Math.Min(G.M, r0 + Plan.MChunkPanels * TKernel.MR);
+            for (int r = r0; r < r1; r++)
+            {
+                var row = new Span<float>(G.C + r * G.Ldc + j0, width);
+                for (int s = 1; s < Plan.Splits; s++)
+                    TensorPrimitives.Add(row, new ReadOnlySpan<float>(Partials + ((nint)(s - 1) * G.M + r) * G.N + j0, width), row);
             }
         }
     }

@@ -25,12 +25,12 @@ internal static unsafe class GemmPacking
         if (!g.TransposeA)
         {
             int p0 = 0;
-            if (mr == 12 && rows == 12 && Avx512F.IsSupported)
+            if (mr == 12 && Gemm.UseVector512)
             {
-                // 12 rows × 16 k at a time through an in-register transpose.
+                // 12 rows × 16 k at a time through an in-register transpose (missing rows become the zero padding).
                 float* src = g.A + (nint)i0 * g.Lda + k0;
                 for (; p0 + 16 <= kc; p0 += 16)
-                    GemmTranspose.Block16(src + p0, g.Lda, 12, dst + (nint)p0 * mr, mr, 12);
+                    GemmTranspose.Block16(src + p0, g.Lda, rows, dst + (nint)p0 * mr, mr, 12);
             }
             // Row r of the panel is contiguous in A: read it sequentially, write it with stride MR.
             for (int r = 0; r < rows; r++)
@@ -101,14 +101,15 @@ internal static unsafe class GemmPacking
                 float* panel = dst + jp * panelStride;
                 int cols = Math.Min(nr, width - jp * nr);
                 int p0 = 0;
-                if (nr == 32 && cols == 32 && Avx512F.IsSupported)
+                if (nr == 32 && Gemm.UseVector512)
                 {
-                    // 16 k × 32 columns at a time: two in-register 16 × 16 transposes.
+                    // 16 k × 32 columns at a time: two in-register 16 × 16 transposes (missing columns become zeros).
                     float* src = g.B + (nint)(j0 + jp * nr) * g.Ldb + k0;
+                    int upper = Math.Max(0, cols - 16);
                     for (; p0 + 16 <= kc; p0 += 16)
                     {
-                        GemmTranspose.Block16(src + p0, g.Ldb, 16, panel + (nint)p0 * nr, nr, 16);
-                        GemmTranspose.Block16(src + 16 * g.Ldb + p0, g.Ldb, 16, panel + (nint)p0 * nr + 16, nr, 16);
+                        GemmTranspose.Block16(src + p0, g.Ldb, Math.Min(16, cols), panel + (nint)p0 * nr, nr, 16);
+                        GemmTranspose.Block16(src + 16 * g.Ldb + p0, g.Ldb, upper, panel + (nint)p0 * nr + 16, nr, 16);
                     }
                 }
                 for (int j = 0; j < cols; j++)
@@ -127,7 +128,7 @@ internal static unsafe class GemmPacking
     private static void CopyPanelRow<TKernel>(float* src, float* dst) where TKernel : struct, IMicroKernel
     {
         // TKernel.NR is a JIT-time constant: only one branch survives.
-        if (TKernel.NR == 32 && Vector512.IsHardwareAccelerated)
+        if (TKernel.NR == 32 && Gemm.UseVector512)
         {
             Vector512.Load(src).Store(dst);
             Vector512.Load(src + 16).Store(dst + 16);

@@ -18,6 +18,16 @@ internal static unsafe class GemmScratch
     /// <summary>Per-K-split partial products (the split-K path), owned by the calling thread.</summary>
     [ThreadStatic] private static float[]? t_partials;
 
+    /// <summary>Counters the items of one call synchronise on (owned by the calling thread).</summary>
+    [ThreadStatic] private static int[]? t_sync;
+
+    public static int* Sync(int count)
+    {
+        if (t_sync is null || t_sync.Length < count)
+            t_sync = GC.AllocateArray<int>(Math.Max(count, 64), pinned: true);
+        return (int*)Unsafe.AsPointer(ref t_sync[0]);
+    }
+
     public static float* PackedA(nint floats) => Get(ref t_packedA, floats);
 
     public static float* PackedB(nint floats) => Get(ref t_packedB, floats);

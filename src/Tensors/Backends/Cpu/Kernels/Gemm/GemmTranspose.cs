@@ -11,36 +11,29 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 internal static unsafe class GemmTranspose
 {
     /// <summary>
-    /// rows × 16 block (rows ≤ 16, missing rows read as zero) at src with row stride srcStride -> 16 output rows at dst with
+    /// rows × 16 block (0 ≤ rows ≤ 16, missing rows read as zero) at src with row stride srcStride -> 16 output rows at dst with
     /// stride dstStride, of which the first <paramref name="width"/> (12 or 16) floats are stored: dst[k·dstStride + r] = src[r·srcStride + k].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Block16(float* src, nint srcStride, int rows, float* dst, nint dstStride, int width)
     {
-        var r0 = Vector512.Load(src);
-        var r1 = Vector512.Load(src + srcStride);
-        var r2 = Vector512.Load(src + 2 * srcStride);
-        var r3 = Vector512.Load(src + 3 * srcStride);
-        var r4 = Vector512.Load(src + 4 * srcStride);
-        var r5 = Vector512.Load(src + 5 * srcStride);
-        var r6 = Vector512.Load(src + 6 * srcStride);
-        var r7 = Vector512.Load(src + 7 * srcStride);
-        var r8 = Vector512.Load(src + 8 * srcStride);
-        var r9 = Vector512.Load(src + 9 * srcStride);
-        var r10 = Vector512.Load(src + 10 * srcStride);
-        var r11 = Vector512.Load(src + 11 * srcStride);
-        Vector512<float> r12, r13, r14, r15;
-        if (rows == 16)
-        {
-            r12 = Vector512.Load(src + 12 * srcStride);
-            r13 = Vector512.Load(src + 13 * srcStride);
-            r14 = Vector512.Load(src + 14 * srcStride);
-            r15 = Vector512.Load(src + 15 * srcStride);
-        }
-        else
-        {
-            r12 = r13 = r14 = r15 = Vector512<float>.Zero;
-        }
+        // Rows past the edge read as zero (the zero padding of a partial panel).
+        var r0 = 0 < rows ? Vector512.Load(src + 0 * srcStride) : Vector512<float>.Zero;
+        var r1 = 1 < rows ? Vector512.Load(src + 1 * srcStride) : Vector512<float>.Zero;
+        var r2 = 2 < rows ? Vector512.Load(src + 2 * srcStride) : Vector512<float>.Zero;
+        var r3 = 3 < rows ? Vector512.Load(src + 3 * srcStride) : Vector512<float>.Zero;
+        var r4 = 4 < rows ? Vector512.Load(src + 4 * srcStride) : Vector512<float>.Zero;
+        var r5 = 5 < rows ? Vector512.Load(src + 5 * srcStride) : Vector512<float>.Zero;
+        var r6 = 6 < rows ? Vector512.Load(src + 6 * srcStride) : Vector512<float>.Zero;
+        var r7 = 7 < rows ? Vector512.Load(src + 7 * srcStride) : Vector512<float>.Zero;
+        var r8 = 8 < rows ? Vector512.Load(src + 8 * srcStride) : Vector512<float>.Zero;
+        var r9 = 9 < rows ? Vector512.Load(src + 9 * srcStride) : Vector512<float>.Zero;
+        var r10 = 10 < rows ? Vector512.Load(src + 10 * srcStride) : Vector512<float>.Zero;
+        var r11 = 11 < rows ? Vector512.Load(src + 11 * srcStride) : Vector512<float>.Zero;
+        var r12 = 12 < rows ? Vector512.Load(src + 12 * srcStride) : Vector512<float>.Zero;
+        var r13 = 13 < rows ? Vector512.Load(src + 13 * srcStride) : Vector512<float>.Zero;
+        var r14 = 14 < rows ? Vector512.Load(src + 14 * srcStride) : Vector512<float>.Zero;
+        var r15 = 15 < rows ? Vector512.Load(src + 15 * srcStride) : Vector512<float>.Zero;
 
         // Interleave pairs of rows (32-bit), then pairs of pairs (64-bit), then 128-bit lanes twice.
         var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);

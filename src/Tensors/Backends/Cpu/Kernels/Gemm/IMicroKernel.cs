@@ -15,12 +15,13 @@ internal unsafe interface IMicroKernel
 
     /// <summary>
     /// a (kc, MR) packed, b (kc, NR) packed -> c (MR, NR) with row stride ldc.
-    /// beta == 0 writes c without reading it; beta == 1 accumulates.
+    /// beta == 0 writes c without reading it; beta == 1 accumulates. stream: c is 64-byte aligned (rows too) and may be
+    /// written with non-temporal stores (a kernel is free to ignore it).
     /// </summary>
-    static abstract void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta);
+    static abstract void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream);
 
     /// <summary>The same for an edge tile: only rows ≤ MR, cols ≤ NR of c are written (packed panels stay full size).</summary>
-    static abstract void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta);
+    static abstract void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream);
 }
 
 /// <summary>Which micro-kernel family runs; Auto picks the widest the hardware accelerates.</summary>

@@ -14,16 +14,16 @@ internal readonly unsafe struct Kernel256 : IMicroKernel
     public static int NR => NRC;
 
     /// <summary>Edge tile: the full kernel into scratch, clipped into c.</summary>
-    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         float* tile = stackalloc float[MRC * NRC];
-        Run(kc, a, b, tile, NRC, 1f, 0f);
+        Run(kc, a, b, tile, NRC, 1f, 0f, false);
         GemmEdges.MergeTile(tile, NRC, c, ldc, rows, cols, alpha, beta);
     }
 
     // a (kc, 6) packed, b (kc, 16) packed -> c (6, 16), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector256<float> lo0 = default, hi0 = default;
         Vector256<float> lo1 = default, hi1 = default;

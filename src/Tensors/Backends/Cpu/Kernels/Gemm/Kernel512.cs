@@ -18,7 +18,7 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
 
     // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 32 columns used) -> c (12, 32), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default, hi0 = default;
         Vector512<float> lo1 = default, hi1 = default;
@@ -79,49 +79,49 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
-            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
-            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
-            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
-            (lo4 * va).Store(c + 4 * ldc); (hi4 * va).Store(c + 4 * ldc + 16);
-            (lo5 * va).Store(c + 5 * ldc); (hi5 * va).Store(c + 5 * ldc + 16);
-            (lo6 * va).Store(c + 6 * ldc); (hi6 * va).Store(c + 6 * ldc + 16);
-            (lo7 * va).Store(c + 7 * ldc); (hi7 * va).Store(c + 7 * ldc + 16);
-            (lo8 * va).Store(c + 8 * ldc); (hi8 * va).Store(c + 8 * ldc + 16);
-            (lo9 * va).Store(c + 9 * ldc); (hi9 * va).Store(c + 9 * ldc + 16);
-            (lo10 * va).Store(c + 10 * ldc); (hi10 * va).Store(c + 10 * ldc + 16);
-            (lo11 * va).Store(c + 11 * ldc); (hi11 * va).Store(c + 11 * ldc + 16);
+            Put(c + 0 * ldc, lo0 * va, stream); Put(c + 0 * ldc + 16, hi0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream); Put(c + 1 * ldc + 16, hi1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream); Put(c + 2 * ldc + 16, hi2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream); Put(c + 3 * ldc + 16, hi3 * va, stream);
+            Put(c + 4 * ldc, lo4 * va, stream); Put(c + 4 * ldc + 16, hi4 * va, stream);
+            Put(c + 5 * ldc, lo5 * va, stream); Put(c + 5 * ldc + 16, hi5 * va, stream);
+            Put(c + 6 * ldc, lo6 * va, stream); Put(c + 6 * ldc + 16, hi6 * va, stream);
+            Put(c + 7 * ldc, lo7 * va, stream); Put(c + 7 * ldc + 16, hi7 * va, stream);
+            Put(c + 8 * ldc, lo8 * va, stream); Put(c + 8 * ldc + 16, hi8 * va, stream);
+            Put(c + 9 * ldc, lo9 * va, stream); Put(c + 9 * ldc + 16, hi9 * va, stream);
+            Put(c + 10 * ldc, lo10 * va, stream); Put(c + 10 * ldc + 16, hi10 * va, stream);
+            Put(c + 11 * ldc, lo11 * va, stream); Put(c + 11 * ldc + 16, hi11 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
-            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
-            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
-            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
-            Acc(c + 4 * ldc, lo4, va); Acc(c + 4 * ldc + 16, hi4, va);
-            Acc(c + 5 * ldc, lo5, va); Acc(c + 5 * ldc + 16, hi5, va);
-            Acc(c + 6 * ldc, lo6, va); Acc(c + 6 * ldc + 16, hi6, va);
-            Acc(c + 7 * ldc, lo7, va); Acc(c + 7 * ldc + 16, hi7, va);
-            Acc(c + 8 * ldc, lo8, va); Acc(c + 8 * ldc + 16, hi8, va);
-            Acc(c + 9 * ldc, lo9, va); Acc(c + 9 * ldc + 16, hi9, va);
-            Acc(c + 10 * ldc, lo10, va); Acc(c + 10 * ldc + 16, hi10, va);
-            Acc(c + 11 * ldc, lo11, va); Acc(c + 11 * ldc + 16, hi11, va);
+            Acc(c + 0 * ldc, lo0, va, stream); Acc(c + 0 * ldc + 16, hi0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream); Acc(c + 1 * ldc + 16, hi1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream); Acc(c + 2 * ldc + 16, hi2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream); Acc(c + 3 * ldc + 16, hi3, va, stream);
+            Acc(c + 4 * ldc, lo4, va, stream); Acc(c + 4 * ldc + 16, hi4, va, stream);
+            Acc(c + 5 * ldc, lo5, va, stream); Acc(c + 5 * ldc + 16, hi5, va, stream);
+            Acc(c + 6 * ldc, lo6, va, stream); Acc(c + 6 * ldc + 16, hi6, va, stream);
+            Acc(c + 7 * ldc, lo7, va, stream); Acc(c + 7 * ldc + 16, hi7, va, stream);
+            Acc(c + 8 * ldc, lo8, va, stream); Acc(c + 8 * ldc + 16, hi8, va, stream);
+            Acc(c + 9 * ldc, lo9, va, stream); Acc(c + 9 * ldc + 16, hi9, va, stream);
+            Acc(c + 10 * ldc, lo10, va, stream); Acc(c + 10 * ldc + 16, hi10, va, stream);
+            Acc(c + 11 * ldc, lo11, va, stream); Acc(c + 11 * ldc + 16, hi11, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
-            Scale(c + 4 * ldc, lo4, va, vb); Scale(c + 4 * ldc + 16, hi4, va, vb);
-            Scale(c + 5 * ldc, lo5, va, vb); Scale(c + 5 * ldc + 16, hi5, va, vb);
-            Scale(c + 6 * ldc, lo6, va, vb); Scale(c + 6 * ldc + 16, hi6, va, vb);
-            Scale(c + 7 * ldc, lo7, va, vb); Scale(c + 7 * ldc + 16, hi7, va, vb);
-            Scale(c + 8 * ldc, lo8, va, vb); Scale(c + 8 * ldc + 16, hi8, va, vb);
-            Scale(c + 9 * ldc, lo9, va, vb); Scale(c + 9 * ldc + 16, hi9, va, vb);
-            Scale(c + 10 * ldc, lo10, va, vb); Scale(c + 10 * ldc + 16, hi10, va, vb);
-            Scale(c + 11 * ldc, lo11, va, vb); Scale(c + 11 * ldc + 16, hi11, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream); Scale(c + 0 * ldc + 16, hi0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream); Scale(c + 1 * ldc + 16, hi1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream); Scale(c + 2 * ldc + 16, hi2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream); Scale(c + 3 * ldc + 16, hi3, va, vb, stream);
+            Scale(c + 4 * ldc, lo4, va, vb, stream); Scale(c + 4 * ldc + 16, hi4, va, vb, stream);
+            Scale(c + 5 * ldc, lo5, va, vb, stream); Scale(c + 5 * ldc + 16, hi5, va, vb, stream);
+            Scale(c + 6 * ldc, lo6, va, vb, stream); Scale(c + 6 * ldc + 16, hi6, va, vb, stream);
+            Scale(c + 7 * ldc, lo7, va, vb, stream); Scale(c + 7 * ldc + 16, hi7, va, vb, stream);
+            Scale(c + 8 * ldc, lo8, va, vb, stream); Scale(c + 8 * ldc + 16, hi8, va, vb, stream);
+            Scale(c + 9 * ldc, lo9, va, vb, stream); Scale(c + 9 * ldc + 16, hi9, va, vb, stream);
+            Scale(c + 10 * ldc, lo10, va, vb, stream); Scale(c + 10 * ldc + 16, hi10, va, vb, stream);
+            Scale(c + 11 * ldc, lo11, va, vb, stream); Scale(c + 11 * ldc + 16, hi11, va, vb, stream);
         }
     }
 
@@ -129,7 +129,8 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
     /// An edge tile: rows ≤ 12, cols ≤ 32 of c. Runs the smallest variant covering it, straight into c when it matches
     /// exactly, else into a scratch tile that is then clipped into c.
     /// </summary>
-    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    [SkipLocalsInit] // the scratch tile is written by the variant before it is read
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         int vr = rows <= 4 ? 4 : rows <= 8 ? 8 : 12;
         int vc = cols <= 16 ? 16 : 32;
@@ -138,14 +139,15 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         float* dst = direct ? c : tile;
         nint ld = direct ? ldc : 32;
         float dAlpha = direct ? alpha : 1f, dBeta = direct ? beta : 0f;
+        bool dStream = direct && stream;
         switch (vr * 100 + vc)
         {
-            case 416: K4x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
-            case 432: K4x32(kc, a, b, dst, ld, dAlpha, dBeta); break;
-            case 816: K8x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
-            case 832: K8x32(kc, a, b, dst, ld, dAlpha, dBeta); break;
-            case 1216: K12x16(kc, a, b, dst, ld, dAlpha, dBeta); break;
-            default: Run(kc, a, b, dst, ld, dAlpha, dBeta); break;
+            case 416: K4x16(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
+            case 432: K4x32(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
+            case 816: K8x16(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
+            case 832: K8x32(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
+            case 1216: K12x16(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
+            default: Run(kc, a, b, dst, ld, dAlpha, dBeta, dStream); break;
         }
         if (!direct) GemmEdges.MergeTile(tile, 32, c, ldc, rows, cols, alpha, beta);
     }
@@ -153,7 +155,7 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
 
     // a (kc, 12) packed (first 4 rows used), b (kc, 32) packed (first 16 columns used) -> c (4, 16), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void K4x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void K4x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default;
         Vector512<float> lo1 = default;
@@ -177,31 +179,31 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc);
-            (lo1 * va).Store(c + 1 * ldc);
-            (lo2 * va).Store(c + 2 * ldc);
-            (lo3 * va).Store(c + 3 * ldc);
+            Put(c + 0 * ldc, lo0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va);
-            Acc(c + 1 * ldc, lo1, va);
-            Acc(c + 2 * ldc, lo2, va);
-            Acc(c + 3 * ldc, lo3, va);
+            Acc(c + 0 * ldc, lo0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream);
         }
     }
 
     // a (kc, 12) packed (first 4 rows used), b (kc, 32) packed (first 32 columns used) -> c (4, 32), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void K4x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void K4x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default, hi0 = default;
         Vector512<float> lo1 = default, hi1 = default;
@@ -230,31 +232,31 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
-            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
-            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
-            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
+            Put(c + 0 * ldc, lo0 * va, stream); Put(c + 0 * ldc + 16, hi0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream); Put(c + 1 * ldc + 16, hi1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream); Put(c + 2 * ldc + 16, hi2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream); Put(c + 3 * ldc + 16, hi3 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
-            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
-            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
-            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
+            Acc(c + 0 * ldc, lo0, va, stream); Acc(c + 0 * ldc + 16, hi0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream); Acc(c + 1 * ldc + 16, hi1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream); Acc(c + 2 * ldc + 16, hi2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream); Acc(c + 3 * ldc + 16, hi3, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream); Scale(c + 0 * ldc + 16, hi0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream); Scale(c + 1 * ldc + 16, hi1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream); Scale(c + 2 * ldc + 16, hi2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream); Scale(c + 3 * ldc + 16, hi3, va, vb, stream);
         }
     }
 
     // a (kc, 12) packed (first 8 rows used), b (kc, 32) packed (first 16 columns used) -> c (8, 16), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void K8x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void K8x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default;
         Vector512<float> lo1 = default;
@@ -290,43 +292,43 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc);
-            (lo1 * va).Store(c + 1 * ldc);
-            (lo2 * va).Store(c + 2 * ldc);
-            (lo3 * va).Store(c + 3 * ldc);
-            (lo4 * va).Store(c + 4 * ldc);
-            (lo5 * va).Store(c + 5 * ldc);
-            (lo6 * va).Store(c + 6 * ldc);
-            (lo7 * va).Store(c + 7 * ldc);
+            Put(c + 0 * ldc, lo0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream);
+            Put(c + 4 * ldc, lo4 * va, stream);
+            Put(c + 5 * ldc, lo5 * va, stream);
+            Put(c + 6 * ldc, lo6 * va, stream);
+            Put(c + 7 * ldc, lo7 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va);
-            Acc(c + 1 * ldc, lo1, va);
-            Acc(c + 2 * ldc, lo2, va);
-            Acc(c + 3 * ldc, lo3, va);
-            Acc(c + 4 * ldc, lo4, va);
-            Acc(c + 5 * ldc, lo5, va);
-            Acc(c + 6 * ldc, lo6, va);
-            Acc(c + 7 * ldc, lo7, va);
+            Acc(c + 0 * ldc, lo0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream);
+            Acc(c + 4 * ldc, lo4, va, stream);
+            Acc(c + 5 * ldc, lo5, va, stream);
+            Acc(c + 6 * ldc, lo6, va, stream);
+            Acc(c + 7 * ldc, lo7, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb);
-            Scale(c + 4 * ldc, lo4, va, vb);
-            Scale(c + 5 * ldc, lo5, va, vb);
-            Scale(c + 6 * ldc, lo6, va, vb);
-            Scale(c + 7 * ldc, lo7, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream);
+            Scale(c + 4 * ldc, lo4, va, vb, stream);
+            Scale(c + 5 * ldc, lo5, va, vb, stream);
+            Scale(c + 6 * ldc, lo6, va, vb, stream);
+            Scale(c + 7 * ldc, lo7, va, vb, stream);
         }
     }
 
     // a (kc, 12) packed (first 8 rows used), b (kc, 32) packed (first 32 columns used) -> c (8, 32), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void K8x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void K8x32(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default, hi0 = default;
         Vector512<float> lo1 = default, hi1 = default;
@@ -371,43 +373,43 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc); (hi0 * va).Store(c + 0 * ldc + 16);
-            (lo1 * va).Store(c + 1 * ldc); (hi1 * va).Store(c + 1 * ldc + 16);
-            (lo2 * va).Store(c + 2 * ldc); (hi2 * va).Store(c + 2 * ldc + 16);
-            (lo3 * va).Store(c + 3 * ldc); (hi3 * va).Store(c + 3 * ldc + 16);
-            (lo4 * va).Store(c + 4 * ldc); (hi4 * va).Store(c + 4 * ldc + 16);
-            (lo5 * va).Store(c + 5 * ldc); (hi5 * va).Store(c + 5 * ldc + 16);
-            (lo6 * va).Store(c + 6 * ldc); (hi6 * va).Store(c + 6 * ldc + 16);
-            (lo7 * va).Store(c + 7 * ldc); (hi7 * va).Store(c + 7 * ldc + 16);
+            Put(c + 0 * ldc, lo0 * va, stream); Put(c + 0 * ldc + 16, hi0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream); Put(c + 1 * ldc + 16, hi1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream); Put(c + 2 * ldc + 16, hi2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream); Put(c + 3 * ldc + 16, hi3 * va, stream);
+            Put(c + 4 * ldc, lo4 * va, stream); Put(c + 4 * ldc + 16, hi4 * va, stream);
+            Put(c + 5 * ldc, lo5 * va, stream); Put(c + 5 * ldc + 16, hi5 * va, stream);
+            Put(c + 6 * ldc, lo6 * va, stream); Put(c + 6 * ldc + 16, hi6 * va, stream);
+            Put(c + 7 * ldc, lo7 * va, stream); Put(c + 7 * ldc + 16, hi7 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va); Acc(c + 0 * ldc + 16, hi0, va);
-            Acc(c + 1 * ldc, lo1, va); Acc(c + 1 * ldc + 16, hi1, va);
-            Acc(c + 2 * ldc, lo2, va); Acc(c + 2 * ldc + 16, hi2, va);
-            Acc(c + 3 * ldc, lo3, va); Acc(c + 3 * ldc + 16, hi3, va);
-            Acc(c + 4 * ldc, lo4, va); Acc(c + 4 * ldc + 16, hi4, va);
-            Acc(c + 5 * ldc, lo5, va); Acc(c + 5 * ldc + 16, hi5, va);
-            Acc(c + 6 * ldc, lo6, va); Acc(c + 6 * ldc + 16, hi6, va);
-            Acc(c + 7 * ldc, lo7, va); Acc(c + 7 * ldc + 16, hi7, va);
+            Acc(c + 0 * ldc, lo0, va, stream); Acc(c + 0 * ldc + 16, hi0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream); Acc(c + 1 * ldc + 16, hi1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream); Acc(c + 2 * ldc + 16, hi2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream); Acc(c + 3 * ldc + 16, hi3, va, stream);
+            Acc(c + 4 * ldc, lo4, va, stream); Acc(c + 4 * ldc + 16, hi4, va, stream);
+            Acc(c + 5 * ldc, lo5, va, stream); Acc(c + 5 * ldc + 16, hi5, va, stream);
+            Acc(c + 6 * ldc, lo6, va, stream); Acc(c + 6 * ldc + 16, hi6, va, stream);
+            Acc(c + 7 * ldc, lo7, va, stream); Acc(c + 7 * ldc + 16, hi7, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb); Scale(c + 0 * ldc + 16, hi0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb); Scale(c + 1 * ldc + 16, hi1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb); Scale(c + 2 * ldc + 16, hi2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb); Scale(c + 3 * ldc + 16, hi3, va, vb);
-            Scale(c + 4 * ldc, lo4, va, vb); Scale(c + 4 * ldc + 16, hi4, va, vb);
-            Scale(c + 5 * ldc, lo5, va, vb); Scale(c + 5 * ldc + 16, hi5, va, vb);
-            Scale(c + 6 * ldc, lo6, va, vb); Scale(c + 6 * ldc + 16, hi6, va, vb);
-            Scale(c + 7 * ldc, lo7, va, vb); Scale(c + 7 * ldc + 16, hi7, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream); Scale(c + 0 * ldc + 16, hi0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream); Scale(c + 1 * ldc + 16, hi1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream); Scale(c + 2 * ldc + 16, hi2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream); Scale(c + 3 * ldc + 16, hi3, va, vb, stream);
+            Scale(c + 4 * ldc, lo4, va, vb, stream); Scale(c + 4 * ldc + 16, hi4, va, vb, stream);
+            Scale(c + 5 * ldc, lo5, va, vb, stream); Scale(c + 5 * ldc + 16, hi5, va, vb, stream);
+            Scale(c + 6 * ldc, lo6, va, vb, stream); Scale(c + 6 * ldc + 16, hi6, va, vb, stream);
+            Scale(c + 7 * ldc, lo7, va, vb, stream); Scale(c + 7 * ldc + 16, hi7, va, vb, stream);
         }
     }
 
     // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 16 columns used) -> c (12, 16), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void K12x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    private static void K12x16(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         Vector512<float> lo0 = default;
         Vector512<float> lo1 = default;
@@ -455,59 +457,67 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            (lo0 * va).Store(c + 0 * ldc);
-            (lo1 * va).Store(c + 1 * ldc);
-            (lo2 * va).Store(c + 2 * ldc);
-            (lo3 * va).Store(c + 3 * ldc);
-            (lo4 * va).Store(c + 4 * ldc);
-            (lo5 * va).Store(c + 5 * ldc);
-            (lo6 * va).Store(c + 6 * ldc);
-            (lo7 * va).Store(c + 7 * ldc);
-            (lo8 * va).Store(c + 8 * ldc);
-            (lo9 * va).Store(c + 9 * ldc);
-            (lo10 * va).Store(c + 10 * ldc);
-            (lo11 * va).Store(c + 11 * ldc);
+            Put(c + 0 * ldc, lo0 * va, stream);
+            Put(c + 1 * ldc, lo1 * va, stream);
+            Put(c + 2 * ldc, lo2 * va, stream);
+            Put(c + 3 * ldc, lo3 * va, stream);
+            Put(c + 4 * ldc, lo4 * va, stream);
+            Put(c + 5 * ldc, lo5 * va, stream);
+            Put(c + 6 * ldc, lo6 * va, stream);
+            Put(c + 7 * ldc, lo7 * va, stream);
+            Put(c + 8 * ldc, lo8 * va, stream);
+            Put(c + 9 * ldc, lo9 * va, stream);
+            Put(c + 10 * ldc, lo10 * va, stream);
+            Put(c + 11 * ldc, lo11 * va, stream);
         }
         else if (beta == 1f)
         {
-            Acc(c + 0 * ldc, lo0, va);
-            Acc(c + 1 * ldc, lo1, va);
-            Acc(c + 2 * ldc, lo2, va);
-            Acc(c + 3 * ldc, lo3, va);
-            Acc(c + 4 * ldc, lo4, va);
-            Acc(c + 5 * ldc, lo5, va);
-            Acc(c + 6 * ldc, lo6, va);
-            Acc(c + 7 * ldc, lo7, va);
-            Acc(c + 8 * ldc, lo8, va);
-            Acc(c + 9 * ldc, lo9, va);
-            Acc(c + 10 * ldc, lo10, va);
-            Acc(c + 11 * ldc, lo11, va);
+            Acc(c + 0 * ldc, lo0, va, stream);
+            Acc(c + 1 * ldc, lo1, va, stream);
+            Acc(c + 2 * ldc, lo2, va, stream);
+            Acc(c + 3 * ldc, lo3, va, stream);
+            Acc(c + 4 * ldc, lo4, va, stream);
+            Acc(c + 5 * ldc, lo5, va, stream);
+            Acc(c + 6 * ldc, lo6, va, stream);
+            Acc(c + 7 * ldc, lo7, va, stream);
+            Acc(c + 8 * ldc, lo8, va, stream);
+            Acc(c + 9 * ldc, lo9, va, stream);
+            Acc(c + 10 * ldc, lo10, va, stream);
+            Acc(c + 11 * ldc, lo11, va, stream);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Scale(c + 0 * ldc, lo0, va, vb);
-            Scale(c + 1 * ldc, lo1, va, vb);
-            Scale(c + 2 * ldc, lo2, va, vb);
-            Scale(c + 3 * ldc, lo3, va, vb);
-            Scale(c + 4 * ldc, lo4, va, vb);
-            Scale(c + 5 * ldc, lo5, va, vb);
-            Scale(c + 6 * ldc, lo6, va, vb);
-            Scale(c + 7 * ldc, lo7, va, vb);
-            Scale(c + 8 * ldc, lo8, va, vb);
-            Scale(c + 9 * ldc, lo9, va, vb);
-            Scale(c + 10 * ldc, lo10, va, vb);
-            Scale(c + 11 * ldc, lo11, va, vb);
+            Scale(c + 0 * ldc, lo0, va, vb, stream);
+            Scale(c + 1 * ldc, lo1, va, vb, stream);
+            Scale(c + 2 * ldc, lo2, va, vb, stream);
+            Scale(c + 3 * ldc, lo3, va, vb, stream);
+            Scale(c + 4 * ldc, lo4, va, vb, stream);
+            Scale(c + 5 * ldc, lo5, va, vb, stream);
+            Scale(c + 6 * ldc, lo6, va, vb, stream);
+            Scale(c + 7 * ldc, lo7, va, vb, stream);
+            Scale(c + 8 * ldc, lo8, va, vb, stream);
+            Scale(c + 9 * ldc, lo9, va, vb, stream);
+            Scale(c + 10 * ldc, lo10, va, vb, stream);
+            Scale(c + 11 * ldc, lo11, va, vb, stream);
         }
+    }
+
+    // c[0..16) = x; stream: a non-temporal store (c 64-byte aligned), for a C too big to stay in cache.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* c, Vector512<float> x, bool stream)
+    {
+        if (stream) x.StoreAlignedNonTemporal(c);
+        else x.Store(c);
     }
 
     // c[0..16) += alpha · x
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Acc(float* c, Vector512<float> x, Vector512<float> va)
-        => Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c)).Store(c);
+    private static void Acc(float* c, Vector512<float> x, Vector512<float> va, bool stream)
+        => Put(c, Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c)), stream);
 
     // c[0..16) = alpha · x + beta · c[0..16)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* c, Vector512<float> x, Vector512<float> va, Vector512<float> vb)
-        => Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c) * vb).Store(c);
+    private static void Scale(float* c, Vector512<float> x, Vector512<float> va, Vector512<float> vb, bool stream)
+        => Put(c, Vector512.FusedMultiplyAdd(x, va, Vector512.Load(c) * vb), stream);
 }

@@ -13,16 +13,16 @@ internal readonly unsafe struct KernelScalar : IMicroKernel
     public static int NR => NRC;
 
     /// <summary>Edge tile: the full kernel into scratch, clipped into c.</summary>
-    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         float* tile = stackalloc float[MRC * NRC];
-        Run(kc, a, b, tile, NRC, 1f, 0f);
+        Run(kc, a, b, tile, NRC, 1f, 0f, false);
         GemmEdges.MergeTile(tile, NRC, c, ldc, rows, cols, alpha, beta);
     }
 
     // a (kc, 4) packed, b (kc, 4) packed -> c (4, 4), row stride ldc
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
     {
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using NativeConv.Experiments.Data;
+using NativeConv.Experiments.Studies;
+
+namespace NativeConv.Experiments.Commands;
+
+/// <summary>
+/// `all [study options]`: eda for both datasets, then fmnist, kernel-study, cifar and filter-study in sequence, each in its
+/// own run folder, loading each dataset once. With --resume (no value) every study continues its newest run if it has one.
+/// </summary>
+public static class AllCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("all", "Every study in sequence: eda (both datasets), fmnist, kernel-study, cifar, filter-study.");
+        var options = new StudyOptions(command);
+        command.SetAction(result => StudyCommand.Guarded(result, () =>
+        {
+            var settings = options.Read(result).Validate();
+            if (settings.Resume is { } resume && resume != StudyFolder.Latest)
+                throw new StudyResumeException("all: give --resume without a folder; every study then continues its newest run under --out (or starts one).");
+            var output = CommandIo.Out(result);
+            var folders = new List<string>();
+            var loaded = new Dictionary<string, (Dataset Train, Dataset Test)>();
+            (Dataset Train, Dataset Test) Load(string dataset) =>
+                loaded.TryGetValue(dataset, out var data) ? data : loaded[dataset] = StudyRunner.LoadData(dataset, settings.DataDir, CommandIo.Console(result), !result.GetValue(options.NoDownload));
+
+            foreach (var (option, dataset) in EdaRunner.Datasets)
+            {
+                output.WriteLine($"==== eda --dataset {option} ====");
+                folders.Add(EdaCommand.Run(result, option, 8, settings.DataDir, settings.Out, Load(dataset)).Folder);
+                output.WriteLine();
+            }
+            foreach (var study in StudyDefinition.All)
+            {
+                output.WriteLine($"==== {study.Name} ====");
+                var studySettings = settings.Resume is not null && StudyFolder.FindLatest(study.Name, settings.Out) is null
+                    ? settings with { Resume = null }
+                    : settings;
+                var outcome = StudyCommand.RunStudy(study, studySettings, result, Load(study.Dataset));
+                folders.Add(outcome.Folder);
+                if (outcome.Interrupted) return 130;
+                output.WriteLine();
+            }
+            output.WriteLine("All run folders:");
+            foreach (var folder in folders) output.WriteLine("  " + folder);
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,10 @@
+using System.CommandLine;
+using NativeConv.Experiments.Studies;
+
+namespace NativeConv.Experiments.Commands;
+
+/// <summary>`cifar [study options]`: CIFAR-10: dense baseline (cifar-dense) vs CNN (cifar-big), with the parameter ratio.</summary>
+public static class CifarCommand
+{
+    public static Command Create() => StudyCommand.Create(StudyDefinition.Cifar, "CIFAR-10: dense baseline (cifar-dense) vs CNN (cifar-big), with the parameter ratio.");
+}

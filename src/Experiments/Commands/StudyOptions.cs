@@ -1,0 +1,136 @@
+using System.CommandLine;
+using NativeConv.Experiments.Data;
+using NativeConv.Experiments.Studies;
+using NativeConv.Experiments.Training;
+using Spectre.Console;
+
+namespace NativeConv.Experiments.Commands;
+
+/// <summary>
+/// The options every study verb shares (--data-dir, --seed, --seeds, --threads, --epochs, --batch-size, --patience, --limit,
+/// --out, --resume, --device). Create one per command: it adds the options and reads them back as <see cref="StudySettings"/>.
+/// </summary>
+public sealed class StudyOptions
+{
+    public StudyOptions(Command command)
+    {
+        var defaults = new StudySettings();
+        DataDir = new Option<string?>("--data-dir") { Description = $"Folder holding the datasets (default: ${DataLocator.EnvironmentVariable}, else ./data; missing files are downloaded and verified)" };
+        Seed = new Option<int>("--seed") { Description = "Seed of the weights, data order, validation split and --limit subset", DefaultValueFactory = _ => defaults.Seed };
+        Seeds = new Option<int>("--seeds") { Description = "Train every model with K seeds (seed, seed+1, ...) and report mean ± std", DefaultValueFactory = _ => 1 };
+        Threads = new Option<int>("--threads") { Description = "CPU threads for the kernels (default: all processors)", DefaultValueFactory = _ => defaults.Threads };
+        Epochs = new Option<int>("--epochs") { Description = "Maximum epochs per model (early stopping may end sooner)", DefaultValueFactory = _ => defaults.Epochs };
+        BatchSize = new Option<int>("--batch-size", "--batch") { Description = "Images per training step", DefaultValueFactory = _ => defaults.BatchSize };
+        Patience = new Option<int>("--patience") { Description = "Epochs without a lower validation loss before stopping (0: never stop early)", DefaultValueFactory = _ => defaults.Patience };
+        Limit = new Option<int?>("--limit") { Description = "Train on a seeded stratified subset of N training images (and at most N test images), for quick runs" };
+        Out = new Option<string>("--out") { Description = "Runs root: results go to OUT/<study>-<timestamp>/", DefaultValueFactory = _ => defaults.Out };
+        Resume = new Option<string?>("--resume")
+        {
+            Description = "Continue an interrupted run: its folder, or no value for the newest one under --out (finished models are not retrained)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
+        NoDownload = new Option<bool>("--no-download") { Description = "Fail with a message saying where to put missing dataset files instead of downloading them" };
+        Devices.AddValidation(Device);
+        AtLeast(Seeds, 1, 100);
+        AtLeast(Threads, 1, 256);
+        AtLeast(Epochs, 1, 100_000);
+        AtLeast(BatchSize, 1, 1_000_000);
+        AtLeast(Patience, 0, 100_000);
+        Limit.Validators.Add(r =>
+        {
+            int? n = ParsedOrNull<int>(r);
+            if (n is < 20) r.AddError($"--limit must be at least 20 images (two per class for the validation split); got {n}.");
+        });
+        foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload })
+            command.Add(option);
+    }
+
+    public Option<string?> DataDir { get; }
+    public Option<int> Seed { get; }
+    public Option<int> Seeds { get; }
+    public Option<int> Threads { get; }
+    public Option<int> Epochs { get; }
+    public Option<int> BatchSize { get; }
+    public Option<int> Patience { get; }
+    public Option<int?> Limit { get; }
+    public Option<string> Out { get; }
+    public Option<string?> Resume { get; }
+    public Option<string> Device { get; }
+    public Option<bool> NoDownload { get; }
+
+    public StudySettings Read(ParseResult result) => new()
+    {
+        DataDir = result.GetValue(DataDir),
+        Seed = result.GetValue(Seed),
+        Seeds = result.GetValue(Seeds),
+        Threads = result.GetValue(Threads),
+        Epochs = result.GetValue(Epochs),
+        BatchSize = result.GetValue(BatchSize),
+        Patience = result.GetValue(Patience),
+        Limit = result.GetValue(Limit),
+        Out = result.GetValue(Out) ?? "runs",
+        // Present without a value: the newest run of this study.
+        Resume = result.GetResult(Resume) is null ? null : result.GetValue(Resume) ?? StudyFolder.Latest,
+        Device = result.GetValue(Device) ?? "cpu",
+    };
+
+    /// <summary>The option's value, or null when it did not parse (the parser already reports that error).</summary>
+    internal static T? ParsedOrNull<T>(System.CommandLine.Parsing.OptionResult r) where T : struct
+    {
+        try { return r.GetValueOrDefault<T>(); }
+        catch (InvalidOperationException) { return null; }
+    }
+
+    private static void AtLeast(Option<int> option, int min, int max) => option.Validators.Add(r =>
+    {
+        if (ParsedOrNull<int>(r) is not int value) return;
+        if (value < min || value > max) r.AddError($"{option.Name} must be between {min} and {max}; got {value}.");
+    });
+}
+
+/// <summary>Runs a study verb: Ctrl-C handling, progress display, and the errors a person can fix shown as messages.</summary>
+internal static class StudyCommand
+{
+    /// <summary>A study verb: the study's options, run through <see cref="StudyRunner"/>.</summary>
+    public static Command Create(StudyDefinition study, string description)
+    {
+        var command = new Command(study.Name, description);
+        var options = new StudyOptions(command);
+        command.SetAction(result => Guarded(result, () =>
+        {
+            var settings = options.Read(result).Validate();
+            return RunStudy(study, settings, result, data: null, allowDownload: !result.GetValue(options.NoDownload)).Interrupted ? 130 : 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Runs one study with the console wired up (progress bar or log lines, Ctrl-C).</summary>
+    public static StudyOutcome RunStudy(StudyDefinition study, StudySettings settings, ParseResult result, (Dataset, Dataset)? data, bool allowDownload = true)
+    {
+        var output = CommandIo.Out(result);
+        var console = CommandIo.Console(result);
+        var runner = new StudyRunner(study, settings, output, console)
+        {
+            Data = data,
+            AllowDownload = allowDownload,
+            Progress = ReferenceEquals(output, Console.Out) ? TrainingProgress.ForConsole() : new PlainTrainingProgress(output, TimeSpan.FromSeconds(30)),
+        };
+        using var interrupt = ConsoleInterrupt.Install(CommandIo.Error(result));
+        return runner.Run(interrupt.Token);
+    }
+
+    /// <summary>Turns the errors a person can fix (missing data, bad files, bad settings, bad resume) into a message and exit code 1.</summary>
+    public static int Guarded(ParseResult result, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is DataUnavailableException or DataFormatException or StudyResumeException or CheckpointFormatException or ArgumentException)
+        {
+            CommandIo.Error(result).WriteLine(e.Message);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using NativeConv.Experiments.Data;
+
+namespace NativeConv.Experiments.Studies;
+
+/// <summary>What kind of comparison a study makes; decides which findings its report computes.</summary>
+public enum StudyKind
+{
+    /// <summary>A baseline against one challenger (dense vs CNN).</summary>
+    BaselineVersusChallenger,
+    /// <summary>Two otherwise identical models that differ in one design choice (3×3 vs 5×5 kernels).</summary>
+    KernelSize,
+    /// <summary>A family of models of growing size, plus a baseline (filter counts).</summary>
+    SizeSweep,
+}
+
+/// <summary>One study the experiments program runs: its verb, dataset, models (baseline first) and what it compares.</summary>
+public sealed record StudyDefinition(string Name, string Title, string Dataset, StudyKind Kind, IReadOnlyList<string> Models, string Question)
+{
+    public static readonly StudyDefinition Fmnist = new(
+        "fmnist", "Fashion-MNIST: dense MLP vs CNN", DatasetCatalog.FashionMnistName, StudyKind.BaselineVersusChallenger,
+        ["fmnist-mlp", "fmnist-cnn"],
+        "Does a small CNN beat a dense network of similar size on Fashion-MNIST, and by how much per parameter?");
+
+    public static readonly StudyDefinition KernelStudy = new(
+        "kernel-study", "Fashion-MNIST: 3×3 vs 5×5 convolution kernels", DatasetCatalog.FashionMnistName, StudyKind.KernelSize,
+        ["fmnist-cnn", "fmnist-cnn-k5"],
+        "With everything else fixed, do 5×5 kernels (about 4 % more parameters) beat 3×3 kernels on accuracy, or converge faster?");
+
+    public static readonly StudyDefinition Cifar = new(
+        "cifar", "CIFAR-10: dense baseline vs CNN", DatasetCatalog.Cifar10Name, StudyKind.BaselineVersusChallenger,
+        ["cifar-dense", "cifar-big"],
+        "How much does a CNN with about a tenth of the parameters gain over a dense network on CIFAR-10?");
+
+    public static readonly StudyDefinition FilterStudy = new(
+        "filter-study", "CIFAR-10: number of filters (small, medium, big, extra-big) vs dense baseline", DatasetCatalog.Cifar10Name,
+        StudyKind.SizeSweep,
+        ["cifar-dense", "cifar-small", "cifar-medium", "cifar-big", "cifar-extra-big"],
+        "Does accuracy keep rising with the filter count, how much does each doubling of parameters buy, and does the generalisation gap grow?");
+
+    /// <summary>The training studies, in the order `all` runs them.</summary>
+    public static IReadOnlyList<StudyDefinition> All { get; } = [Fmnist, KernelStudy, Cifar, FilterStudy];
+}

@@ -1,0 +1,61 @@
+using NativeConv.Experiments.Reports;
+
+namespace NativeConv.Experiments.Studies;
+
+/// <summary>report.md of a training study: settings, the study table, findings (computed), plots, per-epoch histories.</summary>
+public static class StudyReport
+{
+    public const string FindingsHeading = "Findings";
+
+    public static void Write(string path, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates,
+        IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames)
+    {
+        var document = new MarkdownDocument()
+            .Heading(1, study.Title)
+            .Paragraph($"Question: {study.Question}")
+            .Paragraph($"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{results.GitCommit}`{(results.GitDirty == true ? " (with uncommitted changes)" : "")}, " +
+                       $"{results.Machine.CpuModel}, {results.Machine.LogicalCores} logical cores, {results.Machine.DotNetVersion}, {results.Machine.Simd}.")
+            .Code(string.Join("\n", results.Settings.Select(kv => $"{kv.Key}: {kv.Value}")), "text");
+
+        int seeds = aggregates.Count > 0 ? aggregates[0].TestAccuracy.Count : 0;
+        document.Heading(2, seeds > 1 ? $"Results (mean ± std over {seeds} seeds)" : "Results")
+            .Table(StudyTable(aggregates))
+            .Paragraph("Gap = train accuracy − validation accuracy of the kept (best-validation-loss) epoch. Time = training plus validation, all epochs.");
+
+        document.Heading(2, FindingsHeading).Bullets(findings);
+
+        document.Heading(2, "Plots");
+        document.Image("validation accuracy per epoch", plots.ValidationAccuracy);
+        document.Image("validation loss per epoch", validationLossPlot);
+        document.Image("test accuracy vs parameters (log scale)", plots.AccuracyVsParameters);
+        document.Image("generalisation gap per model", plots.GeneralizationGap);
+        foreach (var (model, file) in plots.LearningCurves) document.Image($"learning curves: {model}", file);
+
+        document.Heading(2, "Every run").Table(ReportTables.Summary(results.Models));
+        foreach (var model in results.Models)
+        {
+            document.Heading(3, $"{model.Name}: per epoch ({model.Training?.StopReason.ToString() ?? "—"}; ★ = kept epoch)")
+                .Table(ReportTables.History(model));
+        }
+        if (results.Models.Count > 0 && results.Models[0].Test is not null)
+            document.Heading(2, "Test accuracy per class").Table(ReportTables.PerClassAccuracy(results.Models, classNames));
+        document.Save(path);
+    }
+
+    /// <summary>The study table: one row per model with its seed statistics.</summary>
+    public static MarkdownTable StudyTable(IReadOnlyList<ModelAggregate> aggregates)
+    {
+        var table = new MarkdownTable(
+            ("Model", Align.Left), ("Parameters", Align.Right), ("Peak val. acc.", Align.Right), ("Test acc.", Align.Right),
+            ("Test loss", Align.Right), ("Best val. loss", Align.Right), ("Gap (train − val)", Align.Right), ("Epochs", Align.Right),
+            ("Best epoch", Align.Right), ("Time", Align.Right), ("Time / epoch", Align.Right));
+        foreach (var a in aggregates)
+        {
+            int decimals = a.Epochs.Count > 1 ? 1 : 0;
+            table.AddRow(a.Name, Markdown.Count(a.Parameters), a.PeakValidationAccuracy.FormatPercent(), a.TestAccuracy.FormatPercent(),
+                a.TestLoss.FormatNumber(), a.BestValidationLoss.FormatNumber(), a.Gap.Count > 1 ? $"{Markdown.PercentagePoints(a.Gap.Mean)} ± {Markdown.Number(a.Gap.Std * 100, 2)}" : Markdown.PercentagePoints(a.Gap.Mean),
+                a.Epochs.FormatNumber(decimals), a.BestEpoch.FormatNumber(decimals), Markdown.Duration(a.TrainSeconds.Mean), Markdown.Duration(a.SecondsPerEpoch.Mean));
+        }
+        return table;
+    }
+}

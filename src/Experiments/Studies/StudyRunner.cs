@@ -1,0 +1,187 @@
+using NativeConv.Experiments.Commands;
+using NativeConv.Experiments.Data;
+using NativeConv.Experiments.Reports;
+using NativeConv.Experiments.Training;
+using NativeConv.Layers;
+using Spectre.Console;
+
+namespace NativeConv.Experiments.Studies;
+
+/// <summary>How a study run ended.</summary>
+public sealed record StudyOutcome(string Folder, bool Interrupted, StudyResults? Results, IReadOnlyList<ModelAggregate> Aggregates, IReadOnlyList<string> Findings);
+
+/// <summary>
+/// Runs one training study: prints the settings, loads the data (or takes it preloaded), prepares the seeded splits, trains
+/// and tests every model with every seed — each with its own checkpoint in the study folder, skipping those a previous
+/// (interrupted) run finished — then writes results.json, the plots and report.md, and prints the summary.
+/// </summary>
+public sealed class StudyRunner
+{
+    private readonly StudyDefinition _study;
+    private readonly StudySettings _settings;
+    private readonly TextWriter _output;
+    private readonly IAnsiConsole _console;
+
+    public StudyRunner(StudyDefinition study, StudySettings settings, TextWriter output, IAnsiConsole console)
+    {
+        _study = study;
+        _settings = settings.Validate();
+        _output = output;
+        _console = console;
+    }
+
+    /// <summary>The per-epoch display (default: silent).</summary>
+    public TrainingProgress Progress { get; set; } = TrainingProgress.Silent;
+
+    /// <summary>Train and test sets already in memory (the `all` command loads each dataset once); null loads them.</summary>
+    public (Dataset Train, Dataset Test)? Data { get; set; }
+
+    /// <summary>Called with (model, seed, trainer) before each model trains (tests use it to interrupt a run).</summary>
+    public Action<string, int, Trainer>? TrainerCreated { get; set; }
+
+    /// <summary>False: a missing dataset file is an error saying where to put it, with no download attempt.</summary>
+    public bool AllowDownload { get; set; } = true;
+
+    /// <summary>Runs the study. Data and resume problems surface as <see cref="DataUnavailableException"/>, <see cref="DataFormatException"/> and <see cref="StudyResumeException"/>.</summary>
+    public StudyOutcome Run(CancellationToken cancellation = default)
+    {
+        var numeric = _settings.NumericPairs();
+        StudyFolder? folder = null;
+        if (_settings.Resume is { } resume)
+        {
+            folder = StudyFolder.Open(_study.Name, _settings.Out, resume);
+            folder.CheckSettings(numeric);
+        }
+
+        var baseOptions = _settings.TrainingFor(_settings.Seed);
+        var runOptions = new RunOptions(_study.Name, _settings.Seed, _settings.Threads, _settings.BatchSize, _settings.Device)
+            .With("study", _study.Title)
+            .With("models", string.Join(", ", _study.Models))
+            .With("seeds", string.Join(", ", _settings.SeedList()))
+            .With("epochs", _settings.Epochs)
+            .With("patience", _settings.Patience)
+            .With("restore_best_weights", "true")
+            .With("learning_rate", "0.001 (Adam, beta1 0.9, beta2 0.999, eps 1e-7)")
+            .With("validation", "10 % seeded stratified split of the training set")
+            .With("limit", _settings.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (full dataset)")
+            .With("data_dir", DataDescription(_settings.DataDir));
+        if (folder is not null) runOptions.With("resume", folder.Path);
+        runOptions.Apply().Print(_output);
+
+        // The data first: a missing dataset must not leave an empty run folder behind.
+        var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
+        var splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
+        folder ??= StudyFolder.Create(_study.Name, _settings.Out, numeric);
+        _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
+        _output.WriteLine($"Run folder: {folder.Path}");
+        _output.WriteLine();
+
+        var results = StudyResults.Begin(_study.Name, baseOptions);
+        foreach (var (key, value) in runOptions.ToPairs()) results.Settings[key] = value;
+        results.Settings["run_folder"] = folder.Path;
+
+        var byModel = new List<(string Model, List<ModelResult> Runs)>();
+        foreach (string modelName in _study.Models)
+        {
+            var runs = new List<ModelResult>();
+            byModel.Add((modelName, runs));
+            foreach (int seed in _settings.SeedList())
+            {
+                string label = _settings.Seeds == 1 ? modelName : $"{modelName}-seed{seed}";
+                var finished = folder.ReadResult(modelName, seed);
+                if (finished is not null)
+                {
+                    _output.WriteLine($"{label}: already finished in {folder.Path}; not retrained.");
+                    runs.Add(finished);
+                    results.Models.Add(finished);
+                    continue;
+                }
+
+                var result = TrainOne(modelName, seed, label, splits, folder, cancellation);
+                if (result is null)
+                {
+                    _output.WriteLine();
+                    _output.WriteLine($"Interrupted while training {label}; the checkpoint is saved. Continue with:");
+                    _output.WriteLine($"  dotnet run -c Release --project src/Experiments -- {_study.Name} --resume {folder.Path}{ResumeHint()}");
+                    return new StudyOutcome(folder.Path, true, null, [], []);
+                }
+                folder.WriteResult(modelName, seed, result);
+                runs.Add(result);
+                results.Models.Add(result);
+            }
+        }
+
+        var aggregates = byModel.Select(m => ModelAggregate.From(m.Model, m.Runs)).ToList();
+        var findings = Findings.For(_study, aggregates);
+        results.Extra["aggregates"] = aggregates;
+        results.Extra["seeds"] = _settings.SeedList();
+
+        var plots = StudyArtifacts.Write(folder.Path, results);
+        const string validationLossFile = "validation-loss.svg";
+        Plots.CompareCurves(Path.Combine(folder.Path, validationLossFile), $"{_study.Name}: validation loss", "cross-entropy",
+            results.Models.Where(m => m.Training is { History.Count: > 0 }).Select(m => (m.Name, m.Training!.History)).ToList(),
+            e => e.ValidationLoss);
+        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, fullTrain.ClassNames);
+
+        _output.WriteLine();
+        ReportTables.PrintSummary(_console, results.Models, _study.Title);
+        if (_settings.Seeds > 1) PrintAggregates(aggregates);
+        _output.WriteLine();
+        _output.WriteLine("Findings:");
+        foreach (var line in findings) _output.WriteLine("  - " + line);
+        _output.WriteLine();
+        _output.WriteLine($"Run folder: {folder.Path}");
+        return new StudyOutcome(folder.Path, false, results, aggregates, findings);
+    }
+
+    /// <summary>Trains and tests one model with one seed; null when interrupted (the checkpoint is on disk).</summary>
+    private ModelResult? TrainOne(string modelName, int seed, string label, StudySplits splits, StudyFolder folder, CancellationToken cancellation)
+    {
+        var options = _settings.TrainingFor(seed);
+        var model = ModelZoo.Create(modelName, seed);
+        using var trainer = new Trainer(model, options)
+        {
+            CheckpointPath = Path.Combine(folder.ModelFolder(modelName, seed), StudyFolder.CheckpointFileName),
+            Progress = Progress,
+        };
+        _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(modelName)}");
+        trainer.ResumeIfExists(trainer.CheckpointPath);
+        TrainerCreated?.Invoke(modelName, seed, trainer);
+        var training = trainer.Fit(splits.Train, splits.Validation, cancellation);
+        if (training.StopReason == StopReason.Interrupted) return null;
+        var test = trainer.Evaluate(splits.Test);
+        _output.WriteLine($"{label}: {training.StopReason switch { StopReason.EarlyStopping => "early stop", StopReason.Requested => "stopped", _ => "last epoch" }} after {training.History.Count} epoch(s), kept epoch {training.BestEpoch}; test accuracy {Reports.Markdown.Percent(test.Accuracy)}, loss {Reports.Markdown.Number(test.Loss)}");
+        var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(modelName));
+        result.Extra["model"] = modelName;
+        result.Extra["seed"] = seed;
+        return result;
+    }
+
+    private string ResumeHint() => _settings.DataDir is null ? "" : $" --data-dir {_settings.DataDir}";
+
+    private void PrintAggregates(IReadOnlyList<ModelAggregate> aggregates)
+    {
+        var table = new Table { Title = new TableTitle($"mean ± std over {_settings.Seeds} seeds") };
+        table.AddColumn("Model");
+        foreach (var header in new[] { "Params", "Test acc", "Peak val acc", "Gap (train − val)", "Best epoch", "Time" })
+            table.AddColumn(new TableColumn(header).RightAligned());
+        foreach (var a in aggregates)
+            table.AddRow(Markup.Escape(a.Name), Reports.Markdown.Count(a.Parameters), a.TestAccuracy.FormatPercent(),
+                a.PeakValidationAccuracy.FormatPercent(), a.Gap.FormatPercent(), a.BestEpoch.FormatNumber(1), Reports.Markdown.Duration(a.TrainSeconds.Mean));
+        _console.Write(table);
+    }
+
+    /// <summary>Loads a dataset's train and test splits through the data locator (verifying the files, downloading missing ones).</summary>
+    public static (Dataset Train, Dataset Test) LoadData(string dataset, string? dataDir, IAnsiConsole console, bool allowDownload = true)
+    {
+        var locator = DataLocator.Resolve(dataDir);
+        using var downloader = new Downloader(console: console);
+        return DatasetCatalog.LoadAsync(dataset, locator, downloader, allowDownload).GetAwaiter().GetResult();
+    }
+
+    private static string DataDescription(string? dataDir)
+    {
+        var locator = DataLocator.Resolve(dataDir);
+        return $"{locator.Root} (from {locator.Source})";
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using NativeConv.Experiments.Training;
+
+namespace NativeConv.Experiments.Studies;
+
+/// <summary>
+/// The command-line settings of a study run (common to every study verb). <see cref="TrainingFor"/> turns them into the
+/// trainer's options for one seed. Defaults match the reference runs: batch 64, patience 3, at most 30 epochs.
+/// </summary>
+public sealed record StudySettings
+{
+    public const int DefaultSeed = 42;
+
+    /// <summary>--data-dir (null: $NATIVECONV_DATA, else ./data).</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>The first seed; with <see cref="Seeds"/> K the runs use seeds Seed, Seed+1, ..., Seed+K−1.</summary>
+    public int Seed { get; init; } = DefaultSeed;
+
+    /// <summary>How many seeds each model is trained with (results reported as mean ± std when K > 1).</summary>
+    public int Seeds { get; init; } = 1;
+
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public int Epochs { get; init; } = 30;
+    public int BatchSize { get; init; } = 64;
+    public int Patience { get; init; } = 3;
+
+    /// <summary>Train on a seeded stratified subset of this many images (null: all).</summary>
+    public int? Limit { get; init; }
+
+    /// <summary>The runs root (a study writes runs/&lt;study&gt;-&lt;timestamp&gt;/ under it).</summary>
+    public string Out { get; init; } = "runs";
+
+    /// <summary>A study folder to continue (null: start a new one).</summary>
+    public string? Resume { get; init; }
+
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>The seeds of the runs, in order.</summary>
+    public IReadOnlyList<int> SeedList()
+    {
+        var seeds = new int[Seeds];
+        for (int i = 0; i < seeds.Length; i++) seeds[i] = Seed + i;
+        return seeds;
+    }
+
+    /// <summary>The trainer's options for the run with <paramref name="seed"/>: Adam 1e-3, 10 % validation, restore-best.</summary>
+    public TrainingOptions TrainingFor(int seed) => new TrainingOptions
+    {
+        Seed = seed,
+        Threads = Threads,
+        Epochs = Epochs,
+        BatchSize = BatchSize,
+        Patience = Patience,
+        RestoreBestWeights = true,
+        Limit = Limit,
+        LearningRate = 1e-3f,
+        ValidationFraction = 0.1,
+        Device = Device,
+    }.Validate();
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public StudySettings Validate()
+    {
+        if (Seeds is < 1 or > 100) throw new ArgumentException($"--seeds must be between 1 and 100; got {Seeds}.");
+        TrainingFor(Seed);
+        return this;
+    }
+
+    /// <summary>The settings that decide the numbers, as text (stored in the study folder; a resume must match them).</summary>
+    public IReadOnlyList<(string Key, string Value)> NumericPairs() =>
+    [
+        ("seed", Seed.ToString(CultureInfo.InvariantCulture)),
+        ("seeds", Seeds.ToString(CultureInfo.InvariantCulture)),
+        ("threads", Threads.ToString(CultureInfo.InvariantCulture)),
+        ("epochs", Epochs.ToString(CultureInfo.InvariantCulture)),
+        ("batch_size", BatchSize.ToString(CultureInfo.InvariantCulture)),
+        ("patience", Patience.ToString(CultureInfo.InvariantCulture)),
+        ("limit", Limit?.ToString(CultureInfo.InvariantCulture) ?? "none"),
+        ("device", Device),
+    ];
+}

@@ -50,7 +50,10 @@ public static unsafe class Conv2DBackwardKernel
                 Partials = pp, PartialStride = partialStride,
                 G = g, ImagesPerGroup = imagesPerGroup, Chunks = chunks, Groups = groups,
             };
-            ParallelFor.For(chunks, ref body);
+            // As in the forward: too few chunks to share out → sequentially, each GEMM parallel. Same chunks either way,
+            // so the same sums.
+            if (chunks >= ParallelFor.ThreadCount) ParallelFor.For(chunks, ref body);
+            else for (int chunk = 0; chunk < chunks; chunk++) body.Execute(chunk, 0);
         }
 
         // Fixed-order reduction of the partials.

@@ -19,6 +19,8 @@ public class Conv2DGradientTests
         { 2, 3, 7, 7, 2, 5, 2, "same" },
         { 3, 2, 8, 5, 3, 3, 2, "valid" },
         { 2, 3, 3, 4, 2, 3, 1, "explicit" },
+        { 2, 3, 2, 3, 2, 5, 1, "same" },     // image smaller than the kernel: most taps fall on padding
+        { 2, 2, 3, 3, 3, 5, 2, "explicit" },
     };
 
     [Theory]

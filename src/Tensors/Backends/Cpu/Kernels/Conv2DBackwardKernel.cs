@@ -36,8 +36,6 @@ public static unsafe class Conv2DBackwardKernel
         int imagesPerGroup = imagesPerGemm > 0 ? Math.Min(imagesPerGemm, g.N) : Conv2DForwardKernel.ImagesPerGemm(g);
         int groups = (g.N + imagesPerGroup - 1) / imagesPerGroup;
         int chunks = ChunkCount(groups, dw.IsEmpty ? 0 : weightSize, dBias.IsEmpty ? 0 : g.OC);
-        int groupsPerChunk = (groups + chunks - 1) / chunks;
-        chunks = (groups + groupsPerChunk - 1) / groupsPerChunk;
 
         // Partials of chunks 1..chunks−1: dW part then dBias part, per chunk.
         int partialStride = (dw.IsEmpty ? 0 : weightSize) + (dBias.IsEmpty ? 0 : g.OC);
@@ -50,9 +48,12 @@ public static unsafe class Conv2DBackwardKernel
                 X = px, W = pw, DY = pdy,
                 DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb,
                 Partials = pp, PartialStride = partialStride,
-                G = g, ImagesPerGroup = imagesPerGroup, GroupsPerChunk = groupsPerChunk, Groups = groups,
+                G = g, ImagesPerGroup = imagesPerGroup, Chunks = chunks, Groups = groups,
             };
-            ParallelFor.For(chunks, ref body);
+            // As in the forward: too few chunks to share out → sequentially, each GEMM parallel. Same chunks either way,
+            // so the same sums.
+            if (chunks >= ParallelFor.ThreadCount) ParallelFor.For(chunks, ref body);
+            else for (int chunk = 0; chunk < chunks; chunk++) body.Execute(chunk, 0);
         }
 
         // Fixed-order reduction of the partials.
@@ -85,7 +86,7 @@ public static unsafe class Conv2DBackwardKernel
         public float* X, W, DY, DX, DW, DBias, Partials;
         public int PartialStride;
         public ConvGeometry G;
-        public int ImagesPerGroup, GroupsPerChunk, Groups;
+        public int ImagesPerGroup, Chunks, Groups;
 
         public void Execute(int chunk, int worker)
         {
@@ -101,7 +102,9 @@ public static unsafe class Conv2DBackwardKernel
             bool overwrite = chunk != 0;
 
             var weights = new ReadOnlySpan<float>(W, weightSize);
-            int firstGroup = chunk * GroupsPerChunk, lastGroup = Math.Min(Groups, firstGroup + GroupsPerChunk);
+            // Chunk sizes differ by at most one group (26 groups in 8 chunks: 3 or 4 each, not 7 chunks of 4), so the
+            // workers finish together.
+            int firstGroup = (int)((long)chunk * Groups / Chunks), lastGroup = (int)((long)(chunk + 1) * Groups / Chunks);
             for (int group = firstGroup; group < lastGroup; group++, overwrite = false)
             {
                 int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);

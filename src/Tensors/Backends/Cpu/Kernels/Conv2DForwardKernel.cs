@@ -32,8 +32,11 @@ public static unsafe class Conv2DForwardKernel
                 X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, G = g,
                 ImagesPerGroup = imagesPerGroup,
             };
-            // One group: runs inline, leaving the GEMM free to use the workers itself.
-            ParallelFor.For((g.N + imagesPerGroup - 1) / imagesPerGroup, ref body);
+            int groups = (g.N + imagesPerGroup - 1) / imagesPerGroup;
+            // Fewer groups than threads (small inference batches): run them one after another so each GEMM can use
+            // the workers itself (a GEMM inside a parallel body runs single-threaded).
+            if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
+            else for (int group = 0; group < groups; group++) body.Execute(group, 0);
         }
     }
 

@@ -46,29 +46,6 @@ public static class ParallelFor
         }
     }
 
-    /// <summary>
-    /// How long an idle worker keeps polling for the next job before it blocks (default 200 µs; 0 = block at once, the
-    /// polite choice when the machine is shared with other busy processes).
-    /// </summary>
-    public static int SpinMicroseconds
-    {
-        get => (int)(Volatile.Read(ref s_spinTicks) * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-        set
-        {
-            if (value < 0 || value > 1_000_000)
-                throw new ArgumentOutOfRangeException(nameof(value), value, "The spin time must be between 0 and 1,000,000 µs.");
-            Volatile.Write(ref s_spinTicks, value * System.Diagnostics.Stopwatch.Frequency / 1_000_000);
-        }
-    }
-
-    private static long s_spinTicks = InitialSpinMicroseconds() * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
-
-    // NATIVECONV_SPIN_US overrides the default without a code change (e.g. 0 on a machine shared with other jobs).
-    private static long InitialSpinMicroseconds() =>
-        int.TryParse(Environment.GetEnvironmentVariable("NATIVECONV_SPIN_US"), out int us) && us is >= 0 and <= 1_000_000 ? us : 200;
-
-    private static long SpinTicks => Volatile.Read(ref s_spinTicks);
-
     /// <summary>Runs body.Execute(i, worker) for every i in [0, count).</summary>
     public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
     {
@@ -138,19 +115,10 @@ public static class ParallelFor
         public static readonly Action<int, int> Run = static (index, worker) => Body.Execute(index, worker);
     }
 
-    /// <summary>
-    /// A worker thread. After a job it spins for <see cref="SpinMicroseconds"/> watching for the next one before it blocks:
-    /// a training step issues hundreds of short parallel loops back to back, and waking a blocked thread costs tens of
-    /// microseconds on a quiet machine (milliseconds on a loaded one) — more than many of those loops take.
-    /// Hand-off protocol: the dispatcher sets <c>_pending</c>, then wakes the worker only if it announced it was going to
-    /// sleep; the worker announces, then re-checks <c>_pending</c>, so a job is never missed (both sides use full fences).
-    /// </summary>
     private sealed class Worker
     {
         private readonly SemaphoreSlim _wake = new(0);
         private readonly int _id;
-        private int _pending;
-        private int _sleeping;
 
         public Worker(int id)
         {
@@ -159,44 +127,16 @@ public static class ParallelFor
             thread.Start();
         }
 
-        public void Start()
-        {
-            Volatile.Write(ref _pending, 1);
-            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) _wake.Release();
-        }
+        public void Start() => _wake.Release();
 
         private void Loop()
         {
             t_insideParallel = true;
             while (true)
             {
-                WaitForJob();
-                Volatile.Write(ref _pending, 0);
+                _wake.Wait();
                 RunItems(_id);
                 Interlocked.Decrement(ref s_workersRunning);
-            }
-        }
-
-        private void WaitForJob()
-        {
-            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-            while (Volatile.Read(ref _pending) == 0)
-            {
-                if (System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil)
-                {
-                    Thread.SpinWait(16);
-                    continue;
-                }
-                Interlocked.Exchange(ref _sleeping, 1);
-                if (Volatile.Read(ref _pending) != 0)
-                {
-                    // A job arrived while announcing: take it; if the dispatcher already saw us sleeping it released the
-                    // semaphore, so consume that release to keep the count at zero.
-                    if (Interlocked.CompareExchange(ref _sleeping, 0, 1) != 1) _wake.Wait();
-                    return;
-                }
-                _wake.Wait();
-                spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             }
         }
     }

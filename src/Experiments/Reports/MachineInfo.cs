@@ -46,11 +46,25 @@ public sealed record MachineInfo(
 /// <summary>The source revision a run was built from, via `git rev-parse HEAD` when git and a repository are at hand.</summary>
 public static class GitInfo
 {
-    /// <summary>The commit hash of the repository containing <paramref name="directory"/> (default: the current one), or "unknown".</summary>
+    /// <summary>
+    /// The commit hash of the repository containing <paramref name="directory"/> (default: the current one); outside a
+    /// repository, the commit this program was built from (stamped into the assembly at build time); else "unknown".
+    /// </summary>
     public static string Commit(string? directory = null)
     {
         string? output = RunGit("rev-parse HEAD", directory);
-        return output is { Length: 40 } ? output : "unknown";
+        return output is { Length: 40 } ? output : BuiltFromCommit() ?? "unknown";
+    }
+
+    /// <summary>The commit stamped at build time ("version+sha" in the informational version), or null.</summary>
+    public static string? BuiltFromCommit()
+    {
+        string? version = typeof(GitInfo).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        int plus = version?.IndexOf('+') ?? -1;
+        string? sha = plus >= 0 ? version![(plus + 1)..] : null;
+        return sha is { Length: 40 } ? sha : null;
     }
 
     /// <summary>True when tracked files differ from the commit; null when git is not available.</summary>

@@ -103,34 +103,10 @@ public sealed class ConvConfig : ManualConfig
     {
         AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10));
         AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
-        AddColumn(new RateColumn(gflops: true), new RateColumn(gflops: false));
+        AddColumn(
+            new RateColumn("ConvGFLOPs", "GFLOP/s", "layer FLOPs / mean time, 10⁹/s", 0, "F1", (c, stats) =>
+                ConvBenchmarks.GigaFlops(c.Descriptor.WorkloadMethod.Name, RateColumn.Parameter(c, nameof(ConvBenchmarks.Layer)) as string ?? "") * 1e9 / stats.Mean),
+            new RateColumn("ConvImages", "images/s", "batch of 128 / mean time", 1, "F0", (_, stats) => 128 / (stats.Mean / 1e9)));
         AddColumn(StatisticColumn.Min);
-    }
-
-    private sealed class RateColumn(bool gflops) : IColumn
-    {
-        public string Id => gflops ? "ConvGFLOPs" : "ConvImages";
-        public string ColumnName => gflops ? "GFLOP/s" : "images/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => gflops ? 0 : 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => gflops ? "layer FLOPs / mean time, 10⁹/s" : "batch of 128 / mean time";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            if (summary[benchmarkCase]?.ResultStatistics is not { } stats) return "-";
-            string layer = "";
-            foreach (var p in benchmarkCase.Parameters.Items)
-                if (p.Name == nameof(ConvBenchmarks.Layer)) layer = (string)p.Value;
-            if (gflops) return (ConvBenchmarks.GigaFlops(benchmarkCase.Descriptor.WorkloadMethod.Name, layer) * 1e9 / stats.Mean).ToString("F1");
-            return (128 / (stats.Mean / 1e9)).ToString("F0"); // Mean is in ns
-        }
-
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     }
 }

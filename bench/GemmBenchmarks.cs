@@ -126,43 +126,19 @@ public sealed class GemmConfig : ManualConfig
     public GemmConfig()
     {
         AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15));
-        AddColumn(new GflopsColumn(best: false), new GflopsColumn(best: true));
+        // 2·M·N·K / time, over the mean iteration and over the fastest one (a shared machine's fairest number, and what the
+        // OpenBLAS peer reports). Statistics are in ns per operation, so flops / ns = GFLOP/s.
+        AddColumn(
+            new RateColumn("GFLOPs", "GFLOP/s", "2·M·N·K / mean time, in 10⁹ floating-point operations per second", 0, "F1",
+                (c, stats) => Flops(c) / stats.Mean),
+            new RateColumn("GFLOPsBest", "GFLOP/s (best)", "2·M·N·K / fastest iteration, in 10⁹ floating-point operations per second", 1, "F1",
+                (c, stats) => Flops(c) / stats.Min));
         // The shape names are the point of the table: do not truncate them.
         WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(40));
     }
 
-    /// <summary>2·M·N·K / time: over the mean iteration, or over the fastest one (a shared machine's fairest number, and
-    /// what the OpenBLAS peer reports).</summary>
-    private sealed class GflopsColumn(bool best) : IColumn
-    {
-        public string Id => best ? "GFLOPsBest" : "GFLOPs";
-        public string ColumnName => best ? "GFLOP/s (best)" : "GFLOP/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => best ? 1 : 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => best
-            ? "2·M·N·K / fastest iteration, in 10⁹ floating-point operations per second"
-            : "2·M·N·K / mean time, in 10⁹ floating-point operations per second";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var report = summary[benchmarkCase];
-            if (report?.ResultStatistics is not { } stats) return "-";
-            double flops = 0;
-            foreach (var p in benchmarkCase.Parameters.Items)
-            {
-                if (p.Value is GemmShape shape) flops = shape.Flops;
-                else if (p.Name == nameof(GemmBenchmarks.N) && p.Value is int n) flops = 2.0 * n * n * n;
-            }
-            double ns = best ? stats.Min : stats.Mean; // ns per operation: flops/ns = GFLOP/s
-            return flops == 0 ? "-" : (flops / ns).ToString("F1");
-        }
-
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    }
+    private static double Flops(BenchmarkCase benchmarkCase) =>
+        RateColumn.Parameter(benchmarkCase, nameof(GemmShapeBenchmarks.Shape)) is GemmShape shape ? shape.Flops
+        : RateColumn.Parameter(benchmarkCase, nameof(GemmBenchmarks.N)) is int n ? 2.0 * n * n * n
+        : double.NaN;
 }

@@ -34,7 +34,7 @@ public class TrainStepBenchmarks
     /// <summary>Adds the Images/s column.</summary>
     private sealed class TrainStepConfig : ManualConfig
     {
-        public TrainStepConfig() => AddColumn(new ImagesPerSecondColumn());
+        public TrainStepConfig() => AddColumn(new RateColumn("ImagesPerSecond", "Images/s", $"Training images per second: {Batch} / mean step time", 0, "N0", (_, stats) => Batch * 1e9 / stats.Mean));
     }
 
     public static IEnumerable<string> Models => ModelZoo.Names;
@@ -92,27 +92,5 @@ public class TrainStepBenchmarks
         _optimizer.Step();
         Tape.Current.Reset();
         _backend.Synchronize();
-    }
-
-    /// <summary>Images per second: the batch over the mean step time.</summary>
-    private sealed class ImagesPerSecondColumn : IColumn
-    {
-        public string Id => nameof(ImagesPerSecondColumn);
-        public string ColumnName => "Images/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => $"Training images per second: {Batch} / mean step time";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var stats = summary[benchmarkCase]?.ResultStatistics;
-            return stats is null || stats.Mean <= 0 ? "NA" : (Batch * 1e9 / stats.Mean).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
-        }
     }
 }

@@ -149,10 +149,11 @@ public static class ScalarReference
         for (int i = 0; i < dx.Length; i++) dx[i] += (float)((double)dy[i / size] / size);
     }
 
-    // logits (N, K), labels (N) -> probabilities (N, K), mean loss
-    public static (float[] Probabilities, float Loss) SoftmaxCrossEntropy(float[] logits, float[] labels, int rows, int classes)
+    // logits (N, K), labels (N) -> probabilities (N, K), mean loss; plain double precision in the stable form (row max
+    // subtracted), so the reference itself survives logits of ±1000.
+    public static (double[] Probabilities, double Loss) SoftmaxCrossEntropyExact(float[] logits, float[] labels, int rows, int classes)
     {
-        var p = new float[logits.Length];
+        var p = new double[logits.Length];
         double loss = 0;
         for (int r = 0; r < rows; r++)
         {
@@ -160,10 +161,19 @@ public static class ScalarReference
             for (int k = 0; k < classes; k++) max = Math.Max(max, logits[r * classes + k]);
             double sum = 0;
             for (int k = 0; k < classes; k++) sum += Math.Exp(logits[r * classes + k] - max);
-            for (int k = 0; k < classes; k++) p[r * classes + k] = (float)(Math.Exp(logits[r * classes + k] - max) / sum);
+            for (int k = 0; k < classes; k++) p[r * classes + k] = Math.Exp(logits[r * classes + k] - max) / sum;
             loss += Math.Log(sum) - (logits[r * classes + (int)labels[r]] - max);
         }
-        return (p, (float)(loss / rows));
+        return (p, loss / rows);
+    }
+
+    // The same, rounded to float32 like a backend's outputs.
+    public static (float[] Probabilities, float Loss) SoftmaxCrossEntropy(float[] logits, float[] labels, int rows, int classes)
+    {
+        var (exact, loss) = SoftmaxCrossEntropyExact(logits, labels, rows, classes);
+        var p = new float[exact.Length];
+        for (int i = 0; i < p.Length; i++) p[i] = (float)exact[i];
+        return (p, (float)loss);
     }
 
     public static void SoftmaxCrossEntropyBackward(float[] p, float[] labels, float dLoss, float[] dLogits, int rows, int classes)

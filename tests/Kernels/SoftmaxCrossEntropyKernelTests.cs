@@ -1,4 +1,5 @@
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tests.Backends;
 using NativeConv.Tests.Support;
 
 namespace NativeConv.Tests.Kernels;
@@ -13,26 +14,9 @@ public class SoftmaxCrossEntropyKernelTests
         return labels;
     }
 
-    // Plain double-precision softmax and cross-entropy (stable form, so the reference itself survives ±1000).
-    private static (double[] P, double Loss) Reference(float[] logits, float[] labels, int batch, int classes)
-    {
-        var p = new double[logits.Length];
-        double loss = 0;
-        for (int n = 0; n < batch; n++)
-        {
-            double max = double.NegativeInfinity;
-            for (int k = 0; k < classes; k++) max = Math.Max(max, logits[n * classes + k]);
-            double sum = 0;
-            for (int k = 0; k < classes; k++) sum += Math.Exp(logits[n * classes + k] - max);
-            for (int k = 0; k < classes; k++) p[n * classes + k] = Math.Exp(logits[n * classes + k] - max) / sum;
-            loss += -(logits[n * classes + (int)labels[n]] - max - Math.Log(sum));
-        }
-        return (p, loss / batch);
-    }
-
     private static void Check(float[] logits, float[] labels, int batch, int classes, string context)
     {
-        var (expectedP, expectedLoss) = Reference(logits, labels, batch, classes);
+        var (expectedP, expectedLoss) = ScalarReference.SoftmaxCrossEntropyExact(logits, labels, batch, classes);
         var p = KernelSweep.Poisoned(logits.Length);
         double loss = SoftmaxCrossEntropy.Forward(logits, labels, p, batch, classes);
         Assert.True(Math.Abs(loss - expectedLoss) <= 1e-5 * Math.Max(1, Math.Abs(expectedLoss)), $"{context}: loss {loss}, expected {expectedLoss}");

@@ -28,6 +28,22 @@ public class CommandTests
     }
 
     [Fact]
+    public void Throughput_profile_lists_every_op_of_the_model_in_order_and_still_ends_with_images_per_second()
+    {
+        var (code, output, error) = Run("throughput", "--model", "fmnist-cnn", "--batch", "4", "--threads", "1", "--steps", "2", "--warmup", "0", "--profile");
+        Assert.True(code == 0, error);
+        var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.StartsWith("images/s: ", lines[^1]);
+        // fmnist-cnn: conv (bias fused), relu, pool, twice; flatten; dense = matmul + bias; relu; dense; loss.
+        var rows = lines.SkipWhile(l => !l.StartsWith("profile:")).Skip(2).TakeWhile(l => l.Length > 3 && char.IsDigit(l[2])).ToArray();
+        string[] expected = ["Conv2D", "Relu", "MaxPool2D", "Conv2D", "Relu", "MaxPool2D", "Reshape", "MatMul", "AddBias", "Relu", "MatMul", "AddBias", "SoftmaxCrossEntropy"];
+        Assert.Equal(expected, rows.Select(r => r.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]).ToArray());
+        Assert.Contains("(4, 16, 28, 28)", rows[0]);
+        Assert.Contains(lines, l => l.TrimStart().StartsWith("optimizer (Adam)"));
+        Assert.Contains(lines, l => l.StartsWith("by op kind:"));
+    }
+
+    [Fact]
     public void Models_with_a_name_shows_only_that_model_and_rejects_unknown_names()
     {
         var (code, output, _) = Run("models", "--name", "cifar-big");

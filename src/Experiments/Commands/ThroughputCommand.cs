@@ -24,9 +24,11 @@ public static class ThroughputCommand
         var model = new Option<string>("--model") { Description = $"Model to train: {string.Join(", ", ModelZoo.Names)}", Required = true };
         var steps = new Option<int>("--steps") { Description = "Timed training steps", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, pools, caches)", DefaultValueFactory = _ => 3 };
+        var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser) and print where the time goes" };
         command.Add(model);
         command.Add(steps);
         command.Add(warmup);
+        command.Add(profile);
         var common = new CommonOptions(command);
         command.SetAction(result =>
         {
@@ -50,6 +52,8 @@ public static class ThroughputCommand
             output.WriteLine($"loss (last step): {measurement.LastLoss.ToString("G6", CultureInfo.InvariantCulture)}");
             output.WriteLine($"ms/step: {measurement.MillisecondsPerStep.ToString("F2", CultureInfo.InvariantCulture)}");
             output.WriteLine($"managed bytes allocated/step: {measurement.BytesPerStep.ToString("F0", CultureInfo.InvariantCulture)}");
+            if (result.GetValue(profile))
+                StepProfileTable.Write(output, Profile(modelName, options.Batch, options.Seed, stepCount), measurement.MillisecondsPerStep);
             output.WriteLine($"images/s: {measurement.ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture)}");
             return 0;
         });
@@ -86,6 +90,45 @@ public static class ThroughputCommand
 
         double seconds = clock.Elapsed.TotalSeconds;
         return new Measurement(model.ParameterCount, loss, 1000.0 * seconds / steps, (double)batch * steps / seconds, (double)allocated / steps);
+    }
+
+    /// <summary>
+    /// Runs one warm-up step and then <paramref name="steps"/> steps with a <see cref="StepProfiler"/> on the tape: every op is
+    /// timed forward and backward (the backend synchronised around each), then the optimiser.
+    /// </summary>
+    public static StepProfiler Profile(string modelName, int batch, int seed, int steps)
+    {
+        var backend = Engine.DefaultBackend;
+        var model = ModelZoo.Create(modelName, seed);
+        model.To(backend);
+        model.Train();
+        var optimizer = new Adam(model.Parameters());
+        using var x = RandomImages(ModelZoo.BatchInputShape(modelName, batch), seed, backend);
+        using var labels = RandomLabels(batch, ModelZoo.Classes, seed, backend);
+        TrainStep(model, optimizer, x, labels, readLoss: false);
+
+        var profiler = new StepProfiler();
+        var tape = Tape.Current;
+        tape.Profiler = profiler;
+        try
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                profiler.BeginStep(backend);
+                optimizer.ZeroGrad();
+                profiler.Mark("zero grad", backend);
+                var logits = model.Forward(x);
+                var loss = Op.SoftmaxCrossEntropy(logits, labels);
+                loss.Backward();
+                profiler.Mark(StepProfiler.AutogradPhase, backend); // consuming the tape after the last node
+                optimizer.Step();
+                profiler.Mark("optimizer (Adam)", backend);
+                tape.Reset();
+                profiler.Mark("tape reset", backend);
+            }
+        }
+        finally { tape.Profiler = null; }
+        return profiler;
     }
 
     /// <summary>One full step; returns the loss when asked (read before the tape frees it), else NaN.</summary>

@@ -20,6 +20,9 @@ public sealed class Tape
     private readonly Stack<Tensor> _tensorPool = new();
     private int _noGradDepth;
 
+    /// <summary>When set, every recorded op is timed forward and backward (see <see cref="StepProfiler"/>); null costs nothing.</summary>
+    public StepProfiler? Profiler { get; set; }
+
     /// <summary>This thread's tape.</summary>
     public static Tape Current => t_current ??= new Tape();
 
@@ -74,6 +77,7 @@ public sealed class Tape
     {
         node.Output.RequiresGrad = true;
         _nodes.Add(node);
+        Profiler?.OnRecorded(node);
     }
 
     /// <summary>
@@ -110,10 +114,21 @@ public sealed class Tape
             root.Backend.Axpy(1f, seed, rootGrad);
         }
 
+        var profiler = Profiler;
         for (int i = _nodes.Count - 1; i >= 0; i--)
         {
             var node = _nodes[i];
-            if (node.Output.Grad is not null) node.Backward(this);
+            if (node.Output.Grad is null) continue;
+            if (profiler is null)
+            {
+                node.Backward(this);
+            }
+            else
+            {
+                long started = profiler.BeforeBackward(node);
+                node.Backward(this);
+                profiler.AfterBackward(i, node, started);
+            }
         }
         RecycleNodes();
     }

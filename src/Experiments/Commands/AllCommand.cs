@@ -6,7 +6,8 @@ namespace NativeConv.Experiments.Commands;
 
 /// <summary>
 /// `all [study options]`: eda for both datasets, then fmnist, kernel-study, cifar and filter-study in sequence, each in its
-/// own run folder, loading each dataset once. With --resume (no value) every study continues its newest run if it has one.
+/// own run folder, loading each dataset once. With --resume (no value) every study continues its newest run of all its models
+/// (runs made with --models are left alone) if it has one.
 /// </summary>
 public static class AllCommand
 {
@@ -34,9 +35,10 @@ public static class AllCommand
             foreach (var study in StudyDefinition.All)
             {
                 output.WriteLine($"==== {study.Name} ====");
-                var studySettings = settings.Resume is not null && StudyFolder.FindLatest(study.Name, settings.Out) is null
-                    ? settings with { Resume = null }
-                    : settings;
+                // `all` runs every model of every study, so it continues only runs of the whole study, never a --models one.
+                string? folder = settings.Resume is null ? null
+                    : StudyFolder.FindLatest(study.Name, settings.Out, f => study.IsWholeStudy(f.SavedModels(study)));
+                var studySettings = settings with { Resume = folder, Models = study.Models };
                 var outcome = StudyCommand.RunStudy(study, studySettings, result, Load(study.Dataset));
                 folders.Add(outcome.Folder);
                 if (outcome.Interrupted) return 130;

@@ -8,11 +8,12 @@ namespace NativeConv.Experiments.Commands;
 
 /// <summary>
 /// The options every study verb shares (--data-dir, --seed, --seeds, --threads, --epochs, --batch-size, --patience, --limit,
-/// --out, --resume, --device). Create one per command: it adds the options and reads them back as <see cref="StudySettings"/>.
+/// --out, --resume, --device, --no-download), plus --models for a verb that runs one <paramref name="study"/>. Create one per
+/// command: it adds the options and reads them back as <see cref="StudySettings"/>.
 /// </summary>
 public sealed class StudyOptions
 {
-    public StudyOptions(Command command)
+    public StudyOptions(Command command, StudyDefinition? study = null)
     {
         var defaults = new StudySettings();
         DataDir = new Option<string?>("--data-dir") { Description = $"Folder holding the datasets (default: ${DataLocator.EnvironmentVariable}, else ./data; missing files are downloaded and verified)" };
@@ -44,6 +45,19 @@ public sealed class StudyOptions
         });
         foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload })
             command.Add(option);
+        if (study is not null)
+        {
+            // Checked against the study when the command runs (a bad name exits with 2 and lists the study's models).
+            Models = new Option<string[]>("--models")
+            {
+                Description = $"Train only these of the study's models, in the study's order: NAME[,NAME...] or --models repeated " +
+                              $"(default: all: {study.ModelList}). results.json and report.md then cover only them; --resume continues a run's own models",
+                Arity = ArgumentArity.OneOrMore,
+                AllowMultipleArgumentsPerToken = false,
+                HelpName = "NAME[,NAME...]",
+            };
+            command.Add(Models);
+        }
     }
 
     public Option<string?> DataDir { get; }
@@ -59,6 +73,9 @@ public sealed class StudyOptions
     public Option<string> Device { get; }
     public Option<bool> NoDownload { get; }
 
+    /// <summary>--models (study verbs only; null for `all`, which always runs every model).</summary>
+    public Option<string[]>? Models { get; }
+
     public StudySettings Read(ParseResult result) => new()
     {
         DataDir = result.GetValue(DataDir),
@@ -73,6 +90,8 @@ public sealed class StudyOptions
         // Present without a value: the newest run of this study.
         Resume = result.GetResult(Resume) is null ? null : result.GetValue(Resume) ?? StudyFolder.Latest,
         Device = result.GetValue(Device) ?? "cpu",
+        // Absent: null (every model, or on --resume the run's own); the names are checked by the study.
+        Models = Models is not null && result.GetResult(Models) is not null ? result.GetValue(Models) ?? [] : null,
     };
 
     /// <summary>The option's value, or null when it did not parse (the parser already reports that error).</summary>
@@ -96,7 +115,7 @@ internal static class StudyCommand
     public static Command Create(StudyDefinition study, string description)
     {
         var command = new Command(study.Name, description);
-        var options = new StudyOptions(command);
+        var options = new StudyOptions(command, study);
         command.SetAction(result => Guarded(result, () =>
         {
             var settings = options.Read(result).Validate();
@@ -120,12 +139,20 @@ internal static class StudyCommand
         return runner.Run(interrupt.Token);
     }
 
-    /// <summary>Turns the errors a person can fix (missing data, bad files, bad settings, bad resume) into a message and exit code 1.</summary>
+    /// <summary>
+    /// Turns the errors a person can fix into a message: a --models name that is not one of the study's models exits with 2
+    /// (a usage error, like an unknown model elsewhere); missing data, bad files, bad settings and a bad resume with 1.
+    /// </summary>
     public static int Guarded(ParseResult result, Func<int> action)
     {
         try
         {
             return action();
+        }
+        catch (StudyModelsException e)
+        {
+            CommandIo.Error(result).WriteLine(e.Message);
+            return 2;
         }
         catch (Exception e) when (e is DataUnavailableException or DataFormatException or StudyResumeException or CheckpointFormatException or ArgumentException)
         {

@@ -11,14 +11,84 @@ public static class Findings
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>The findings of a study from its per-model aggregates (in the study's model order).</summary>
-    public static IReadOnlyList<string> For(StudyDefinition study, IReadOnlyList<ModelAggregate> models) => study.Kind switch
+    /// <summary>
+    /// The findings of a study from the per-model aggregates of the models that were run, found by NAME (a --models run may
+    /// lack any of them, the baseline included). A comparison whose models were not all run is not computed: the findings
+    /// then describe the models that were run and say which ones the comparison needs.
+    /// </summary>
+    public static IReadOnlyList<string> For(StudyDefinition study, IReadOnlyList<ModelAggregate> models)
     {
-        StudyKind.BaselineVersusChallenger => BaselineVersusChallenger(models[0], models[1]),
-        StudyKind.KernelSize => KernelSize(models[0], models[1]),
-        StudyKind.SizeSweep => SizeSweep(models[0], models.Skip(1).ToList()),
-        _ => [],
-    };
+        if (models.Count == 0) return [];
+        var missing = new List<string>();
+        foreach (string name in study.Models)
+            if (Find(models, name) is null) missing.Add(name);
+
+        switch (study.Kind)
+        {
+            case StudyKind.BaselineVersusChallenger or StudyKind.KernelSize:
+                if (Find(models, study.Models[0]) is { } first && Find(models, study.Models[1]) is { } second)
+                    return study.Kind == StudyKind.BaselineVersusChallenger ? BaselineVersusChallenger(first, second) : KernelSize(first, second);
+                return NotCompared(models, NotRun(study, models, missing, [$"the comparison of {study.Models[1]} with {study.Models[0]}"]));
+
+            case StudyKind.SizeSweep:
+                var family = new List<ModelAggregate>();
+                foreach (var m in models)
+                    if (m.Name != study.Baseline) family.Add(m);
+                var baseline = Find(models, study.Baseline);
+                var leftOut = new List<string>();
+                if (family.Count < study.Models.Count - 1) leftOut.Add($"the full size sweep ({string.Join(", ", study.Models.Skip(1))})");
+                if (baseline is null) leftOut.Add($"the comparison with the baseline {study.Baseline}");
+                var sentence = NotRun(study, models, missing, leftOut);
+                if (family.Count == 0) return NotCompared(models, sentence);
+                var lines = new List<string>(SizeSweep(baseline, family));
+                if (missing.Count > 0) lines.Add(sentence);
+                return lines;
+
+            default:
+                return [];
+        }
+    }
+
+    private static ModelAggregate? Find(IReadOnlyList<ModelAggregate> models, string name)
+    {
+        foreach (var m in models)
+            if (m.Name == name) return m;
+        return null;
+    }
+
+    /// <summary>"Not compared: this run covers only X (--models), without Y, so WHAT is left out; ..."</summary>
+    private static string NotRun(StudyDefinition study, IReadOnlyList<ModelAggregate> models, IReadOnlyList<string> missing, IReadOnlyList<string> leftOut) =>
+        $"Not compared: this run covers only {string.Join(", ", models.Select(m => m.Name))} (--models), without {string.Join(", ", missing)}, " +
+        $"so {string.Join(" and ", leftOut)} {(leftOut.Count == 1 ? "is" : "are")} left out; run {study.Name} without --models for the full findings.";
+
+    /// <summary>The findings of models that cannot be compared with each other: what each measured, its seed spread, and why no comparison.</summary>
+    private static List<string> NotCompared(IReadOnlyList<ModelAggregate> models, string notRun)
+    {
+        var lines = new List<string>();
+        foreach (var m in models)
+        {
+            lines.Add($"{m.Name} reaches {m.TestAccuracy.FormatPercent()} test accuracy with {Markdown.Count(m.Parameters)} parameters " +
+                      $"(generalisation gap {Markdown.PercentagePoints(m.Gap.Mean)}, best epoch {m.BestEpoch.FormatNumber(m.BestEpoch.Count > 1 ? 1 : 0)}).");
+            lines.Add(SeedSpread(m));
+        }
+        lines.Add(notRun);
+        return lines;
+    }
+
+    /// <summary>
+    /// The seed-to-seed spread of one model's test accuracy (what repeating a configuration with --seeds K measures), or
+    /// with one seed the sentence that the noise is unknown.
+    /// </summary>
+    public static string SeedSpread(ModelAggregate model)
+    {
+        var x = model.TestAccuracy;
+        if (x.Count < 2)
+            return $"{model.Name} was trained with one seed, so its seed-to-seed noise is unknown: run with --seeds 3 (or more) to measure it.";
+        // Two independent single-seed runs differ with a standard deviation of √2·std: two of those is the noise threshold.
+        return $"Seed-to-seed noise of {model.Name}: its test accuracy has a standard deviation of {Markdown.Number(x.Std * 100, 2)} pp over {x.Count} seeds " +
+               $"(standard error of the mean {Markdown.Number(x.StandardError * 100, 2)} pp); two single-seed runs of it differ by up to about " +
+               $"{Markdown.Number(2 * Math.Sqrt(2) * x.Std * 100, 2)} pp (2√2 × std) from the noise alone.";
+    }
 
     /// <summary>A baseline (first) against a challenger: accuracy difference with the parameter ratio, gap, convergence, noise.</summary>
     public static IReadOnlyList<string> BaselineVersusChallenger(ModelAggregate baseline, ModelAggregate challenger)
@@ -65,6 +135,8 @@ public static class Findings
         var best = sorted.MaxBy(m => m.TestAccuracy.Mean)!;
         lines.Add($"Best test accuracy: {best.Name} with {best.TestAccuracy.FormatPercent()} ({Markdown.Count(best.Parameters)} parameters).");
 
+        if (sorted.Count == 1)
+            lines.Add($"Only one size ({best.Name}) was measured, so this run says nothing about how accuracy, the gain per doubling of parameters or the gap change with size.");
         if (sorted.Count >= 2)
         {
             string chain = string.Join(" → ", sorted.Select(m => $"{m.Name} {Markdown.Percent(m.TestAccuracy.Mean)}"));
@@ -106,14 +178,18 @@ public static class Findings
             lines.Add(Comparison(sorted[0], baseline));
             if (sorted.Count > 1) lines.Add(Comparison(best, baseline));
         }
-        if (best.TestAccuracy.Count > 1 && sorted.Count >= 2)
+        if (sorted.Count >= 2)
         {
             var runnerUp = sorted.Where(m => !ReferenceEquals(m, best)).MaxBy(m => m.TestAccuracy.Mean)!;
             lines.Add(Noise(best.Name, best.TestAccuracy, runnerUp.Name, runnerUp.TestAccuracy));
         }
+        else if (baseline is not null)
+        {
+            lines.Add(Noise(best.Name, best.TestAccuracy, baseline.Name, baseline.TestAccuracy));
+        }
         else
         {
-            lines.Add(Noise(best.Name, best.TestAccuracy, "the others", new SeedStat(double.NaN, double.NaN, 1)));
+            lines.Add(SeedSpread(best));
         }
         return lines;
     }

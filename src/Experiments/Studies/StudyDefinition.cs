@@ -39,4 +39,47 @@ public sealed record StudyDefinition(string Name, string Title, string Dataset, 
 
     /// <summary>The training studies, in the order `all` runs them.</summary>
     public static IReadOnlyList<StudyDefinition> All { get; } = [Fmnist, KernelStudy, Cifar, FilterStudy];
+
+    /// <summary>The study's baseline (its first model): the reference the findings compare the others with.</summary>
+    public string Baseline => Models[0];
+
+    /// <summary>The study's models as one text ("fmnist-mlp, fmnist-cnn"), for messages.</summary>
+    public string ModelList => string.Join(", ", Models);
+
+    /// <summary>
+    /// The models a --models list picks, in the STUDY's order (whatever order they were given in), each once, with the
+    /// study's spelling (names match case-insensitively; "a,b" entries are split at commas). Throws
+    /// <see cref="StudyModelsException"/> naming every name that is unknown or not part of this study, and the study's models.
+    /// </summary>
+    public IReadOnlyList<string> SelectModels(IEnumerable<string> requested)
+    {
+        var chosen = new HashSet<string>(StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (string entry in requested)
+        {
+            foreach (string part in entry.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                string? match = null;
+                foreach (string model in Models)
+                    if (string.Equals(model, part, StringComparison.OrdinalIgnoreCase)) match = model;
+                if (match is not null) chosen.Add(match);
+                else if (NativeConv.Layers.ModelZoo.Contains(part)) problems.Add($"'{part}' is not part of the {Name} study");
+                else problems.Add($"unknown model '{part}'");
+            }
+        }
+        if (problems.Count > 0)
+            throw new StudyModelsException($"--models: {string.Join("; ", problems)}. The {Name} study's models: {ModelList}.");
+        if (chosen.Count == 0)
+            throw new StudyModelsException($"--models: no model named. The {Name} study's models: {ModelList} (comma-separated, or --models repeated).");
+        var selection = new List<string>(chosen.Count);
+        foreach (string model in Models)
+            if (chosen.Contains(model)) selection.Add(model);
+        return selection;
+    }
+
+    /// <summary>Whether <paramref name="models"/> is the whole study (every model, in its order).</summary>
+    public bool IsWholeStudy(IReadOnlyList<string> models) => models.SequenceEqual(Models, StringComparer.Ordinal);
 }
+
+/// <summary>A --models list naming a model that is unknown or not part of the study: a message and exit code 2.</summary>
+public sealed class StudyModelsException(string message) : Exception(message);

@@ -15,6 +15,9 @@ public sealed class StudyFolder
     public const string ResultFileName = "result.json";
     public const string Latest = "latest";
 
+    /// <summary>The study.json key of the models a run trains (comma-separated, study order); absent in runs made before --models.</summary>
+    public const string ModelsKey = "models";
+
     private StudyFolder(string path) => Path = System.IO.Path.GetFullPath(path);
 
     public string Path { get; }
@@ -50,8 +53,11 @@ public sealed class StudyFolder
         return folder;
     }
 
-    /// <summary>The newest &lt;study&gt;-* folder under <paramref name="root"/> with a study.json, or null.</summary>
-    public static string? FindLatest(string study, string root)
+    /// <summary>
+    /// The newest &lt;study&gt;-* folder under <paramref name="root"/> with a study.json (and, with <paramref name="accept"/>,
+    /// whose saved settings it accepts), or null.
+    /// </summary>
+    public static string? FindLatest(string study, string root, Func<StudyFolder, bool>? accept = null)
     {
         if (!Directory.Exists(root)) return null;
         string? newest = null;
@@ -63,6 +69,7 @@ public sealed class StudyFolder
             if (suffix.Length == 0 || !char.IsAsciiDigit(suffix[0])) continue;
             string settings = System.IO.Path.Combine(directory, SettingsFileName);
             if (!File.Exists(settings)) continue;
+            if (accept is not null && !accept(new StudyFolder(directory))) continue;
             var time = File.GetLastWriteTimeUtc(settings);
             if (newest is null || time > newestTime || (time == newestTime && string.CompareOrdinal(directory, newest) > 0))
             {
@@ -78,6 +85,23 @@ public sealed class StudyFolder
     public Dictionary<string, string> ReadSettings() =>
         JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(SettingsPath), ResultsJson.SerializerOptions)
         ?? throw new StudyResumeException($"--resume: {SettingsPath} is empty.");
+
+    /// <summary>
+    /// The models this run was started with, in the study's order: the saved --models selection, or every model of
+    /// <paramref name="study"/> for a run made before --models existed (those always trained the whole study).
+    /// </summary>
+    public IReadOnlyList<string> SavedModels(StudyDefinition study)
+    {
+        if (!ReadSettings().TryGetValue(ModelsKey, out var saved)) return study.Models;
+        try
+        {
+            return study.SelectModels([saved]);
+        }
+        catch (StudyModelsException)
+        {
+            throw new StudyResumeException($"--resume: {SettingsPath} lists models '{saved}' that are not (all) part of the {study.Name} study ({study.ModelList}); start a new run without --resume.");
+        }
+    }
 
     /// <summary>
     /// Checks that <paramref name="settings"/> match the saved ones (the thread count may differ: the run stays correct but is

@@ -17,6 +17,16 @@ public static class StudyReport
                        $"{results.Machine.CpuModel}, {results.Machine.LogicalCores} logical cores, {results.Machine.DotNetVersion}, {results.Machine.Simd}.")
             .Code(string.Join("\n", results.Settings.Select(kv => $"{kv.Key}: {kv.Value}")), "text");
 
+        // A --models run: say up front that every table, plot and finding below covers only those models.
+        var run = aggregates.Select(a => a.Name).ToList();
+        if (!study.IsWholeStudy(run))
+        {
+            var left = study.Models.Where(m => !run.Contains(m)).ToList();
+            document.Paragraph($"**This report covers only {string.Join(", ", run)}** (chosen with --models), not the whole study " +
+                               $"({study.ModelList}): {string.Join(", ", left)} {(left.Count == 1 ? "was" : "were")} not run, so findings that need " +
+                               $"{(left.Count == 1 ? "it" : "them")} are left out.");
+        }
+
         int seeds = aggregates.Count > 0 ? aggregates[0].TestAccuracy.Count : 0;
         document.Heading(2, seeds > 1 ? $"Results (mean ± std over {seeds} seeds)" : "Results")
             .Table(StudyTable(aggregates))

@@ -12,13 +12,14 @@ public sealed record StudyOutcome(string Folder, bool Interrupted, StudyResults?
 
 /// <summary>
 /// Runs one training study: prints the settings, loads the data (or takes it preloaded), prepares the seeded splits, trains
-/// and tests every model with every seed — each with its own checkpoint in the study folder, skipping those a previous
+/// and tests every model (or the --models subset, in the study's order) with every seed — each with its own checkpoint in the study folder, skipping those a previous
 /// (interrupted) run finished — then writes results.json, the plots and report.md, and prints the summary.
 /// </summary>
 public sealed class StudyRunner
 {
     private readonly StudyDefinition _study;
     private readonly StudySettings _settings;
+    private readonly IReadOnlyList<string>? _requestedModels;
     private readonly TextWriter _output;
     private readonly IAnsiConsole _console;
 
@@ -26,6 +27,8 @@ public sealed class StudyRunner
     {
         _study = study;
         _settings = settings.Validate();
+        // A bad --models name fails here, before any data is loaded or folder made.
+        _requestedModels = settings.Models is null ? null : study.SelectModels(settings.Models);
         _output = output;
         _console = console;
     }
@@ -47,16 +50,27 @@ public sealed class StudyRunner
     {
         var numeric = _settings.NumericPairs();
         StudyFolder? folder = null;
+        IReadOnlyList<string> models = _requestedModels ?? _study.Models;
         if (_settings.Resume is { } resume)
         {
             folder = StudyFolder.Open(_study.Name, _settings.Out, resume);
             folder.CheckSettings(numeric);
+            // A resume continues the run's own models: without --models it takes them over, a different --models is refused.
+            var saved = folder.SavedModels(_study);
+            if (_requestedModels is not null && !_requestedModels.SequenceEqual(saved, StringComparer.Ordinal))
+                throw new StudyResumeException($"--resume: {folder.Path} was started with --models {string.Join(",", saved)}, not --models {string.Join(",", _requestedModels)}. " +
+                                               "Resume with the same --models (or none: a resume continues the run's own models), or start a new run without --resume.");
+            models = saved;
         }
+        bool subset = !_study.IsWholeStudy(models);
 
         var baseOptions = _settings.TrainingFor(_settings.Seed);
         var runOptions = new RunOptions(_study.Name, _settings.Seed, _settings.Threads, _settings.BatchSize, _settings.Device)
             .With("study", _study.Title)
-            .With("models", string.Join(", ", _study.Models))
+            .With("models", string.Join(", ", models));
+        // A --models subset names the whole study beside it, so results.json says what was left out.
+        if (subset) runOptions.With("study_models", _study.ModelList);
+        runOptions
             .With("seeds", string.Join(", ", _settings.SeedList()))
             .With("epochs", _settings.Epochs)
             .With("patience", _settings.Patience)
@@ -71,7 +85,7 @@ public sealed class StudyRunner
         // The data first: a missing dataset must not leave an empty run folder behind.
         var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
         var splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
-        folder ??= StudyFolder.Create(_study.Name, _settings.Out, numeric);
+        folder ??= StudyFolder.Create(_study.Name, _settings.Out, [.. numeric, (StudyFolder.ModelsKey, string.Join(",", models))]);
         _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
@@ -81,7 +95,7 @@ public sealed class StudyRunner
         results.Settings["run_folder"] = folder.Path;
 
         var byModel = new List<(string Model, List<ModelResult> Runs)>();
-        foreach (string modelName in _study.Models)
+        foreach (string modelName in models)
         {
             var runs = new List<ModelResult>();
             byModel.Add((modelName, runs));

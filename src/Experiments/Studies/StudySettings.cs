@@ -36,6 +36,12 @@ public sealed record StudySettings
 
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// --models: the names of the study's models to train (as given; the study checks and orders them). Null: every model
+    /// of the study, or with <see cref="Resume"/> the models the resumed run was started with.
+    /// </summary>
+    public IReadOnlyList<string>? Models { get; init; }
+
     /// <summary>The seeds of the runs, in order.</summary>
     public IReadOnlyList<int> SeedList()
     {

@@ -74,7 +74,7 @@ public static class GpuDevices
             var info = Describe(devices[index], kind, index);
             Accelerator accelerator;
             try { accelerator = devices[index].CreateAccelerator(context); }
-            catch (Exception e) { throw new GpuException($"{info}: creating the accelerator failed: {e.Message} Remedy: check the driver (nvidia-smi) and that no other process holds the device.", e); }
+            catch (Exception e) { throw GpuException.AcceleratorFailed($"{info.Id} ({info.Name})", e); }
             return new IlgpuBackend(context, accelerator, info);
         }
         catch

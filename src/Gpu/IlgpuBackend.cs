@@ -1,5 +1,10 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
 using NativeConv.Gpu.Kernels;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends;
@@ -24,6 +29,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     private readonly StoragePool<GpuStorage> _pool = new();
     private readonly object _kernelGate = new();
     private bool _disposed;
+    private string? _operation; // the public operation whose kernel launches next (for launch-failure messages)
 
     internal IlgpuBackend(Context context, Accelerator accelerator, GpuDeviceInfo device)
     {
@@ -68,10 +74,35 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     /// <summary>Bytes of device memory held in the pool for reuse.</summary>
     public long PooledBytes => _pool.BytesRetained;
 
-    /// <summary>Frees every pooled device buffer.</summary>
-    public void TrimPool() => _pool.Trim(FreeDeviceBuffer);
+    /// <summary>
+    /// Test seam: called (when set) just before each device action — allocation, kernel compile, kernel launch, stream
+    /// wait, buffer free — with the point and the operation; an exception it throws takes the path a real ILGPU error takes there.
+    /// Unset it costs one null check.
+    /// </summary>
+    internal Action<GpuFaultPoint, string>? FaultInjection { get; set; }
 
-    private static void FreeDeviceBuffer(GpuStorage storage) => storage.Buffer.Dispose();
+    /// <summary>Frees every pooled device buffer.</summary>
+    public void TrimPool()
+    {
+        if (TrimPoolQuietly() is { } failure) throw GpuException.LaunchFailed(Name, "TrimPool (freeing pooled device buffers)", failure);
+    }
+
+    /// <summary>Empties the pool, freeing every buffer; a buffer the driver refuses to free is dropped all the same (so a
+    /// broken buffer is never handed out again) and the first such error is returned.</summary>
+    private Exception? TrimPoolQuietly()
+    {
+        Exception? failure = null;
+        _pool.Trim(storage =>
+        {
+            try
+            {
+                FaultInjection?.Invoke(GpuFaultPoint.Free, $"free {storage.Length} floats");
+                storage.Buffer.Dispose();
+            }
+            catch (Exception e) { failure ??= e; } // any failure: StoragePool.Trim must run to the end and clear every bucket
+        });
+        return failure;
+    }
 
     public override string ToString() => Name;
 
@@ -84,21 +115,30 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         if (_pool.TryRent(length, out var pooled)) return pooled;
         // ILGPU cannot allocate an empty buffer: an empty storage keeps one unused element.
         long elements = Math.Max(length, 1);
+        long bytes = elements * sizeof(float);
+        string operation = $"Allocate({length} floats)";
         try
         {
-            return new GpuStorage(this, _accelerator.Allocate1D<float>(elements), length);
+            return new GpuStorage(this, AllocateBuffer(elements, operation), length);
         }
-        catch (Exception first) when (IsDeviceError(first))
+        catch (Exception first) when (IsOutOfMemory(first))
         {
             // Pooled buffers of other lengths may be what fills the device: free them and try once more.
             long pooledBytes = _pool.BytesRetained;
-            _pool.Trim(FreeDeviceBuffer);
-            try { return new GpuStorage(this, _accelerator.Allocate1D<float>(elements), length); }
-            catch (Exception e) when (IsDeviceError(e))
-            {
-                throw GpuException.OutOfMemory(Name, $"Allocate({length} floats)", elements * sizeof(float), pooledBytes, e);
-            }
+            TrimPoolQuietly();
+            try { return new GpuStorage(this, AllocateBuffer(elements, operation), length); }
+            catch (Exception e) when (IsOutOfMemory(e)) { throw GpuException.OutOfMemory(Name, operation, bytes, pooledBytes, e); }
+            catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, operation, e); }
         }
+        // Anything else the driver reports here (a sticky error of an earlier kernel, a lost device) is not a memory problem.
+        catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, operation, e); }
+    }
+
+    // Nothing is pooled until the allocation succeeded, so a failed one can never be handed out later.
+    private MemoryBuffer1D<float, Stride1D.Dense> AllocateBuffer(long elements, string operation)
+    {
+        FaultInjection?.Invoke(GpuFaultPoint.Allocate, operation);
+        return _accelerator.Allocate1D<float>(elements);
     }
 
     public void Release(TensorStorage storage)
@@ -114,13 +154,14 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         if (source.Length != destination.Length)
             throw new ArgumentException($"{Name}: Upload of {source.Length} values into tensor {destination} of {destination.Length} elements; lengths must match.");
         if (source.Length == 0) return;
+        ThrowIfDisposed();
         var view = View(destination);
         try
         {
             view.CopyFromCPU(_stream, source);
-            _stream.Synchronize(); // the host span may be reused as soon as we return
+            SynchronizeStream("Upload"); // the host span may be reused as soon as we return
         }
-        catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, $"Upload host→device of {source.Length} floats into {destination}", e); }
+        catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, $"Upload host→device of {source.Length} floats into {destination} (or a kernel queued before it)", e); }
     }
 
     public void Download(Tensor source, Span<float> destination)
@@ -128,20 +169,30 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         if (source.Length != destination.Length)
             throw new ArgumentException($"{Name}: Download of tensor {source} ({source.Length} elements) into {destination.Length} host values; lengths must match.");
         if (destination.Length == 0) return;
+        ThrowIfDisposed();
         var view = View(source);
         try
         {
-            _stream.Synchronize();
+            // The first wait surfaces any failure of the kernels queued before (CUDA reports those asynchronously): the
+            // copy never starts, so no number computed by a failed kernel reaches the host.
+            SynchronizeStream("Download");
             view.CopyToCPU(_stream, destination);
-            _stream.Synchronize();
+            SynchronizeStream("Download");
         }
         catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, $"Download device→host of {source} (or a kernel queued before it)", e); }
     }
 
     public void Synchronize()
     {
-        try { _stream.Synchronize(); }
+        ThrowIfDisposed();
+        try { SynchronizeStream(nameof(Synchronize)); }
         catch (Exception e) when (IsDeviceError(e)) { throw GpuException.LaunchFailed(Name, "Synchronize (a queued kernel)", e); }
+    }
+
+    private void SynchronizeStream(string operation)
+    {
+        FaultInjection?.Invoke(GpuFaultPoint.Synchronize, operation);
+        _stream.Synchronize();
     }
 
     // ---------------------------------------------------------------- elementwise basics
@@ -186,24 +237,99 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         throw new ArgumentException($"{Name}: tensor {t} lives on {t.Backend.Name}, not on this device; move it first (Tensor.Clone(backend)).");
     }
 
-    /// <summary>Compiles and loads a kernel once; later calls return the cached delegate.</summary>
-    private T Load<T>(string kernel, Func<Accelerator, T> load) where T : Delegate
+    /// <summary>
+    /// Compiles and loads a kernel once; later calls return the cached delegate. The delegate handed back is the ILGPU
+    /// launcher wrapped in a guard (see <see cref="GuardLaunches{T}"/>), so every launch of every kernel — whichever
+    /// partial file calls it — fails as a <see cref="GpuException"/> naming the device and the kernel.
+    /// </summary>
+    internal T Load<T>(string kernel, Func<Accelerator, T> load, [CallerArgumentExpression(nameof(kernel))] string kernelExpression = "")
+        where T : Delegate
     {
         // Callers store the result in a field (`_k ??= Load(...)`), so each kernel is compiled once per backend; ILGPU
         // itself caches compiled kernels per context, so even a racing second load does not compile twice.
+        string name = KernelName(kernel, kernelExpression);
         lock (_kernelGate)
         {
             ThrowIfDisposed();
             KernelsLoaded++;
-            try { return load(_accelerator); }
-            catch (Exception e) when (e is not GpuException) { throw GpuException.CompileFailed(Name, kernel, e); }
+            T launcher;
+            try
+            {
+                FaultInjection?.Invoke(GpuFaultPoint.Compile, name);
+                launcher = load(_accelerator);
+            }
+            catch (Exception e) when (e is not (GpuException or ObjectDisposedException)) { throw GpuException.CompileFailed(Name, name, e); }
+            return GuardLaunches(name, launcher);
         }
     }
 
-    /// <summary>Every launch passes here: a disposed backend fails with a clear message instead of an ILGPU crash.</summary>
+    /// <summary>
+    /// Wraps a loaded launcher: before the launch, the disposed check (and the test fault hook); any exception ILGPU throws
+    /// while launching (an invalid configuration, a driver error, a sticky error of an earlier kernel) becomes
+    /// <see cref="GpuException"/> naming the kernel and the public operation that launched it. Built once per kernel as an
+    /// expression tree so it fits every launcher signature; a launch pays one extra delegate call.
+    /// </summary>
+    private T GuardLaunches<T>(string kernel, T launcher) where T : Delegate
+    {
+        var invoke = typeof(T).GetMethod("Invoke") ?? throw new ArgumentException($"{typeof(T)} is not a delegate type.");
+        var parameterInfos = invoke.GetParameters();
+        var parameters = new ParameterExpression[parameterInfos.Length];
+        for (int i = 0; i < parameters.Length; i++) parameters[i] = Expression.Parameter(parameterInfos[i].ParameterType, parameterInfos[i].Name);
+        var self = Expression.Constant(this);
+        var name = Expression.Constant(kernel);
+        var error = Expression.Parameter(typeof(Exception), "error");
+        var body = Expression.TryCatch(
+            Expression.Block(
+                typeof(void),
+                Expression.Call(self, Method(nameof(BeforeLaunch)), name),
+                Expression.Invoke(Expression.Constant(launcher), parameters),
+                Expression.Call(self, Method(nameof(AfterLaunch)))),
+            Expression.Catch(
+                error,
+                Expression.Throw(Expression.Call(self, Method(nameof(LaunchFailed)), name, error)),
+                Expression.Call(Method(nameof(IsLaunchError)), error)));
+        return Expression.Lambda<T>(body, parameters).Compile();
+
+        static MethodInfo Method(string name) =>
+            typeof(IlgpuBackend).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static)!;
+    }
+
+    private void BeforeLaunch(string kernel)
+    {
+        ThrowIfDisposed();
+        FaultInjection?.Invoke(GpuFaultPoint.Launch, kernel);
+    }
+
+    private void AfterLaunch() => _operation = null;
+
+    private GpuException LaunchFailed(string kernel, Exception error)
+    {
+        string? operation = _operation;
+        _operation = null;
+        return GpuException.LaunchFailed(Name, operation is null ? $"launching kernel {kernel}" : $"launching kernel {kernel} for {operation}", error);
+    }
+
+    // Our own errors (already clear) and use of a disposed backend pass through; everything else from a launch is a failure.
+    private static bool IsLaunchError(Exception e) => e is not (GpuException or ObjectDisposedException);
+
+    /// <summary>
+    /// "Relu.Forward" from the caller's <c>nameof(Kernels.Relu.Forward)</c>: nameof alone keeps only "Forward", which
+    /// several kernel classes share.
+    /// </summary>
+    private static string KernelName(string kernel, string expression)
+    {
+        const string NameOf = "nameof(", Namespace = "Kernels.";
+        if (!expression.StartsWith(NameOf, StringComparison.Ordinal) || !expression.EndsWith(')')) return kernel;
+        string qualified = expression[NameOf.Length..^1].Trim();
+        return qualified.StartsWith(Namespace, StringComparison.Ordinal) ? qualified[Namespace.Length..] : qualified;
+    }
+
+    /// <summary>Every public kernel entry passes here: a disposed backend fails with a clear message instead of an ILGPU
+    /// crash, and a launch failure names this operation as well as the kernel.</summary>
     private void Launch(string operation)
     {
         if (_disposed) throw new ObjectDisposedException(Name, $"{Name}: {operation} on a disposed GPU backend.");
+        _operation = operation;
     }
 
     private void ThrowIfDisposed()
@@ -219,6 +345,11 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
 
     private static bool IsDeviceError(Exception e) => e is AcceleratorException or OutOfMemoryException;
 
+    // CudaException.Error is the name of the CUDA error code, CLException.Error the OpenCL code itself.
+    private static bool IsOutOfMemory(Exception e) => e is OutOfMemoryException
+        or CudaException { Error: nameof(CudaError.CUDA_ERROR_OUT_OF_MEMORY) }
+        or CLException { Error: CLError.CL_MEM_OBJECT_ALLOCATION_FAILURE or CLError.CL_OUT_OF_RESOURCES or CLError.CL_OUT_OF_HOST_MEMORY };
+
     /// <summary>Number of groups of <paramref name="size"/> needed to cover <paramref name="count"/> items.</summary>
     private static int Groups(int count, int size) => (count + size - 1) / size;
 
@@ -229,13 +360,34 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         return p;
     }
 
+    /// <summary>
+    /// Frees the device. Never throws: it runs while the exception that reported a device failure unwinds (a using block),
+    /// and must not replace that message. A failure that only shows here cannot have produced wrong numbers: results reach
+    /// the host only through Download, which waits for the queued kernels first and throws there.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
-        try { _stream.Synchronize(); } catch (Exception e) when (IsDeviceError(e)) { /* the device is going away anyway */ }
+        try { SynchronizeStream(nameof(Dispose)); } catch (Exception) { /* see above: nothing was read after it */ }
         _disposed = true;
-        _pool.Trim(FreeDeviceBuffer);
-        _accelerator.Dispose();
-        _context.Dispose();
+        TrimPoolQuietly();
+        try { _accelerator.Dispose(); } catch (Exception) { /* a lost device: nothing left to free */ }
+        try { _context.Dispose(); } catch (Exception) { /* idem */ }
     }
+}
+
+/// <summary>Where <see cref="IlgpuBackend.FaultInjection"/> is consulted.</summary>
+internal enum GpuFaultPoint
+{
+    /// <summary>Before a device buffer is allocated (operation: "Allocate(N floats)").</summary>
+    Allocate,
+    /// <summary>Before a kernel is compiled and loaded (operation: the kernel, e.g. "Relu.Forward").</summary>
+    Compile,
+    /// <summary>Before a kernel is launched (operation: the kernel).</summary>
+    Launch,
+    /// <summary>Before the host waits for the stream (operation: "Upload", "Download", "Synchronize", "Dispose"); CUDA reports a
+    /// failed kernel here, asynchronously.</summary>
+    Synchronize,
+    /// <summary>Before a pooled device buffer is freed (trimming the pool, disposing).</summary>
+    Free,
 }

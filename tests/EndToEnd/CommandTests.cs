@@ -43,6 +43,13 @@ public class CommandTests
         Assert.Contains(lines, l => l.StartsWith("by op kind:"));
     }
 
+    [Theory]
+    [InlineData(1234.56, "1234.6")]
+    [InlineData(1.0, "1.0")]
+    [InlineData(0.0123456, "0.0123")] // a slow device must not print "0.0", which reads as "nothing ran"
+    public void Throughput_rate_keeps_significant_digits_below_one_image_per_second(double rate, string expected) =>
+        Assert.Equal(expected, NativeConv.Experiments.Commands.ThroughputCommand.FormatRate(rate));
+
     [Fact]
     public void Models_with_a_name_shows_only_that_model_and_rejects_unknown_names()
     {

@@ -96,6 +96,24 @@ public class DevicesTests
     }
 
     [Fact]
+    public void Auto_falls_back_to_the_cpu_engine_when_a_cuda_device_is_found_but_cannot_be_set_up()
+    {
+        const string failure = "cuda:0 (NVIDIA H100): creating the accelerator failed: CUDA_ERROR_OUT_OF_MEMORY. Remedy: free the device.";
+        var choice = Devices.ChooseAuto("auto", () => null, () => throw new InvalidOperationException(failure, new GpuException(failure)));
+        Assert.Same(CpuBackend.Instance, choice.Backend);
+        Assert.Contains("a CUDA device was found but could not be used, so the CPU engine runs instead", choice.Reason);
+        Assert.Contains("CUDA_ERROR_OUT_OF_MEMORY", choice.Reason);
+
+        var direct = Devices.ChooseAuto("auto", () => null, () => throw new GpuException(failure));
+        Assert.Same(CpuBackend.Instance, direct.Backend);
+
+        // No device at all: the reason says so, and the factory is never called.
+        var none = Devices.ChooseAuto("auto", () => "ILGPU found no CUDA device.", () => throw new Xunit.Sdk.XunitException("must not be called"));
+        Assert.Same(CpuBackend.Instance, none.Backend);
+        Assert.Equal("no CUDA device; ILGPU found no CUDA device", none.Reason);
+    }
+
+    [Fact]
     public void Explicit_cuda_without_that_device_is_one_clear_error_and_exit_code_1()
     {
         // Without a GPU: plain "cuda". With one, ask for an index that is not there.

@@ -177,14 +177,28 @@ public static class Devices
             case "cpu":
                 return new DeviceChoice(name, CpuBackend.Instance, null);
             case "auto":
-                string? missing = GpuDevices.CudaUnavailableReason();
-                if (missing is not null)
-                    return new DeviceChoice(name, CpuBackend.Instance, $"no CUDA device; {missing.TrimEnd('.')}");
-                var cuda = Gpu("cuda:0", "cuda");
-                return new DeviceChoice(name, cuda, $"CUDA device found ({cuda.Device.Name})");
+                return ChooseAuto(name, GpuDevices.CudaUnavailableReason, () => Gpu("cuda:0", "cuda"));
             default:
                 return new DeviceChoice(name, Gpu(id, name.Trim().ToLowerInvariant()), null);
         }
+    }
+
+    /// <summary>
+    /// "auto": CUDA when ILGPU finds a device and it can be set up, else the CPU engine — also when a CUDA device is present
+    /// but unusable (driver mismatch, device held by another process, out of memory at start-up), with the reason.
+    /// </summary>
+    internal static DeviceChoice ChooseAuto(string name, Func<string?> cudaUnavailableReason, Func<IlgpuBackend> createCuda)
+    {
+        string? missing = cudaUnavailableReason();
+        if (missing is not null)
+            return new DeviceChoice(name, CpuBackend.Instance, $"no CUDA device; {missing.TrimEnd('.')}");
+        IlgpuBackend cuda;
+        try { cuda = createCuda(); }
+        catch (Exception e) when (e is GpuException or InvalidOperationException)
+        {
+            return new DeviceChoice(name, CpuBackend.Instance, $"a CUDA device was found but could not be used, so the CPU engine runs instead ({e.Message.TrimEnd('.')})");
+        }
+        return new DeviceChoice(name, cuda, $"CUDA device found ({cuda.Device.Name})");
     }
 
     /// <summary>

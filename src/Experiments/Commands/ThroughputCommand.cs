@@ -54,11 +54,15 @@ public static class ThroughputCommand
             output.WriteLine($"managed bytes allocated/step: {measurement.BytesPerStep.ToString("F0", CultureInfo.InvariantCulture)}");
             if (result.GetValue(profile))
                 StepProfileTable.Write(output, Profile(modelName, options.Batch, options.Seed, stepCount), measurement.MillisecondsPerStep);
-            output.WriteLine($"images/s: {measurement.ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"images/s: {FormatRate(measurement.ImagesPerSecond)}");
             return 0;
         });
         return command;
     }
+
+    /// <summary>One decimal, but never "0.0" for a slow device (the emulator, a cold JIT): three significant digits below 1.</summary>
+    internal static string FormatRate(double imagesPerSecond) =>
+        imagesPerSecond >= 1 ? imagesPerSecond.ToString("F1", CultureInfo.InvariantCulture) : imagesPerSecond.ToString("G3", CultureInfo.InvariantCulture);
 
     public readonly record struct Measurement(long Parameters, float LastLoss, double MillisecondsPerStep, double ImagesPerSecond, double BytesPerStep);
 

@@ -32,15 +32,20 @@ public struct ImplicitGemmParams
 ///   an output pixel (image, q = oh·OW + ow, ih0 = oh·strideH − padTop, iw0 = ow·strideW − padLeft),
 /// so x[image, c, ih0 + kh, iw0 + kw] is the column-matrix entry. One table is fixed for the whole group (its output
 /// columns); the other follows the K loop and is double-buffered: slice s+1's entries are written while slice s is
-/// staged, so the tables cost no extra barrier per slice. Entries are <see cref="TableWidth"/> ints; a first entry of −1
-/// marks a row or column beyond the problem (its values read as 0 / are not stored).
+/// staged, so the tables cost no extra barrier per slice. A table of `count` entries holds <see cref="TableWidth"/> fields
+/// stored field-major (field f of entry e at f·count + e), so a warp reading neighbouring entries reads neighbouring words
+/// (no bank conflicts); a first field of −1 marks a row or column beyond the problem (it reads as 0 / is not stored).
+///
+/// Both operand tiles are k-major with rows padded by one float (row stride 4·DY + 1 and 4·DX + 1): the stagings that walk
+/// k fastest (w and dy, whose k runs along memory, and x in the weight gradient) then write 16 different banks instead of
+/// one; the compute loop's reads stay conflict-free.
 ///
 /// Every output element is one thread's sum over K in a fixed order (and, for split weight gradients, the splits are
 /// added in index order by <see cref="SumSplits"/>): results are bitwise deterministic for a given device.
 /// </summary>
 public static class ImplicitGemmConv
 {
-    /// <summary>Ints per tap / pixel table entry.</summary>
+    /// <summary>Fields (ints) per tap / pixel table entry (taps use three).</summary>
     public const int TableWidth = 4;
 
     /// <summary>
@@ -48,7 +53,7 @@ public static class ImplicitGemmConv
     /// K-side table and the group's column table.
     /// </summary>
     public static int SharedFloats(int groupX, int groupY, int tileK) =>
-        Gemm.SharedFloats(groupX, groupY, tileK) + TableWidth * (2 * tileK + Gemm.RegisterBlock * groupX);
+        tileK * (Gemm.RegisterBlock * (groupX + groupY) + 2) + TableWidth * (2 * tileK + Gemm.RegisterBlock * groupX);
 
     /// <summary>
     /// y = w · col(x) (+ bias): GEMM with M = OC, N = images·OH·OW, K = C·KH·KW. Grid (ceil(N / (4·DX)), ceil(OC / (4·DY)), 1).
@@ -62,32 +67,20 @@ public static class ImplicitGemmConv
         int dx = Group.DimX, dy = Group.DimY;
         int tx = Group.IdxX, ty = Group.IdxY;
         int tileM = Gemm.RegisterBlock * dy, tileN = Gemm.RegisterBlock * dx, tileK = t.TileK;
+        int aStride = tileM + 1, bStride = tileN + 1;
         int threads = dx * dy, tid = ty * dx + tx;
         int row0 = Grid.IdxY * tileM, col0 = Grid.IdxX * tileN;
         int pixels = g.OH * g.OW, taps = g.KH * g.KW;
         int m = g.OC, n = t.Images * pixels, k = g.C * taps;
-        int aTileSize = tileK * tileM, bTileSize = tileK * tileN, tapTableSize = TableWidth * tileK;
-        // As[kk * tileM + mm] = w[row0 + mm, k0 + kk];  Bs[kk * tileN + nn] = col[k0 + kk, col0 + nn]
+        int aTileSize = tileK * aStride, bTileSize = tileK * bStride, tapTableSize = TableWidth * tileK;
+        // As[kk * aStride + mm] = w[row0 + mm, k0 + kk];  Bs[kk * bStride + nn] = col[k0 + kk, col0 + nn]
         var aTile = shared.SubView(0, aTileSize);
         var bTile = shared.SubView(aTileSize, bTileSize);
         var tapTables = shared.SubView(aTileSize + bTileSize, 2 * tapTableSize).Cast<int>();
         var pixelTable = shared.SubView(aTileSize + bTileSize + 2 * tapTableSize, TableWidth * tileN).Cast<int>();
 
-        // This group's output columns: (image, q, ih0, iw0), fixed for the whole K loop.
-        for (int j = tid; j < tileN; j += threads)
-        {
-            int col = col0 + j, at = TableWidth * j;
-            if (col < n)
-            {
-                int image = col / pixels, q = col - image * pixels;
-                int oh = q / g.OW, ow = q - oh * g.OW;
-                pixelTable[at] = t.FirstImage + image;
-                pixelTable[at + 1] = q;
-                pixelTable[at + 2] = oh * g.StrideH - g.PadTop;
-                pixelTable[at + 3] = ow * g.StrideW - g.PadLeft;
-            }
-            else pixelTable[at] = -1;
-        }
+        // This group's output columns (image, q, ih0, iw0), fixed for the whole K loop; the first slice's taps.
+        FillPixelTable(pixelTable, g, t.FirstImage, col0, n, tileN, tid, threads);
         FillTapTable(tapTables.SubView(0, tapTableSize), 0, k, tileK, taps, g.KW, tid, threads);
         Group.Barrier();
 
@@ -100,29 +93,19 @@ public static class ImplicitGemmConv
         for (int k0 = 0; k0 < k; k0 += tileK)
         {
             // Stage w: consecutive threads take consecutive k of one weight row (coalesced loads).
-            for (int l = tid; l < aTileSize; l += threads)
+            for (int l = tid; l < tileK * tileM; l += threads)
             {
                 int kk = l % tileK, mm = l / tileK;
                 int gm = row0 + mm, gk = k0 + kk;
-                aTile[kk * tileM + mm] = gm < m && gk < k ? w[(long)gm * k + gk] : 0f;
+                aTile[kk * aStride + mm] = gm < m && gk < k ? w[(long)gm * k + gk] : 0f;
             }
             // Gather the column-matrix slice from x: consecutive threads take consecutive output pixels, which for
             // stride 1 are consecutive addresses of x.
             var tapTable = tapTables.SubView((slice & 1) * tapTableSize, tapTableSize);
-            for (int l = tid; l < bTileSize; l += threads)
+            for (int l = tid; l < tileK * tileN; l += threads)
             {
                 int kk = l / tileN, j = l - kk * tileN;
-                int tapAt = TableWidth * kk, pixelAt = TableWidth * j;
-                int c = tapTable[tapAt], image = pixelTable[pixelAt];
-                float v = 0f;
-                if (c >= 0 && image >= 0)
-                {
-                    int ih = pixelTable[pixelAt + 2] + tapTable[tapAt + 1];
-                    int iw = pixelTable[pixelAt + 3] + tapTable[tapAt + 2];
-                    if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
-                        v = x[(((long)image * g.C + c) * g.H + ih) * g.W + iw];
-                }
-                bTile[kk * tileN + j] = v;
+                bTile[kk * bStride + j] = Gather(x, g, tapTable, kk, tileK, pixelTable, j, tileN);
             }
             // The next slice's taps go to the other buffer, which nobody reads until after the barrier below.
             FillTapTable(tapTables.SubView(((slice + 1) & 1) * tapTableSize, tapTableSize), k0 + tileK, k, tileK, taps, g.KW, tid, threads);
@@ -130,7 +113,7 @@ public static class ImplicitGemmConv
 
             for (int kk = 0; kk < tileK; kk++)
             {
-                int ar = kk * tileM + ty, br = kk * tileN + tx;
+                int ar = kk * aStride + ty, br = kk * bStride + tx;
                 float a0 = aTile[ar], a1 = aTile[ar + dy], a2 = aTile[ar + 2 * dy], a3 = aTile[ar + 3 * dy];
                 float b0 = bTile[br], b1 = bTile[br + dx], b2 = bTile[br + 2 * dx], b3 = bTile[br + 3 * dx];
                 c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
@@ -142,10 +125,10 @@ public static class ImplicitGemmConv
             slice++;
         }
 
-        StoreOutputRow(y, bias, g, t, pixelTable, row0 + ty, tx, dx, c00, c01, c02, c03);
-        StoreOutputRow(y, bias, g, t, pixelTable, row0 + ty + dy, tx, dx, c10, c11, c12, c13);
-        StoreOutputRow(y, bias, g, t, pixelTable, row0 + ty + 2 * dy, tx, dx, c20, c21, c22, c23);
-        StoreOutputRow(y, bias, g, t, pixelTable, row0 + ty + 3 * dy, tx, dx, c30, c31, c32, c33);
+        StoreOutputRow(y, bias, g, t, pixelTable, tileN, row0 + ty, tx, dx, c00, c01, c02, c03);
+        StoreOutputRow(y, bias, g, t, pixelTable, tileN, row0 + ty + dy, tx, dx, c10, c11, c12, c13);
+        StoreOutputRow(y, bias, g, t, pixelTable, tileN, row0 + ty + 2 * dy, tx, dx, c20, c21, c22, c23);
+        StoreOutputRow(y, bias, g, t, pixelTable, tileN, row0 + ty + 3 * dy, tx, dx, c30, c31, c32, c33);
     }
 
     /// <summary>
@@ -163,20 +146,21 @@ public static class ImplicitGemmConv
         int dx = Group.DimX, dyGroup = Group.DimY;
         int tx = Group.IdxX, ty = Group.IdxY;
         int tileM = Gemm.RegisterBlock * dyGroup, tileN = Gemm.RegisterBlock * dx, tileK = t.TileK;
+        int aStride = tileM + 1, bStride = tileN + 1;
         int threads = dx * dyGroup, tid = ty * dx + tx;
         int row0 = Grid.IdxY * tileM, col0 = Grid.IdxX * tileN;
         int pixels = g.OH * g.OW, taps = g.KH * g.KW;
         int m = g.OC, n = g.C * taps, k = t.Images * pixels;
         int kBegin = Grid.IdxZ * t.KPerSplit;
         int kEnd = Math.Min(kBegin + t.KPerSplit, k);
-        int aTileSize = tileK * tileM, bTileSize = tileK * tileN, pixelTableSize = TableWidth * tileK;
-        // As[kk * tileM + mm] = dy[pixel k0 + kk of channel row0 + mm];  Bs[kk * tileN + nn] = col[col0 + nn, pixel k0 + kk]
+        int aTileSize = tileK * aStride, bTileSize = tileK * bStride, pixelTableSize = TableWidth * tileK;
+        // As[kk * aStride + mm] = dy[pixel k0 + kk of channel row0 + mm];  Bs[kk * bStride + nn] = col[col0 + nn, pixel k0 + kk]
         var aTile = shared.SubView(0, aTileSize);
         var bTile = shared.SubView(aTileSize, bTileSize);
         var pixelTables = shared.SubView(aTileSize + bTileSize, 2 * pixelTableSize).Cast<int>();
         var tapTable = shared.SubView(aTileSize + bTileSize + 2 * pixelTableSize, TableWidth * tileN).Cast<int>();
 
-        // This group's output columns are taps of the patch: (c, kh, kw), fixed for the whole K loop.
+        // This group's output columns are taps of the patch (c, kh, kw), fixed for the whole K loop; the first slice's pixels.
         FillTapTable(tapTable, col0, n, tileN, taps, g.KW, tid, threads);
         FillPixelTable(pixelTables.SubView(0, pixelTableSize), g, t.FirstImage, kBegin, kEnd, tileK, tid, threads);
         Group.Barrier();
@@ -191,30 +175,19 @@ public static class ImplicitGemmConv
         {
             var pixelTable = pixelTables.SubView((slice & 1) * pixelTableSize, pixelTableSize);
             // Stage dy: consecutive threads take consecutive pixels of one channel (contiguous within an image).
-            for (int l = tid; l < aTileSize; l += threads)
+            for (int l = tid; l < tileK * tileM; l += threads)
             {
                 int kk = l % tileK, mm = l / tileK;
-                int gm = row0 + mm, pixelAt = TableWidth * kk;
-                int image = pixelTable[pixelAt];
-                aTile[kk * tileM + mm] = gm < m && image >= 0
-                    ? dy[((long)image * m + gm) * pixels + pixelTable[pixelAt + 1]]
+                int gm = row0 + mm, image = pixelTable[kk];
+                aTile[kk * aStride + mm] = gm < m && image >= 0
+                    ? dy[((long)image * m + gm) * pixels + pixelTable[tileK + kk]]
                     : 0f;
             }
             // Gather x: consecutive threads take consecutive pixels of one tap (consecutive addresses for stride 1).
-            for (int l = tid; l < bTileSize; l += threads)
+            for (int l = tid; l < tileK * tileN; l += threads)
             {
                 int kk = l % tileK, j = l / tileK;
-                int tapAt = TableWidth * j, pixelAt = TableWidth * kk;
-                int c = tapTable[tapAt], image = pixelTable[pixelAt];
-                float v = 0f;
-                if (c >= 0 && image >= 0)
-                {
-                    int ih = pixelTable[pixelAt + 2] + tapTable[tapAt + 1];
-                    int iw = pixelTable[pixelAt + 3] + tapTable[tapAt + 2];
-                    if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
-                        v = x[(((long)image * g.C + c) * g.H + ih) * g.W + iw];
-                }
-                bTile[kk * tileN + j] = v;
+                bTile[kk * bStride + j] = Gather(x, g, tapTable, j, tileN, pixelTable, kk, tileK);
             }
             FillPixelTable(pixelTables.SubView(((slice + 1) & 1) * pixelTableSize, pixelTableSize), g, t.FirstImage,
                 k0 + tileK, kEnd, tileK, tid, threads);
@@ -222,7 +195,7 @@ public static class ImplicitGemmConv
 
             for (int kk = 0; kk < tileK; kk++)
             {
-                int ar = kk * tileM + ty, br = kk * tileN + tx;
+                int ar = kk * aStride + ty, br = kk * bStride + tx;
                 float a0 = aTile[ar], a1 = aTile[ar + dyGroup], a2 = aTile[ar + 2 * dyGroup], a3 = aTile[ar + 3 * dyGroup];
                 float b0 = bTile[br], b1 = bTile[br + dx], b2 = bTile[br + 2 * dx], b3 = bTile[br + 3 * dx];
                 c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
@@ -252,63 +225,77 @@ public static class ImplicitGemmConv
         dw[i] += sum;
     }
 
-    // Taps first .. first + count − 1 of the patch axis (c·KH·KW + kh·KW + kw) -> (c, kh, kw); beyond `limit` -> −1.
+    // col(x)[tap, pixel] = x[image, c, ih0 + kh, iw0 + kw], 0 in the padding or beyond the problem. Entry `tap` of a tap
+    // table of `taps` entries, entry `pixel` of a pixel table of `pixels` entries (both field-major).
+    private static float Gather(FloatView x, ConvParams g, ArrayView<int> tapTable, int tap, int taps,
+        ArrayView<int> pixelTable, int pixel, int pixels)
+    {
+        int c = tapTable[tap], image = pixelTable[pixel];
+        if (c < 0 || image < 0) return 0f;
+        int ih = pixelTable[2 * pixels + pixel] + tapTable[taps + tap];
+        int iw = pixelTable[3 * pixels + pixel] + tapTable[2 * taps + tap];
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0f;
+        return x[(((long)image * g.C + c) * g.H + ih) * g.W + iw];
+    }
+
+    // Taps first .. first + count − 1 of the patch axis (c·KH·KW + kh·KW + kw) -> fields (c, kh, kw); at or beyond `limit`
+    // -> c = −1.
     private static void FillTapTable(ArrayView<int> table, int first, int limit, int count, int taps, int kw, int tid, int threads)
     {
         for (int e = tid; e < count; e += threads)
         {
-            int tap = first + e, at = TableWidth * e;
+            int tap = first + e;
             if (tap < limit)
             {
                 int c = tap / taps, r = tap - c * taps;
                 int kh = r / kw;
-                table[at] = c;
-                table[at + 1] = kh;
-                table[at + 2] = r - kh * kw;
+                table[e] = c;
+                table[count + e] = kh;
+                table[2 * count + e] = r - kh * kw;
             }
-            else table[at] = -1;
+            else table[e] = -1;
         }
     }
 
-    // Pixels first .. first + count − 1 of the (images · OH · OW) axis -> (image, q, ih0, iw0); at or beyond `limit` -> −1.
+    // Pixels first .. first + count − 1 of the (images · OH · OW) axis -> fields (image, q, ih0, iw0); at or beyond `limit`
+    // -> image = −1.
     private static void FillPixelTable(ArrayView<int> table, ConvParams g, int firstImage, int first, int limit, int count,
         int tid, int threads)
     {
         int pixels = g.OH * g.OW;
         for (int e = tid; e < count; e += threads)
         {
-            int pixel = first + e, at = TableWidth * e;
+            int pixel = first + e;
             if (pixel < limit)
             {
                 int image = pixel / pixels, q = pixel - image * pixels;
                 int oh = q / g.OW, ow = q - oh * g.OW;
-                table[at] = firstImage + image;
-                table[at + 1] = q;
-                table[at + 2] = oh * g.StrideH - g.PadTop;
-                table[at + 3] = ow * g.StrideW - g.PadLeft;
+                table[e] = firstImage + image;
+                table[count + e] = q;
+                table[2 * count + e] = oh * g.StrideH - g.PadTop;
+                table[3 * count + e] = ow * g.StrideW - g.PadLeft;
             }
-            else table[at] = -1;
+            else table[e] = -1;
         }
     }
 
     // Writes four accumulators of output channel `oc` at the group's columns tx, tx + step, ... (NCHW), bias added.
     private static void StoreOutputRow(FloatView y, FloatView bias, ConvParams g, ImplicitGemmParams t, ArrayView<int> pixelTable,
-        int oc, int tx, int step, float v0, float v1, float v2, float v3)
+        int pixelCount, int oc, int tx, int step, float v0, float v1, float v2, float v3)
     {
         if (oc >= g.OC) return;
         float b = t.HasBias != 0 ? bias[oc] : 0f;
-        StoreOutput(y, g, pixelTable, oc, tx, v0 + b);
-        StoreOutput(y, g, pixelTable, oc, tx + step, v1 + b);
-        StoreOutput(y, g, pixelTable, oc, tx + 2 * step, v2 + b);
-        StoreOutput(y, g, pixelTable, oc, tx + 3 * step, v3 + b);
+        StoreOutput(y, g, pixelTable, pixelCount, oc, tx, v0 + b);
+        StoreOutput(y, g, pixelTable, pixelCount, oc, tx + step, v1 + b);
+        StoreOutput(y, g, pixelTable, pixelCount, oc, tx + 2 * step, v2 + b);
+        StoreOutput(y, g, pixelTable, pixelCount, oc, tx + 3 * step, v3 + b);
     }
 
-    private static void StoreOutput(FloatView y, ConvParams g, ArrayView<int> pixelTable, int oc, int j, float value)
+    private static void StoreOutput(FloatView y, ConvParams g, ArrayView<int> pixelTable, int pixelCount, int oc, int j, float value)
     {
-        int at = TableWidth * j;
-        int image = pixelTable[at];
+        int image = pixelTable[j];
         if (image < 0) return;
-        y[((long)image * g.OC + oc) * (g.OH * g.OW) + pixelTable[at + 1]] = value;
+        y[((long)image * g.OC + oc) * (g.OH * g.OW) + pixelTable[pixelCount + j]] = value;
     }
 
     private static void StoreWeightRow(FloatView dst, ImplicitGemmParams t, long dstBase, int m, int n, int row, int col, int step,

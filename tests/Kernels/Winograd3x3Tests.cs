@@ -213,6 +213,11 @@ public class Winograd3x3Tests
         Assert.False(Conv2DAlgorithms.UseWinograd(first, Conv2DAlgorithm.Auto, false));
         Assert.False(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Im2Col, false));
         Assert.True(Conv2DAlgorithms.UseWinograd(first, Conv2DAlgorithm.Winograd, false));
+        Assert.True(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Auto, false));
+        Assert.True(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Auto, true));
+        var fmnist2 = ConvGeometry.Create(new Shape(128, 16, 14, 14), new Shape(32, 16, 3, 3), 1, 1, Padding.Same);
+        Assert.False(Conv2DAlgorithms.UseWinograd(fmnist2, Conv2DAlgorithm.Auto, false)); // K = 16: too thin
+        Assert.False(Conv2DAlgorithms.UseWinograd(fmnist2, Conv2DAlgorithm.Auto, true));  // dx writes 16 channels
         var before = Conv2DAlgorithms.Current;
         using (Conv2DAlgorithms.Force(Conv2DAlgorithm.Im2Col))
         {

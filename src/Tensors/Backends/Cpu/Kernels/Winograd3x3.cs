@@ -59,9 +59,11 @@ public static unsafe class Winograd3x3
     private const int Slack = 32;
 
     /// <summary>
-    /// Tiles per group aimed at: V (16·C·T) and M (16·OC·T) of a group near L2 (measured, docs/perf/conv.md).
+    /// Cap on a group's V (16·C·T) and M (16·OC·T) together: 256 Ki floats = 1 MiB, half the 2 MiB L2, so the GEMMs read
+    /// V and the output transform reads M from L2 (measured in docs/perf/conv.md: 32→32 @32 one image per group, 64→128
+    /// @8 five; groups of twice that were 5–15% slower).
     /// </summary>
-    internal const int TargetTiles = 512;
+    internal const int GroupBudgetFloats = 256 * 1024;
 
     /// <summary>
     /// x (N, C, H, W), w (OC, C, 3, 3) — or, when <paramref name="flipWeights"/>, w (C, OC, 3, 3) read as
@@ -100,11 +102,12 @@ public static unsafe class Winograd3x3
     }
 
     /// <summary>
-    /// Images per group: about <see cref="TargetTiles"/> tiles, and ≥ 4 groups per thread so dynamic claiming balances.
+    /// Images per group: V and M within <see cref="GroupBudgetFloats"/>, and ≥ 4 groups per thread so dynamic claiming
+    /// balances.
     /// </summary>
     public static int ImagesPerGroup(in WinogradProblem p)
     {
-        int b = Math.Max(1, TargetTiles / p.TilesPerImage);
+        int b = (int)Math.Max(1, GroupBudgetFloats / (16L * (p.C + p.OC) * p.TilesPerImage));
         int maxForParallelism = Math.Max(1, p.N / (4 * ParallelFor.ThreadCount));
         return Math.Min(b, maxForParallelism);
     }
@@ -159,6 +162,9 @@ public static unsafe class Winograd3x3
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
+    /// <summary>Floats between ξ planes: ≥ planeFloats, ≡ 16 (one cache line) mod 1024 (4 KiB).</summary>
+    private static long PlaneStride(int planeFloats) => RoundUp(planeFloats, 1024) + 16;
+
     private struct Body : IParallelBody
     {
         public float* X, U, Bias, Y;
@@ -187,26 +193,30 @@ public static unsafe class Winograd3x3
             // Row stride of V and M: room for a full vector past the last tile (stores run over it), a multiple of 16.
             int stride = RoundUp(tiles + Slack, 16);
             int inPlane = p.H * p.W, outPlane = p.OH * p.OW;
+            // The 16 ξ planes of V and of M are written (input transform) and read (output transform) side by side: 16
+            // streams. Planes k·4 KiB apart would all map to the same L1 sets and evict each other, so each plane starts
+            // one cache line (16 floats) further round the 4 KiB than the previous one.
+            long vPlane = PlaneStride(p.C * stride), mPlane = PlaneStride(p.OC * stride);
 
-            var v = Conv2DScratch.WinogradInput(16 * p.C * stride);
-            var m = Conv2DScratch.WinogradProducts(16 * p.OC * stride);
+            var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
+            var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
             var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
             fixed (float* pv = v, pm = m, ps = small)
             {
                 for (int b = 0; b < count; b++)
                 for (int c = 0; c < p.C; c++)
                     InputTile<TVec>(X + ((long)(first + b) * p.C + c) * inPlane, p,
-                        pv + (long)c * stride + b * tilesPerImage, (long)p.C * stride, ps);
+                        pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
 
                 for (int xi = 0; xi < 16; xi++)
                     Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f,
                         new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C), p.C,
-                        new ReadOnlySpan<float>(pv + (long)xi * p.C * stride, p.C * stride), stride, 0f,
-                        new Span<float>(pm + (long)xi * p.OC * stride, p.OC * stride), stride);
+                        new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f,
+                        new Span<float>(pm + xi * mPlane, p.OC * stride), stride);
 
                 for (int b = 0; b < count; b++)
                 for (int oc = 0; oc < p.OC; oc++)
-                    OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, (long)p.OC * stride,
+                    OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
                         Bias == null ? 0f : Bias[oc], Y + ((long)(first + b) * p.OC + oc) * outPlane, p, Accumulate, ps);
             }
         }
@@ -241,13 +251,19 @@ public static unsafe class Winograd3x3
         {
             int iy = row - p.PadTop;
             float* r0 = r + (row & 1) * rPlane + (row >> 1) * tilesW;
+            var zero = TVec.Broadcast(0f);
             if (iy < 0 || iy >= p.H)
             {
-                for (int j = 0; j < 4; j++) new Span<float>(r0 + 2 * j * rPlane, tilesW).Clear();
+                // Vector stores (rows are short: a memset call per row would cost more than the row).
+                for (int j = 0; j < 4; j++)
+                for (int k0 = 0; k0 < tilesW; k0 += n) TVec.Store(r0 + 2 * j * rPlane + k0, zero);
                 continue;
             }
-            new Span<float>(even, tilesW + 1).Clear();
-            new Span<float>(odd, tilesW + 1).Clear();
+            for (int k0 = 0; k0 <= tilesW; k0 += n)
+            {
+                TVec.Store(even + k0, zero);
+                TVec.Store(odd + k0, zero);
+            }
             float* line = src + (long)iy * p.W;
             int k = 0;
             for (; k + n <= pairs; k += n)
@@ -256,6 +272,13 @@ public static unsafe class Winograd3x3
                 TVec.Store(firstTarget + k, e);
                 TVec.Store(secondTarget + k, o);
             }
+            if (n > 8) // 16×16 and smaller images have rows too short for a 512-bit step: 256-bit, then scalar
+                for (; k + 8 <= pairs; k += 8)
+                {
+                    Vec256.Deinterleave(line + 2 * k, out var e, out var o);
+                    Vec256.Store(firstTarget + k, e);
+                    Vec256.Store(secondTarget + k, o);
+                }
             for (; k < pairs; k++)
             {
                 firstTarget[k] = line[2 * k];
@@ -330,11 +353,25 @@ public static unsafe class Winograd3x3
             float* left = z + 2 * a * zPlane + th * tilesW, right = left + zPlane;
             for (int k = 0; k < tilesW; k += n)
                 TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
-            var row = new Span<float>(dst + (long)oy * p.OW, p.OW);
-            var values = new ReadOnlySpan<float>(line, p.OW);
-            if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(row, values, row);
-            else values.CopyTo(row);
+            CopyOrAdd(line, dst + (long)oy * p.OW, p.OW, accumulate);
         }
+    }
+
+    /// <summary>dst[0..count) = src (or += src), inlined in 16/8/4/1 steps: output rows are 8..32 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyOrAdd(float* src, float* dst, int count, bool accumulate)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= count; i += 16)
+                (accumulate ? Vector512.Load(dst + i) + Vector512.Load(src + i) : Vector512.Load(src + i)).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= count; i += 8)
+                (accumulate ? Vector256.Load(dst + i) + Vector256.Load(src + i) : Vector256.Load(src + i)).Store(dst + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= count; i += 4)
+                (accumulate ? Vector128.Load(dst + i) + Vector128.Load(src + i) : Vector128.Load(src + i)).Store(dst + i);
+        for (; i < count; i++) dst[i] = accumulate ? dst[i] + src[i] : src[i];
     }
 }
 

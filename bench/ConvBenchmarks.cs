@@ -18,7 +18,7 @@ namespace NativeConv.Bench;
 /// image needs no gradient), as in training. GFLOP/s = the layer's multiply-adds ×2 / time; see docs/perf/conv.md.
 ///
 ///   dotnet run -c Release --project bench -- --filter '*ConvBenchmarks*'
-/// PyTorch on the same layers: bench/peers/conv_peer.py.
+/// PyTorch on the same layers: bench/peers/conv_peer.py. Algorithm: im2col vs Winograd vs the Auto rule (docs/perf/conv.md).
 /// </summary>
 [Config(typeof(ConvConfig))]
 public class ConvBenchmarks
@@ -30,6 +30,13 @@ public class ConvBenchmarks
 
     [ParamsSource(nameof(Layers))]
     public string Layer { get; set; } = "";
+
+    /// <summary>
+    /// im2col + GEMM, Winograd F(2×2, 3×3) where the geometry allows it (forward and dx; first layers fall back to im2col),
+    /// or Auto (the per-layer rule in Conv2DAlgorithms.PreferWinograd).
+    /// </summary>
+    [Params(Conv2DAlgorithm.Im2Col, Conv2DAlgorithm.Winograd, Conv2DAlgorithm.Auto)]
+    public Conv2DAlgorithm Algorithm { get; set; }
 
     private Tensor _x = null!, _w = null!, _b = null!, _y = null!, _dy = null!, _dw = null!, _db = null!;
     private Tensor? _dx;
@@ -49,7 +56,9 @@ public class ConvBenchmarks
         _dw = Tensor.Zeros(_g.WeightShape);
         _db = Tensor.Zeros(new Shape(oc));
         _dx = c > 3 ? Tensor.Zeros(_g.InputShape) : null; // first layers (1 or 3 channels) need no dx
-        Console.WriteLine($"// {Layer}: {GigaFlopsForward(_g):F3} GFLOP forward, {Conv2DForwardKernel.ImagesPerGemm(_g)} images per GEMM, {ParallelFor.ThreadCount} threads");
+        Console.WriteLine($"// {Layer} {Algorithm}: {GigaFlopsForward(_g):F3} GFLOP forward, {Conv2DForwardKernel.ImagesPerGemm(_g)} images per GEMM, "
+            + $"Winograd forward {Conv2DAlgorithms.UseWinograd(_g, Algorithm, false)} ({Winograd3x3.ImagesPerGroup(WinogradProblem.Forward(_g))} images per group), "
+            + $"dx {Conv2DAlgorithms.UseWinograd(_g, Algorithm, true)}, {ParallelFor.ThreadCount} threads");
     }
 
     [GlobalCleanup]
@@ -58,12 +67,18 @@ public class ConvBenchmarks
         foreach (var t in new[] { _x, _w, _b, _y, _dy, _dw, _db, _dx }) t?.Dispose();
     }
 
+    // The algorithm is forced per call on the benchmark thread (the switch is read there, before any parallel work).
     [Benchmark]
-    public void Forward() => CpuBackend.Instance.Conv2DForward(_x, _w, _b, _y, _g);
+    public void Forward()
+    {
+        using var _ = Conv2DAlgorithms.Force(Algorithm);
+        CpuBackend.Instance.Conv2DForward(_x, _w, _b, _y, _g);
+    }
 
     [Benchmark]
     public void ForwardBackward()
     {
+        using var _ = Conv2DAlgorithms.Force(Algorithm);
         CpuBackend.Instance.Conv2DForward(_x, _w, _b, _y, _g);
         CpuBackend.Instance.Conv2DBackward(_x, _w, _dy, _dx, _dw, _db, _g);
     }

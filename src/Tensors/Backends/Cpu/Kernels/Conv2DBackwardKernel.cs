@@ -22,15 +22,22 @@ public static unsafe class Conv2DBackwardKernel
     /// <summary>
     /// x (N, C, H, W), w (OC, C·KH·KW), dy (N, OC, OH, OW); ACCUMULATES dx (N, C, H, W), dw (OC, C·KH·KW), dBias (OC),
     /// each skipped when empty. <paramref name="imagesPerGemm"/>: 0 picks <see cref="Conv2DForwardKernel.ImagesPerGemm"/>.
+    /// <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>) decides dx: Winograd computes it as the
+    /// forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad, in a pass of its own before dW and dBias.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
-        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0)
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null)
     {
         int imageSize = g.C * g.H * g.W, weightSize = g.OC * g.PatchSize;
         if (x.Length < g.N * imageSize || w.Length < weightSize || dy.Length < g.N * g.OC * g.OutputPixels
             || (!dx.IsEmpty && dx.Length < g.N * imageSize) || (!dw.IsEmpty && dw.Length < weightSize)
             || (!dBias.IsEmpty && dBias.Length < g.OC))
             throw new ArgumentException($"Conv2DBackwardKernel: spans x {x.Length}, w {w.Length}, dy {dy.Length}, dx {dx.Length}, dw {dw.Length}, dBias {dBias.Length} do not fit {g}.");
+        if (!dx.IsEmpty && Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: true))
+        {
+            Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: true, imagesPerGemm);
+            dx = default;
+        }
         if (dx.IsEmpty && dw.IsEmpty && dBias.IsEmpty) return;
 
         int imagesPerGroup = imagesPerGemm > 0 ? Math.Min(imagesPerGemm, g.N) : Conv2DForwardKernel.ImagesPerGemm(g);

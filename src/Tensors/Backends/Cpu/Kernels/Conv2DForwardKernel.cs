@@ -3,6 +3,80 @@ using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 
+/// <summary>How the CPU computes a convolution's forward and its input gradient (dW is always im2col + GEMM).</summary>
+public enum Conv2DAlgorithm
+{
+    /// <summary>Per layer from its shape (<see cref="Conv2DAlgorithms.PreferWinograd"/>).</summary>
+    Auto,
+    /// <summary>im2col + GEMM (forward), Wᵀ·dY + col2im (dx).</summary>
+    Im2Col,
+    /// <summary>Winograd F(2×2, 3×3) wherever the geometry allows it (3×3, stride 1, padding 0..2), im2col elsewhere.</summary>
+    Winograd,
+}
+
+/// <summary>
+/// The algorithm switch. Process-wide <see cref="Default"/> (from the environment variable NATIVECONV_CONV_ALGO =
+/// auto | im2col | winograd, read once), overridable per calling thread with <see cref="Force"/> (tests, benchmarks: the
+/// choice is made on the thread that calls the kernel, before any parallel work).
+/// </summary>
+public static class Conv2DAlgorithms
+{
+    public const string EnvironmentVariable = "NATIVECONV_CONV_ALGO";
+
+    public static Conv2DAlgorithm Default { get; set; } = FromEnvironment();
+
+    [ThreadStatic] private static int t_forced; // 0: none; otherwise the algorithm + 1
+
+    /// <summary>The algorithm in force on this thread.</summary>
+    public static Conv2DAlgorithm Current => t_forced > 0 ? (Conv2DAlgorithm)(t_forced - 1) : Default;
+
+    /// <summary>Forces an algorithm on this thread until the returned scope is disposed.</summary>
+    public static Scope Force(Conv2DAlgorithm algorithm)
+    {
+        var scope = new Scope(t_forced);
+        t_forced = (int)algorithm + 1;
+        return scope;
+    }
+
+    public readonly struct Scope(int previous) : IDisposable
+    {
+        public void Dispose() => t_forced = previous;
+    }
+
+    /// <summary>True when a convolution with this geometry runs Winograd under <paramref name="algorithm"/>.</summary>
+    public static bool UseWinograd(in ConvGeometry g, Conv2DAlgorithm algorithm, bool inputGradient) => algorithm switch
+    {
+        Conv2DAlgorithm.Im2Col => false,
+        Conv2DAlgorithm.Winograd => WinogradProblem.Supports(g),
+        _ => WinogradProblem.Supports(g) && PreferWinograd(inputGradient ? WinogradProblem.InputGradient(g) : WinogradProblem.Forward(g)),
+    };
+
+    /// <summary>
+    /// The Auto rule, per Winograd problem (the forward, or dx as a forward from OC to C channels): Winograd when both its
+    /// channel counts are at least <see cref="MinWinogradChannels"/>. The 16 GEMMs save 20·C·OC of 36·C·OC multiply-adds
+    /// per tile; the transforms cost about a·C + b·OC per tile, and with K = C = 16 the GEMM is too thin for the saving
+    /// to pay for them. Measured, 1 thread, batch 128 (docs/perf/conv.md): every study layer with 32 or more channels on
+    /// both sides is faster with Winograd, forward 1.3–1.45×, dx 1.03–1.3×; 16→32 @14 is 5–15% slower, forward and dx.
+    /// </summary>
+    public static bool PreferWinograd(in WinogradProblem p) => p.C >= MinWinogradChannels && p.OC >= MinWinogradChannels;
+
+    internal const int MinWinogradChannels = 32;
+
+    private static Conv2DAlgorithm FromEnvironment()
+    {
+        var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(value)) return Conv2DAlgorithm.Auto;
+        return value.Trim().ToLowerInvariant() switch
+        {
+            "auto" => Conv2DAlgorithm.Auto,
+            "im2col" => Conv2DAlgorithm.Im2Col,
+            "winograd" => Conv2DAlgorithm.Winograd,
+            _ => throw new InvalidOperationException(
+                $"{EnvironmentVariable}='{value}' is not an algorithm; use auto, im2col or winograd (or leave it unset)."),
+        };
+    }
+}
+
 /// <summary>
 /// Convolution forward as im2col + GEMM (Caffe style), parallel over groups of images:
 ///   for a group of B images: col (C·KH·KW, B·OH·OW) = [im2col(x_n) …]; Y (OC, B·OH·OW) = W (OC, C·KH·KW) · col;
@@ -15,14 +89,20 @@ public static unsafe class Conv2DForwardKernel
 {
     /// <summary>
     /// x (N, C, H, W), w (OC, C·KH·KW), bias (OC) or empty → y (N, OC, OH, OW), overwritten.
-    /// <paramref name="imagesPerGemm"/>: 0 picks <see cref="ImagesPerGemm"/>; tests and benchmarks force other values.
+    /// <paramref name="imagesPerGemm"/>: 0 picks <see cref="ImagesPerGemm"/> (or the Winograd group size); tests and
+    /// benchmarks force other values. <paramref name="algorithm"/>: null takes <see cref="Conv2DAlgorithms.Current"/>.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in ConvGeometry g,
-        int imagesPerGemm = 0)
+        int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null)
     {
         if (x.Length < g.N * g.C * g.H * g.W || w.Length < g.OC * g.PatchSize || y.Length < g.N * g.OC * g.OutputPixels
             || (!bias.IsEmpty && bias.Length < g.OC))
             throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {g}.");
+        if (Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: false))
+        {
+            Winograd3x3.Run(x, w, bias, y, WinogradProblem.Forward(g), flipWeights: false, accumulate: false, imagesPerGemm);
+            return;
+        }
 
         int imagesPerGroup = imagesPerGemm > 0 ? Math.Min(imagesPerGemm, g.N) : ImagesPerGemm(g);
         fixed (float* px = x, pw = w, pb = bias, py = y)

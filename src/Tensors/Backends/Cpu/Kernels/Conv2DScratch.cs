@@ -14,6 +14,10 @@ internal static class Conv2DScratch
     [ThreadStatic] private static float[]? t_columnGradients;
     [ThreadStatic] private static float[]? t_outputs;
     [ThreadStatic] private static float[]? t_partials;
+    [ThreadStatic] private static float[]? t_winogradWeights;
+    [ThreadStatic] private static float[]? t_winogradInput;
+    [ThreadStatic] private static float[]? t_winogradProducts;
+    [ThreadStatic] private static float[]? t_winogradTiles;
 
     /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
     public static Span<float> Columns(int length) => Get(ref t_columns, length);
@@ -34,6 +38,21 @@ internal static class Conv2DScratch
             t_partials = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
         return t_partials;
     }
+
+    /// <summary>
+    /// Winograd U (16, OC, C) of the thread that called the convolution (the workers read it through a pointer while that
+    /// thread waits in ParallelFor).
+    /// </summary>
+    public static Span<float> WinogradWeights(int length) => Get(ref t_winogradWeights, length);
+
+    /// <summary>Winograd V (16, C, tiles) of a group of images.</summary>
+    public static Span<float> WinogradInput(int length) => Get(ref t_winogradInput, length);
+
+    /// <summary>Winograd M (16, OC, tiles) of a group of images.</summary>
+    public static Span<float> WinogradProducts(int length) => Get(ref t_winogradProducts, length);
+
+    /// <summary>The Winograd transforms' per-plane buffers (row-transform planes, even/odd row, output planes).</summary>
+    public static Span<float> WinogradTiles(int length) => Get(ref t_winogradTiles, length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Span<float> Get(ref float[]? buffer, int length)

@@ -1,0 +1,484 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using NativeConv.Tensors.Geometry;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+
+/// <summary>
+/// The stride-1 3×3 convolution a Winograd call computes: input (N, C, H, W) → output (N, OC, OH, OW) with PadTop/PadLeft
+/// zero rows/columns before the image (bottom/right padding implied by OH/OW, each 0..2).
+/// </summary>
+public readonly record struct WinogradProblem(int N, int C, int H, int W, int OC, int PadTop, int PadLeft, int OH, int OW)
+{
+    /// <summary>Tiles of 2×2 outputs per image: ⌈OH/2⌉ × ⌈OW/2⌉ (partial tiles at odd sizes are clipped on output).</summary>
+    public int TilesH => (OH + 1) / 2;
+    public int TilesW => (OW + 1) / 2;
+    public int TilesPerImage => TilesH * TilesW;
+
+    /// <summary>The forward of a layer: x (N, C, H, W) → y (N, OC, OH, OW).</summary>
+    public static WinogradProblem Forward(in ConvGeometry g) => new(g.N, g.C, g.H, g.W, g.OC, g.PadTop, g.PadLeft, g.OH, g.OW);
+
+    /// <summary>
+    /// The input gradient of a layer as a forward convolution: dy (N, OC, OH, OW) → dx (N, C, H, W) with the weights
+    /// W′[c][oc] = rot180(W[oc][c]) and padding 2 − pad on every side (a 'full' correlation of dy).
+    /// </summary>
+    public static WinogradProblem InputGradient(in ConvGeometry g) => new(g.N, g.OC, g.OH, g.OW, g.C, 2 - g.PadTop, 2 - g.PadLeft, g.H, g.W);
+
+    /// <summary>3×3 kernel, stride 1, every padding (top, left, bottom, right) in 0..2: then both the forward and dx fit.</summary>
+    public static bool Supports(in ConvGeometry g)
+    {
+        if (g.KH != 3 || g.KW != 3 || g.StrideH != 1 || g.StrideW != 1) return false;
+        int padBottom = g.OH + 2 - g.H - g.PadTop, padRight = g.OW + 2 - g.W - g.PadLeft;
+        return g.PadTop is >= 0 and <= 2 && g.PadLeft is >= 0 and <= 2 && padBottom is >= 0 and <= 2 && padRight is >= 0 and <= 2;
+    }
+}
+
+/// <summary>Which vector code the Winograd transforms use (tests force each one the machine can run).</summary>
+public enum WinogradVectorWidth { Auto, Vector512, Vector256, Scalar }
+
+/// <summary>
+/// Winograd F(2×2, 3×3) convolution (Lavin &amp; Gray 2015): every 2×2 output tile is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A of the
+/// 4×4 input tile d, so a tile costs 16 multiplies per (oc, c) instead of 36. Over a group of images with T tiles:
+///   U (16, OC, C) = G g Gᵀ of every 3×3 kernel                          (once per call, before the parallel loop)
+///   V (16, C, T)  = Bᵀ d B of every 4×4 input tile                       (zero padding, partial last tiles)
+///   M[ξ] (OC, T)  = U[ξ] (OC, C) · V[ξ] (C, T)                           (16 GEMMs, K = C)
+///   y             = Aᵀ M A (+ bias) scattered to NCHW, clipped at odd sizes (overwritten, or added for dx)
+/// Parallel over groups of images, a group's V and M sized to stay near L2; each group's arithmetic order is fixed, so
+/// results are bitwise reproducible for a fixed thread count.
+///
+/// The transforms are vectorised over tiles. Input: each padded row is split into its even and odd columns (E, O); the
+/// row transform of tile column k then needs E[k], O[k], E[k+1], O[k+1] (contiguous loads), and its results are stored by
+/// row PARITY, so the column transform of flattened tile t reads rows t and t + tilesW of the even and odd planes: one
+/// unit-stride vector over all tiles of an image, whatever its width. Output: the same in reverse, the 2×2 results of
+/// flattened tiles into four planes, then interleaved per output row.
+/// </summary>
+public static unsafe class Winograd3x3
+{
+    /// <summary>Slack floats after every small per-thread buffer: a full vector may run past the last tile.</summary>
+    private const int Slack = 32;
+
+    /// <summary>
+    /// Cap on a group's V (16·C·T) and M (16·OC·T) together: 256 Ki floats = 1 MiB, half the 2 MiB L2, so the GEMMs read
+    /// V and the output transform reads M from L2 (measured in docs/perf/conv.md: 32→32 @32 one image per group, 64→128
+    /// @8 five; groups of twice that were 5–15% slower).
+    /// </summary>
+    internal const int GroupBudgetFloats = 256 * 1024;
+
+    /// <summary>
+    /// x (N, C, H, W), w (OC, C, 3, 3) — or, when <paramref name="flipWeights"/>, w (C, OC, 3, 3) read as
+    /// W′[oc][c] = rot180(w[c][oc]) — bias (OC) or empty → y (N, OC, OH, OW): overwritten (+ bias), or ACCUMULATED when
+    /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
+        WinogradVectorWidth width = WinogradVectorWidth.Auto)
+    {
+        if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
+            || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
+            throw new ArgumentException($"Winograd3x3: {p} is not a stride-1 3×3 convolution with padding 0..2.");
+        if (x.Length < (long)p.N * p.C * p.H * p.W || w.Length < p.OC * p.C * 9 || y.Length < (long)p.N * p.OC * p.OH * p.OW
+            || (!bias.IsEmpty && bias.Length < p.OC))
+            throw new ArgumentException($"Winograd3x3: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {p}.");
+        if (width == WinogradVectorWidth.Auto) width = BestWidth;
+        else if (!IsSupported(width))
+            throw new ArgumentException($"Winograd3x3: {width} transforms cannot run on this machine.");
+
+        int images = imagesPerGroup > 0 ? Math.Min(imagesPerGroup, p.N) : ImagesPerGroup(p);
+        var u = Conv2DScratch.WinogradWeights(16 * p.OC * p.C);
+        TransformWeights(w, p.OC, p.C, flipWeights, u);
+        fixed (float* px = x, pw = u, pb = bias, py = y)
+        {
+            var body = new Body
+            {
+                X = px, U = pw, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
+                ImagesPerGroup = images, Accumulate = accumulate, Width = width,
+            };
+            int groups = (p.N + images - 1) / images;
+            // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
+            if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
+            else for (int group = 0; group < groups; group++) body.Execute(group, 0);
+        }
+    }
+
+    /// <summary>
+    /// Images per group: V and M within <see cref="GroupBudgetFloats"/>, and ≥ 4 groups per thread so dynamic claiming
+    /// balances.
+    /// </summary>
+    public static int ImagesPerGroup(in WinogradProblem p)
+    {
+        int b = (int)Math.Max(1, GroupBudgetFloats / (16L * (p.C + p.OC) * p.TilesPerImage));
+        int maxForParallelism = Math.Max(1, p.N / (4 * ParallelFor.ThreadCount));
+        return Math.Min(b, maxForParallelism);
+    }
+
+    /// <summary>The widest transform code this machine runs (x86 AVX-512 / AVX2 permutes; scalar elsewhere).</summary>
+    public static WinogradVectorWidth BestWidth { get; } =
+        Avx512F.IsSupported ? WinogradVectorWidth.Vector512 : Avx2.IsSupported ? WinogradVectorWidth.Vector256 : WinogradVectorWidth.Scalar;
+
+    public static bool IsSupported(WinogradVectorWidth width) => width switch
+    {
+        WinogradVectorWidth.Vector512 => Avx512F.IsSupported,
+        WinogradVectorWidth.Vector256 => Avx2.IsSupported,
+        _ => true,
+    };
+
+    /// <summary>
+    /// w (OC, C, 3, 3) → u (16, OC, C): u[4i + j][oc][c] = (G g Gᵀ)[i][j], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+    /// Flipped: w (C, OC, 3, 3), g = rot180(w[c][oc]) (the dx weights). Computed in double, rounded once.
+    /// </summary>
+    public static void TransformWeights(ReadOnlySpan<float> w, int oc, int c, bool flipped, Span<float> u)
+    {
+        if (w.Length < oc * c * 9 || u.Length < 16 * oc * c)
+            throw new ArgumentException($"Winograd3x3.TransformWeights: w {w.Length} or u {u.Length} too small for {oc}×{c} kernels.");
+        Span<double> k = stackalloc double[9];
+        Span<double> gk = stackalloc double[12]; // G·g (4, 3)
+        for (int o = 0; o < oc; o++)
+        for (int i = 0; i < c; i++)
+        {
+            if (flipped)
+                for (int t = 0; t < 9; t++) k[t] = w[(i * oc + o) * 9 + 8 - t];
+            else
+                for (int t = 0; t < 9; t++) k[t] = w[(o * c + i) * 9 + t];
+            for (int col = 0; col < 3; col++)
+            {
+                double g0 = k[col], g1 = k[3 + col], g2 = k[6 + col];
+                gk[col] = g0;
+                gk[3 + col] = 0.5 * (g0 + g1 + g2);
+                gk[6 + col] = 0.5 * (g0 - g1 + g2);
+                gk[9 + col] = g2;
+            }
+            for (int row = 0; row < 4; row++)
+            {
+                double g0 = gk[row * 3], g1 = gk[row * 3 + 1], g2 = gk[row * 3 + 2];
+                int at = o * c + i, plane = oc * c;
+                u[(row * 4 + 0) * plane + at] = (float)g0;
+                u[(row * 4 + 1) * plane + at] = (float)(0.5 * (g0 + g1 + g2));
+                u[(row * 4 + 2) * plane + at] = (float)(0.5 * (g0 - g1 + g2));
+                u[(row * 4 + 3) * plane + at] = (float)g2;
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>Floats between ξ planes: ≥ planeFloats, ≡ 16 (one cache line) mod 1024 (4 KiB).</summary>
+    private static long PlaneStride(int planeFloats) => RoundUp(planeFloats, 1024) + 16;
+
+    private struct Body : IParallelBody
+    {
+        public float* X, U, Bias, Y;
+        public WinogradProblem P;
+        public int ImagesPerGroup;
+        public bool Accumulate;
+        public WinogradVectorWidth Width;
+
+        public void Execute(int group, int worker)
+        {
+            switch (Width)
+            {
+                case WinogradVectorWidth.Vector512: Group<Vec512>(group); break;
+                case WinogradVectorWidth.Vector256: Group<Vec256>(group); break;
+                default: Group<VecScalar>(group); break;
+            }
+        }
+
+        // One group of images: V, 16 GEMMs, output.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Group<TVec>(int group) where TVec : struct, IWinogradVector<TVec>
+        {
+            ref readonly var p = ref P;
+            int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, p.N - first);
+            int tilesPerImage = p.TilesPerImage, tiles = count * tilesPerImage;
+            // Row stride of V and M: room for a full vector past the last tile (stores run over it), a multiple of 16.
+            int stride = RoundUp(tiles + Slack, 16);
+            int inPlane = p.H * p.W, outPlane = p.OH * p.OW;
+            // The 16 ξ planes of V and of M are written (input transform) and read (output transform) side by side: 16
+            // streams. Planes k·4 KiB apart would all map to the same L1 sets and evict each other, so each plane starts
+            // one cache line (16 floats) further round the 4 KiB than the previous one.
+            long vPlane = PlaneStride(p.C * stride), mPlane = PlaneStride(p.OC * stride);
+
+            var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
+            var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
+            var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
+            fixed (float* pv = v, pm = m, ps = small)
+            {
+                for (int b = 0; b < count; b++)
+                for (int c = 0; c < p.C; c++)
+                    InputTile<TVec>(X + ((long)(first + b) * p.C + c) * inPlane, p,
+                        pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+
+                for (int xi = 0; xi < 16; xi++)
+                    Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f,
+                        new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C), p.C,
+                        new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f,
+                        new Span<float>(pm + xi * mPlane, p.OC * stride), stride);
+
+                for (int b = 0; b < count; b++)
+                for (int oc = 0; oc < p.OC; oc++)
+                    OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
+                        Bias == null ? 0f : Bias[oc], Y + ((long)(first + b) * p.OC + oc) * outPlane, p, Accumulate, ps);
+            }
+        }
+    }
+
+    /// <summary>Floats of the per-thread small buffers: R planes (8), E and O, Z planes (4), one output row.</summary>
+    private static int SmallFloats(in WinogradProblem p)
+    {
+        int rPlane = (p.TilesH + 1) * p.TilesW + Slack, zPlane = p.TilesPerImage + Slack;
+        return 8 * rPlane + 2 * (p.TilesW + 1 + Slack) + 4 * zPlane + 2 * RoundUp(p.TilesW, 16) + Slack;
+    }
+
+    /// <summary>
+    /// One input plane src (H, W) → V entries of its tiles: v[ξ·vPlane + t] = (Bᵀ d B)[ξ] of flattened tile t
+    /// (t = th·tilesW + tw), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Writes up to a vector past the last tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputTile<TVec>(float* src, in WinogradProblem p, float* v, long vPlane, float* scratch)
+        where TVec : struct, IWinogradVector<TVec>
+    {
+        int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count;
+        int rPlane = (tilesH + 1) * tilesW + Slack;
+        float* r = scratch;                      // R[j][parity] (tilesH + 1, tilesW): 8 planes
+        float* even = r + 8 * rPlane;            // E (tilesW + 1): padded row, even columns
+        float* odd = even + tilesW + 1 + Slack;  // O (tilesW + 1): odd columns
+
+        // Stage 1: row transform of every padded row 0..2·tilesH+1, stored by row parity.
+        int pairs = p.W / 2, shift = p.PadLeft / 2;
+        bool oddPad = (p.PadLeft & 1) != 0;
+        float* firstTarget = oddPad ? odd + shift : even + shift, secondTarget = oddPad ? even + shift + 1 : odd + shift;
+        for (int row = 0; row < 2 * tilesH + 2; row++)
+        {
+            int iy = row - p.PadTop;
+            float* r0 = r + (row & 1) * rPlane + (row >> 1) * tilesW;
+            var zero = TVec.Broadcast(0f);
+            if (iy < 0 || iy >= p.H)
+            {
+                // Vector stores (rows are short: a memset call per row would cost more than the row).
+                for (int j = 0; j < 4; j++)
+                for (int k0 = 0; k0 < tilesW; k0 += n) TVec.Store(r0 + 2 * j * rPlane + k0, zero);
+                continue;
+            }
+            for (int k0 = 0; k0 <= tilesW; k0 += n)
+            {
+                TVec.Store(even + k0, zero);
+                TVec.Store(odd + k0, zero);
+            }
+            float* line = src + (long)iy * p.W;
+            int k = 0;
+            for (; k + n <= pairs; k += n)
+            {
+                TVec.Deinterleave(line + 2 * k, out var e, out var o);
+                TVec.Store(firstTarget + k, e);
+                TVec.Store(secondTarget + k, o);
+            }
+            if (n > 8) // 16×16 and smaller images have rows too short for a 512-bit step: 256-bit, then scalar
+                for (; k + 8 <= pairs; k += 8)
+                {
+                    Vec256.Deinterleave(line + 2 * k, out var e, out var o);
+                    Vec256.Store(firstTarget + k, e);
+                    Vec256.Store(secondTarget + k, o);
+                }
+            for (; k < pairs; k++)
+            {
+                firstTarget[k] = line[2 * k];
+                secondTarget[k] = line[2 * k + 1];
+            }
+            if ((p.W & 1) != 0) firstTarget[pairs] = line[p.W - 1];
+
+            for (k = 0; k < tilesW; k += n)
+            {
+                var e0 = TVec.Load(even + k); var o0 = TVec.Load(odd + k);
+                var e1 = TVec.Load(even + k + 1); var o1 = TVec.Load(odd + k + 1);
+                TVec.Store(r0 + k, e0 - e1);
+                TVec.Store(r0 + 2 * rPlane + k, o0 + e1);
+                TVec.Store(r0 + 4 * rPlane + k, e1 - o0);
+                TVec.Store(r0 + 6 * rPlane + k, o0 - o1);
+            }
+        }
+
+        // Stage 2: column transform over flattened tiles: rows 2th..2th+3 are even[t], odd[t], even[t+tilesW], odd[t+tilesW].
+        int tiles = tilesH * tilesW;
+        for (int t = 0; t < tiles; t += n)
+        for (int j = 0; j < 4; j++)
+        {
+            float* re = r + 2 * j * rPlane + t, ro = re + rPlane;
+            var a0 = TVec.Load(re); var a1 = TVec.Load(ro);
+            var a2 = TVec.Load(re + tilesW); var a3 = TVec.Load(ro + tilesW);
+            TVec.Store(v + (0 + j) * vPlane + t, a0 - a2);
+            TVec.Store(v + (4 + j) * vPlane + t, a1 + a2);
+            TVec.Store(v + (8 + j) * vPlane + t, a2 - a1);
+            TVec.Store(v + (12 + j) * vPlane + t, a1 - a3);
+        }
+    }
+
+    /// <summary>
+    /// One output plane: m[ξ·mPlane + t] (16 products of flattened tile t) → dst (OH, OW) = Aᵀ m A + bias, Aᵀ = [1 1 1 0;
+    /// 0 1 −1 −1], clipped at odd OH/OW; overwritten, or added to dst when accumulate.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputTile<TVec>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p, bool accumulate,
+        float* scratch) where TVec : struct, IWinogradVector<TVec>
+    {
+        int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count, tiles = tilesH * tilesW;
+        int rPlane = (tilesH + 1) * tilesW + Slack, zPlane = tiles + Slack;
+        float* z = scratch + 8 * rPlane + 2 * (tilesW + 1 + Slack); // Z[a][b] (tiles): 4 planes
+        float* line = z + 4 * zPlane;                               // one interleaved output row
+
+        var biasVector = TVec.Broadcast(bias);
+        for (int t = 0; t < tiles; t += n)
+        {
+            // Rows first: s_a[j] = (Aᵀ m)[a][j]; then columns.
+            var m0 = TVec.Load(m + t); var m1 = TVec.Load(m + mPlane + t);
+            var m2 = TVec.Load(m + 2 * mPlane + t); var m3 = TVec.Load(m + 3 * mPlane + t);
+            var m4 = TVec.Load(m + 4 * mPlane + t); var m5 = TVec.Load(m + 5 * mPlane + t);
+            var m6 = TVec.Load(m + 6 * mPlane + t); var m7 = TVec.Load(m + 7 * mPlane + t);
+            var m8 = TVec.Load(m + 8 * mPlane + t); var m9 = TVec.Load(m + 9 * mPlane + t);
+            var m10 = TVec.Load(m + 10 * mPlane + t); var m11 = TVec.Load(m + 11 * mPlane + t);
+            var m12 = TVec.Load(m + 12 * mPlane + t); var m13 = TVec.Load(m + 13 * mPlane + t);
+            var m14 = TVec.Load(m + 14 * mPlane + t); var m15 = TVec.Load(m + 15 * mPlane + t);
+            var s00 = m0 + m4 + m8; var s01 = m1 + m5 + m9; var s02 = m2 + m6 + m10; var s03 = m3 + m7 + m11;
+            var s10 = m4 - m8 - m12; var s11 = m5 - m9 - m13; var s12 = m6 - m10 - m14; var s13 = m7 - m11 - m15;
+            TVec.Store(z + t, s00 + s01 + s02 + biasVector);
+            TVec.Store(z + zPlane + t, s01 - s02 - s03 + biasVector);
+            TVec.Store(z + 2 * zPlane + t, s10 + s11 + s12 + biasVector);
+            TVec.Store(z + 3 * zPlane + t, s11 - s12 - s13 + biasVector);
+        }
+
+        for (int th = 0; th < tilesH; th++)
+        for (int a = 0; a < 2; a++)
+        {
+            int oy = 2 * th + a;
+            if (oy >= p.OH) break;
+            float* left = z + 2 * a * zPlane + th * tilesW, right = left + zPlane;
+            for (int k = 0; k < tilesW; k += n)
+                TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
+            CopyOrAdd(line, dst + (long)oy * p.OW, p.OW, accumulate);
+        }
+    }
+
+    /// <summary>dst[0..count) = src (or += src), inlined in 16/8/4/1 steps: output rows are 8..32 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyOrAdd(float* src, float* dst, int count, bool accumulate)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= count; i += 16)
+                (accumulate ? Vector512.Load(dst + i) + Vector512.Load(src + i) : Vector512.Load(src + i)).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= count; i += 8)
+                (accumulate ? Vector256.Load(dst + i) + Vector256.Load(src + i) : Vector256.Load(src + i)).Store(dst + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= count; i += 4)
+                (accumulate ? Vector128.Load(dst + i) + Vector128.Load(src + i) : Vector128.Load(src + i)).Store(dst + i);
+        for (; i < count; i++) dst[i] = accumulate ? dst[i] + src[i] : src[i];
+    }
+}
+
+/// <summary>The few vector operations the Winograd transforms need, over one vector width (specialised per struct).</summary>
+internal unsafe interface IWinogradVector<TSelf> where TSelf : struct, IWinogradVector<TSelf>
+{
+    static abstract int Count { get; }
+    static abstract TSelf Load(float* p);
+    static abstract void Store(float* p, TSelf v);
+    static abstract TSelf Broadcast(float value);
+    static abstract TSelf operator +(TSelf a, TSelf b);
+    static abstract TSelf operator -(TSelf a, TSelf b);
+
+    /// <summary>p[0 .. 2·Count) → its even and its odd elements.</summary>
+    static abstract void Deinterleave(float* p, out TSelf even, out TSelf odd);
+
+    /// <summary>even, odd → p[0 .. 2·Count) = even0 odd0 even1 odd1 …</summary>
+    static abstract void Interleave(TSelf even, TSelf odd, float* p);
+}
+
+internal readonly unsafe struct Vec512(Vector512<float> value) : IWinogradVector<Vec512>
+{
+    private readonly Vector512<float> _v = value;
+    private static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> OddIndices = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    private static readonly Vector512<int> LowIndices = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> HighIndices = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    public static int Count => 16;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Load(float* p) => new(Vector512.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec512 v) => v._v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Broadcast(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator +(Vec512 a, Vec512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator -(Vec512 a, Vec512 b) => new(a._v - b._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(float* p, out Vec512 even, out Vec512 odd)
+    {
+        var lo = Vector512.Load(p);
+        var hi = Vector512.Load(p + 16);
+        even = new(Avx512F.PermuteVar16x32x2(lo, EvenIndices, hi));
+        odd = new(Avx512F.PermuteVar16x32x2(lo, OddIndices, hi));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vec512 even, Vec512 odd, float* p)
+    {
+        Avx512F.PermuteVar16x32x2(even._v, LowIndices, odd._v).Store(p);
+        Avx512F.PermuteVar16x32x2(even._v, HighIndices, odd._v).Store(p + 16);
+    }
+}
+
+internal readonly unsafe struct Vec256(Vector256<float> value) : IWinogradVector<Vec256>
+{
+    private readonly Vector256<float> _v = value;
+
+    public static int Count => 8;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Load(float* p) => new(Vector256.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec256 v) => v._v.Store(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Broadcast(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator +(Vec256 a, Vec256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator -(Vec256 a, Vec256 b) => new(a._v - b._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(float* p, out Vec256 even, out Vec256 odd)
+    {
+        var lo = Vector256.Load(p);
+        var hi = Vector256.Load(p + 8);
+        // shufps works per 128-bit lane: [l0 l2 h0 h2 | l4 l6 h4 h6]; the 64-bit permute puts the halves in order.
+        var e = Avx.Shuffle(lo, hi, 0b10_00_10_00);
+        var o = Avx.Shuffle(lo, hi, 0b11_01_11_01);
+        even = new(Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle());
+        odd = new(Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vec256 even, Vec256 odd, float* p)
+    {
+        var lo = Avx.UnpackLow(even._v, odd._v);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even._v, odd._v);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        Avx.Permute2x128(lo, hi, 0x20).Store(p);
+        Avx.Permute2x128(lo, hi, 0x31).Store(p + 8);
+    }
+}
+
+internal readonly unsafe struct VecScalar(float value) : IWinogradVector<VecScalar>
+{
+    private readonly float _v = value;
+
+    public static int Count => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Load(float* p) => new(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, VecScalar v) => *p = v._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Broadcast(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator +(VecScalar a, VecScalar b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator -(VecScalar a, VecScalar b) => new(a._v - b._v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(float* p, out VecScalar even, out VecScalar odd)
+    {
+        even = new(p[0]);
+        odd = new(p[1]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(VecScalar even, VecScalar odd, float* p)
+    {
+        p[0] = even._v;
+        p[1] = odd._v;
+    }
+}

@@ -53,19 +53,47 @@ public class Conv2DReluFusionTests
 
         var masked = new float[n];
         TestRandom.Poison(masked);
-        Conv2DReluMask.Apply(y, dy, masked);
+        Conv2DReluKernels.MaskGradient(y, dy, masked);
         AssertBitwise(expected, masked, $"mask, length {n}");
 
         // In place over dy.
-        Conv2DReluMask.Apply(y, dy, dy);
+        Conv2DReluKernels.MaskGradient(y, dy, dy);
         AssertBitwise(expected, dy, $"mask in place, length {n}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Bias_relu_is_bitwise_bias_add_then_relu_forward(int n)
+    {
+        var (src, _) = MaskData(n, n + 7);
+        foreach (float bias in new[] { 0f, -0f, 0.25f, -0.5f, 1e-38f, float.NaN })
+        {
+            var expected = new float[n];
+            System.Numerics.Tensors.TensorPrimitives.Add(src, bias, expected);
+            Relu.Forward(expected, expected);
+            var actual = new float[n];
+            TestRandom.Poison(actual);
+            Conv2DReluKernels.BiasRelu(src, bias, actual);
+            AssertBitwise(expected, actual, $"bias {bias}, length {n}");
+            if (bias == 0f)
+            {
+                var plain = new float[n];
+                Relu.Forward(src, plain); // bias 0 is the plain ReLU
+                AssertBitwise(plain, actual, $"bias 0 vs ReLU, length {n}");
+            }
+            var inPlace = (float[])src.Clone();
+            Conv2DReluKernels.BiasRelu(inPlace, bias, inPlace);
+            AssertBitwise(expected, inPlace, $"bias {bias} in place, length {n}");
+        }
     }
 
     [Fact]
     public void Mask_rejects_mismatched_lengths()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Conv2DReluMask.Apply(new float[4], new float[5], new float[4]));
-        Assert.Contains("Conv2DReluMask", ex.Message);
+        var ex = Assert.Throws<ArgumentException>(() => Conv2DReluKernels.MaskGradient(new float[4], new float[5], new float[4]));
+        Assert.Contains("Conv2DReluKernels", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Conv2DReluKernels.BiasRelu(new float[4], 0f, new float[3]));
+        Assert.Contains("Conv2DReluKernels", ex.Message);
     }
 
     // ---------------------------------------------------------------- kernels, every study convolution

@@ -31,7 +31,7 @@ public static unsafe class Conv2DBackwardKernel
 
     /// <summary>
     /// The backward of a fused Conv2D + ReLU whose (post-ReLU) output is y (N, OC, OH, OW): as <see cref="Run"/> with dY
-    /// replaced by <see cref="Conv2DReluMask"/>(y, dy). The mask is applied per group of images into per-thread scratch
+    /// replaced by <see cref="Conv2DReluKernels"/>(y, dy). The mask is applied per group of images into per-thread scratch
     /// right before the group's GEMMs (and per plane inside the Winograd dx pass), so no masked copy of dY is ever
     /// materialised and no ReLU gradient tensor exists. Bitwise the result of ReLU backward into a zeroed tensor, then
     /// <see cref="Run"/>.
@@ -146,7 +146,7 @@ public static unsafe class Conv2DBackwardKernel
                 else if (count == 1)
                 {
                     var masked = Conv2DScratch.Outputs(outSize);
-                    Conv2DReluMask.Apply(new ReadOnlySpan<float>(ReluOutput + (long)first * outSize, outSize),
+                    Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(ReluOutput + (long)first * outSize, outSize),
                         new ReadOnlySpan<float>(DY + (long)first * outSize, outSize), masked);
                     dyGroup = masked;
                 }
@@ -159,7 +159,7 @@ public static unsafe class Conv2DBackwardKernel
                         long at = (long)(first + b) * outSize + oc * pixels;
                         var target = gathered.Slice(oc * wide + b * pixels, pixels);
                         if (ReluOutput == null) new ReadOnlySpan<float>(DY + at, pixels).CopyTo(target);
-                        else Conv2DReluMask.Apply(new ReadOnlySpan<float>(ReluOutput + at, pixels), new ReadOnlySpan<float>(DY + at, pixels), target);
+                        else Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(ReluOutput + at, pixels), new ReadOnlySpan<float>(DY + at, pixels), target);
                     }
                     dyGroup = gathered;
                 }

@@ -92,7 +92,7 @@ public static unsafe class Conv2DForwardKernel
     /// <paramref name="imagesPerGemm"/>: 0 picks <see cref="ImagesPerGemm"/> (or the Winograd group size); tests and
     /// benchmarks force other values. <paramref name="algorithm"/>: null takes <see cref="Conv2DAlgorithms.Current"/>.
     /// <paramref name="relu"/>: y = max(conv + bias, 0), applied to each output row right after its bias while it is still
-    /// in cache (the fused Conv2D + ReLU; elementwise the same <see cref="Relu.Forward"/>, so bitwise the unfused result).
+    /// in cache, in the same pass (the fused Conv2D + ReLU; <see cref="Conv2DReluKernels.BiasRelu"/>: bitwise the unfused result).
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in ConvGeometry g,
         int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null, bool relu = false)
@@ -176,12 +176,18 @@ public static unsafe class Conv2DForwardKernel
                     col = scratch;
                 }
                 Gemm.Gemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
-                if (Bias != null || ApplyRelu)
+                if (ApplyRelu)
+                    for (int oc = 0; oc < g.OC; oc++)
+                    {
+                        // Bias and ReLU in one pass over the row the GEMM just wrote.
+                        var row = output.Slice(oc * pixels, pixels);
+                        Conv2DReluKernels.BiasRelu(row, Bias == null ? 0f : Bias[oc], row);
+                    }
+                else if (Bias != null)
                     for (int oc = 0; oc < g.OC; oc++)
                     {
                         var row = output.Slice(oc * pixels, pixels);
-                        if (Bias != null) TensorPrimitives.Add(row, Bias[oc], row);
-                        if (ApplyRelu) Relu.Forward(row, row);
+                        TensorPrimitives.Add(row, Bias[oc], row);
                     }
                 return;
             }
@@ -201,9 +207,9 @@ public static unsafe class Conv2DForwardKernel
                 {
                     var src = result.Slice(oc * wide + b * pixels, pixels);
                     var dst = output.Slice(oc * pixels, pixels);
-                    if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
+                    if (ApplyRelu) Conv2DReluKernels.BiasRelu(src, Bias == null ? 0f : Bias[oc], dst);
+                    else if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
                     else src.CopyTo(dst);
-                    if (ApplyRelu) Relu.Forward(dst, dst);
                 }
             }
         }

@@ -71,7 +71,7 @@ public static unsafe class Winograd3x3
     /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
     /// Fused ReLU (Conv2D + ReLU): <paramref name="relu"/> makes the (overwritten) output max(·, 0), plane by plane right
     /// after its output transform; a non-empty <paramref name="inputMask"/> (N, C, H, W) — the ReLU output whose gradient x
-    /// is — reads x as <see cref="Conv2DReluMask"/>(mask, x), plane by plane before its input transform (the dx pass).
+    /// is — reads x as <see cref="Conv2DReluKernels"/>(mask, x), plane by plane before its input transform (the dx pass).
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
@@ -218,7 +218,7 @@ public static unsafe class Winograd3x3
                     if (Mask != null)
                     {
                         // Fused ReLU backward: this plane of dY, masked by the ReLU output, into L1 scratch.
-                        Conv2DReluMask.Apply(new ReadOnlySpan<float>(Mask + at, inPlane), new ReadOnlySpan<float>(src, inPlane), maskedPlane);
+                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, inPlane), new ReadOnlySpan<float>(src, inPlane), maskedPlane);
                         src = pmasked;
                     }
                     InputTile<TVec>(src, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
@@ -237,7 +237,7 @@ public static unsafe class Winograd3x3
                     OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
                         Bias == null ? 0f : Bias[oc], dst, p, Accumulate, ps);
                     // Fused ReLU forward: the plane just written is still in L1.
-                    if (Relu) Kernels.Relu.Forward(new ReadOnlySpan<float>(dst, outPlane), new Span<float>(dst, outPlane));
+                    if (Relu) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
                 }
             }
         }

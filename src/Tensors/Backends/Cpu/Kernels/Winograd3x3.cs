@@ -71,7 +71,7 @@ public static unsafe class Winograd3x3
     /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
     /// Fused ReLU (Conv2D + ReLU): <paramref name="relu"/> makes the (overwritten) output max(·, 0), plane by plane right
     /// after its output transform; a non-empty <paramref name="inputMask"/> (N, C, H, W) — the ReLU output whose gradient x
-    /// is — reads x as <see cref="Conv2DReluKernels"/>(mask, x), plane by plane before its input transform (the dx pass).
+    /// is — reads x as <see cref="Conv2DReluKernels"/>(mask, x), image by image before its input transform (the dx pass).
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
@@ -207,21 +207,24 @@ public static unsafe class Winograd3x3
             var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
             var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
             var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
-            var maskedPlane = Mask == null ? default : Conv2DScratch.WinogradMaskedPlane(inPlane);
-            fixed (float* pv = v, pm = m, ps = small, pmasked = maskedPlane)
+            int imageFloats = p.C * inPlane;
+            var maskedImage = Mask == null ? default : Conv2DScratch.WinogradMaskedImage(imageFloats);
+            fixed (float* pv = v, pm = m, ps = small, pmasked = maskedImage)
             {
                 for (int b = 0; b < count; b++)
-                for (int c = 0; c < p.C; c++)
                 {
-                    long at = ((long)(first + b) * p.C + c) * inPlane;
-                    float* src = X + at;
+                    long at = (long)(first + b) * imageFloats;
+                    float* image = X + at;
                     if (Mask != null)
                     {
-                        // Fused ReLU backward: this plane of dY, masked by the ReLU output, into L1 scratch.
-                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, inPlane), new ReadOnlySpan<float>(src, inPlane), maskedPlane);
-                        src = pmasked;
+                        // Fused ReLU backward: the image's dY masked by the ReLU output into L2 scratch, in one streaming
+                        // call (per-plane calls of 64–256 floats were latency-bound), then transformed from there.
+                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, imageFloats),
+                            new ReadOnlySpan<float>(image, imageFloats), maskedImage);
+                        image = pmasked;
                     }
-                    InputTile<TVec>(src, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+                    for (int c = 0; c < p.C; c++)
+                        InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
                 }
 
                 for (int xi = 0; xi < 16; xi++)

@@ -32,8 +32,8 @@ public static unsafe class Conv2DBackwardKernel
     /// <summary>
     /// The backward of a fused Conv2D + ReLU whose (post-ReLU) output is y (N, OC, OH, OW): as <see cref="Run"/> with dY
     /// replaced by <see cref="Conv2DReluKernels"/>(y, dy). The mask is applied per group of images into per-thread scratch
-    /// right before the group's GEMMs (and per plane inside the Winograd dx pass), so no masked copy of dY is ever
-    /// materialised and no ReLU gradient tensor exists. Bitwise the result of ReLU backward into a zeroed tensor, then
+    /// right before the group's GEMMs (and per image inside the Winograd dx pass), so no full-size masked dY and no ReLU
+    /// gradient tensor exist. Bitwise the result of ReLU backward into a zeroed tensor, then
     /// <see cref="Run"/>.
     /// </summary>
     public static void RunRelu(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> y, ReadOnlySpan<float> dy,

@@ -1,5 +1,6 @@
 using NativeConv.Experiments;
 using NativeConv.Layers;
+using NativeConv.Tensors;
 
 namespace NativeConv.Tests.EndToEnd;
 
@@ -34,9 +35,12 @@ public class CommandTests
         Assert.True(code == 0, error);
         var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
         Assert.StartsWith("images/s: ", lines[^1]);
-        // fmnist-cnn: conv (bias fused), relu, pool, twice; flatten; dense = matmul + bias; relu; dense; loss.
+        // fmnist-cnn: conv + relu (bias and ReLU fused, Engine.FuseConvRelu), pool, twice; flatten; dense = matmul + bias;
+        // relu; dense; loss.
         var rows = lines.SkipWhile(l => !l.StartsWith("profile:")).Skip(2).TakeWhile(l => l.Length > 3 && char.IsDigit(l[2])).ToArray();
-        string[] expected = ["Conv2D", "Relu", "MaxPool2D", "Conv2D", "Relu", "MaxPool2D", "Reshape", "MatMul", "AddBias", "Relu", "MatMul", "AddBias", "SoftmaxCrossEntropy"];
+        string[] expected = Engine.FuseConvRelu
+            ? ["Conv2DRelu", "MaxPool2D", "Conv2DRelu", "MaxPool2D", "Reshape", "MatMul", "AddBias", "Relu", "MatMul", "AddBias", "SoftmaxCrossEntropy"]
+            : ["Conv2D", "Relu", "MaxPool2D", "Conv2D", "Relu", "MaxPool2D", "Reshape", "MatMul", "AddBias", "Relu", "MatMul", "AddBias", "SoftmaxCrossEntropy"];
         Assert.Equal(expected, rows.Select(r => r.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]).ToArray());
         Assert.Contains("(4, 16, 28, 28)", rows[0]);
         Assert.Contains(lines, l => l.TrimStart().StartsWith("optimizer (Adam)"));

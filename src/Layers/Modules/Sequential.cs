@@ -1,4 +1,5 @@
 using NativeConv.Tensors;
+using NativeConv.Tensors.Ops;
 
 namespace NativeConv.Layers;
 
@@ -47,7 +48,19 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor x)
     {
         // A plain indexed loop: no enumerator on the hot path.
-        for (int i = 0; i < _layers.Count; i++) x = _layers[i].Forward(x);
+        bool fuse = Engine.FuseConvRelu;
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            // Conv2D then ReLU runs as the one fused op (Engine.FuseConvRelu): the same numbers without the ReLU's own
+            // tensor, gradient and passes over memory. The layer list itself is untouched.
+            if (fuse && _layers[i] is Conv2D conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
+            {
+                x = Op.Conv2DRelu(x, conv.Weight.Value, conv.Bias?.Value, conv.Stride, conv.Padding);
+                i++;
+                continue;
+            }
+            x = _layers[i].Forward(x);
+        }
         return x;
     }
 

@@ -75,6 +75,28 @@ public interface IBackend
     /// </summary>
     void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g);
 
+    /// <summary>
+    /// Fused Conv2D + ReLU forward: y = max(conv(x, w) + bias, 0), shapes as <see cref="Conv2DForward"/>. The default is the
+    /// composition (conv, then ReLU in place); a backend overrides it to apply the ReLU while each output is still in cache.
+    /// </summary>
+    void Conv2DReluForward(Tensor x, Tensor w, Tensor? bias, Tensor y, in ConvGeometry g)
+    {
+        Conv2DForward(x, w, bias, y, g);
+        ReluForward(y, y);
+    }
+
+    /// <summary>
+    /// Fused Conv2D + ReLU backward: as <see cref="Conv2DBackward"/> with dy replaced by (dy where y &gt; 0, else 0), y being
+    /// the fused op's (post-ReLU) output. The default is the composition: a zeroed temporary of the current tape (freed at
+    /// its Reset), <see cref="ReluBackward"/> into it, then <see cref="Conv2DBackward"/>.
+    /// </summary>
+    void Conv2DReluBackward(Tensor x, Tensor w, Tensor y, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g)
+    {
+        var masked = Autograd.Tape.Current.NewZeros(dy.Shape, this);
+        ReluBackward(y, dy, masked);
+        Conv2DBackward(x, w, masked, dx, dw, dBias, g);
+    }
+
     // ---------------------------------------------------------------- pooling
 
     /// <summary>y = max over each window: x (N, C, H, W) → y (N, C, OH, OW).</summary>

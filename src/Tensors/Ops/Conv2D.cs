@@ -16,20 +16,7 @@ public static partial class Op
     /// </summary>
     public static Tensor Conv2D(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
     {
-        const string op = "Conv2D";
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(w);
-        if (strideH < 1 || strideW < 1)
-            throw new ArgumentException($"{op}: stride ({strideH}, {strideW}) must be >= 1 (input {x.Describe()}, weights {w.Describe()}); use stride 1 for a dense convolution.");
-        var g = ConvGeometry.Create(x.Shape, w.Shape, strideH, strideW, padding, op);
-        OpChecks.SameBackend(op, x, w);
-        if (bias is not null)
-        {
-            if (bias.Shape.Rank != 1 || bias.Shape[0] != g.OC)
-                throw new ArgumentException($"{op}: bias {bias.Describe()} must be ({g.OC}), one value per output channel of weights {w.Describe()}.");
-            OpChecks.SameBackend(op, x, bias);
-        }
-
+        var g = CheckConv2D("Conv2D", x, w, bias, strideH, strideW, padding);
         var tape = Tape.Current;
         var backend = x.Backend;
         var y = tape.NewTemporary(g.OutputShape, backend);
@@ -42,6 +29,50 @@ public static partial class Op
             tape.Record(node);
         }
         return y;
+    }
+
+    /// <summary>Relu(Conv2D(x, w, bias, stride, padding)) as one op (see the full overload).</summary>
+    public static Tensor Conv2DRelu(Tensor x, Tensor w, Tensor? bias, int stride, Padding padding) =>
+        Conv2DRelu(x, w, bias, stride, stride, padding);
+
+    /// <summary>
+    /// y = max(Conv2D(x, w, bias, …), 0) as ONE op: the backend applies the ReLU to each output while it is still in cache,
+    /// and the backward masks the upstream gradient by y &gt; 0 (y &gt; 0 ⇔ pre-activation &gt; 0; ReLU'(0) = 0 and a NaN
+    /// output passes no gradient, exactly as <see cref="Relu"/>) right before the convolution's backward. No pre-activation
+    /// tensor, no ReLU gradient tensor. Same numbers as Relu(Conv2D(…)), forward and backward.
+    /// </summary>
+    public static Tensor Conv2DRelu(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
+    {
+        var g = CheckConv2D("Conv2DRelu", x, w, bias, strideH, strideW, padding);
+        var tape = Tape.Current;
+        var backend = x.Backend;
+        var y = tape.NewTemporary(g.OutputShape, backend);
+        backend.Conv2DReluForward(x, w, bias, y, g);
+        if (tape.NeedsGrad(x, w, bias))
+        {
+            var node = Conv2DReluNode.Rent();
+            node.X = x; node.W = w; node.Bias = bias; node.Geometry = g;
+            node.Output = y;
+            tape.Record(node);
+        }
+        return y;
+    }
+
+    private static ConvGeometry CheckConv2D(string op, Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
+        if (strideH < 1 || strideW < 1)
+            throw new ArgumentException($"{op}: stride ({strideH}, {strideW}) must be >= 1 (input {x.Describe()}, weights {w.Describe()}); use stride 1 for a dense convolution.");
+        var g = ConvGeometry.Create(x.Shape, w.Shape, strideH, strideW, padding, op);
+        OpChecks.SameBackend(op, x, w);
+        if (bias is not null)
+        {
+            if (bias.Shape.Rank != 1 || bias.Shape[0] != g.OC)
+                throw new ArgumentException($"{op}: bias {bias.Describe()} must be ({g.OC}), one value per output channel of weights {w.Describe()}.");
+            OpChecks.SameBackend(op, x, bias);
+        }
+        return g;
     }
 
     private sealed class Conv2DNode : TapeNode<Conv2DNode>
@@ -57,6 +88,25 @@ public static partial class Op
             var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
             if (dx is null && dw is null && dBias is null) return;
             X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry);
+        }
+
+        protected override void Clear() { X = null!; W = null!; Bias = null; }
+    }
+
+    private sealed class Conv2DReluNode : TapeNode<Conv2DReluNode>
+    {
+        public Tensor X = null!, W = null!;
+        public Tensor? Bias;
+        public ConvGeometry Geometry;
+
+        protected internal override void Backward(Tape tape)
+        {
+            var dx = X.RequiresGrad ? tape.GradOf(X) : null;
+            var dw = W.RequiresGrad ? tape.GradOf(W) : null;
+            var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
+            if (dx is null && dw is null && dBias is null) return;
+            // Output is the post-ReLU y: it decides the mask.
+            X.Backend.Conv2DReluBackward(X, W, Output, Output.Grad!, dx, dw, dBias, Geometry);
         }
 
         protected override void Clear() { X = null!; W = null!; Bias = null; }

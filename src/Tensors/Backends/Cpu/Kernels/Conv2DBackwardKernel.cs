@@ -26,7 +26,27 @@ public static unsafe class Conv2DBackwardKernel
     /// forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad, in a pass of its own before dW and dBias.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null) =>
+        RunMasked(x, w, default, dy, dx, dw, dBias, g, imagesPerGemm, algorithm);
+
+    /// <summary>
+    /// The backward of a fused Conv2D + ReLU whose (post-ReLU) output is y (N, OC, OH, OW): as <see cref="Run"/> with dY
+    /// replaced by <see cref="Conv2DReluKernels"/>(y, dy). The mask is applied per group of images into per-thread scratch
+    /// right before the group's GEMMs (and per image inside the Winograd dx pass), so no full-size masked dY and no ReLU
+    /// gradient tensor exist. Bitwise the result of ReLU backward into a zeroed tensor, then
+    /// <see cref="Run"/>.
+    /// </summary>
+    public static void RunRelu(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> y, ReadOnlySpan<float> dy,
         Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null)
+    {
+        if (y.Length < g.N * g.OC * g.OutputPixels)
+            throw new ArgumentException($"Conv2DBackwardKernel: ReLU output y {y.Length} does not fit {g}.");
+        RunMasked(x, w, y, dy, dx, dw, dBias, g, imagesPerGemm, algorithm);
+    }
+
+    // reluOutput empty: plain convolution backward; otherwise dY is masked by reluOutput > 0.
+    private static void RunMasked(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> reluOutput, ReadOnlySpan<float> dy,
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm, Conv2DAlgorithm? algorithm)
     {
         int imageSize = g.C * g.H * g.W, weightSize = g.OC * g.PatchSize;
         if (x.Length < g.N * imageSize || w.Length < weightSize || dy.Length < g.N * g.OC * g.OutputPixels
@@ -35,7 +55,8 @@ public static unsafe class Conv2DBackwardKernel
             throw new ArgumentException($"Conv2DBackwardKernel: spans x {x.Length}, w {w.Length}, dy {dy.Length}, dx {dx.Length}, dw {dw.Length}, dBias {dBias.Length} do not fit {g}.");
         if (!dx.IsEmpty && Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: true))
         {
-            Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: true, imagesPerGemm);
+            Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: true, imagesPerGemm,
+                inputMask: reluOutput);
             dx = default;
         }
         if (dx.IsEmpty && dw.IsEmpty && dBias.IsEmpty) return;
@@ -48,11 +69,11 @@ public static unsafe class Conv2DBackwardKernel
         int partialStride = (dw.IsEmpty ? 0 : weightSize) + (dBias.IsEmpty ? 0 : g.OC);
         float[]? partials = partialStride > 0 && chunks > 1 ? Conv2DScratch.Partials((chunks - 1) * partialStride) : null;
 
-        fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = dBias, pp = partials)
+        fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = dBias, pp = partials, py = reluOutput)
         {
             var body = new Body
             {
-                X = px, W = pw, DY = pdy,
+                X = px, W = pw, DY = pdy, ReluOutput = reluOutput.IsEmpty ? null : py,
                 DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb,
                 Partials = pp, PartialStride = partialStride,
                 G = g, ImagesPerGroup = imagesPerGroup, Chunks = chunks, Groups = groups,
@@ -90,7 +111,7 @@ public static unsafe class Conv2DBackwardKernel
 
     private struct Body : IParallelBody
     {
-        public float* X, W, DY, DX, DW, DBias, Partials;
+        public float* X, W, DY, DX, DW, DBias, Partials, ReluOutput;
         public int PartialStride;
         public ConvGeometry G;
         public int ImagesPerGroup, Chunks, Groups;
@@ -118,16 +139,28 @@ public static unsafe class Conv2DBackwardKernel
                 int wide = count * pixels;
                 bool pointwise = count == 1 && Conv2DForwardKernel.IsPointwise(g);
 
-                // dY of the group as one (OC, wide) matrix: image n's own block when alone, gathered otherwise.
+                // dY of the group as one (OC, wide) matrix: image n's own block when alone, gathered otherwise. Fused
+                // ReLU: masked by the ReLU output on the way into scratch (gathered or not), while the group is hot.
                 ReadOnlySpan<float> dyGroup;
-                if (count == 1) dyGroup = new ReadOnlySpan<float>(DY + (long)first * outSize, outSize);
+                if (count == 1 && ReluOutput == null) dyGroup = new ReadOnlySpan<float>(DY + (long)first * outSize, outSize);
+                else if (count == 1)
+                {
+                    var masked = Conv2DScratch.Outputs(outSize);
+                    Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(ReluOutput + (long)first * outSize, outSize),
+                        new ReadOnlySpan<float>(DY + (long)first * outSize, outSize), masked);
+                    dyGroup = masked;
+                }
                 else
                 {
                     var gathered = Conv2DScratch.Outputs(g.OC * wide);
                     for (int b = 0; b < count; b++)
                     for (int oc = 0; oc < g.OC; oc++)
-                        new ReadOnlySpan<float>(DY + (long)(first + b) * outSize + oc * pixels, pixels)
-                            .CopyTo(gathered.Slice(oc * wide + b * pixels, pixels));
+                    {
+                        long at = (long)(first + b) * outSize + oc * pixels;
+                        var target = gathered.Slice(oc * wide + b * pixels, pixels);
+                        if (ReluOutput == null) new ReadOnlySpan<float>(DY + at, pixels).CopyTo(target);
+                        else Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(ReluOutput + at, pixels), new ReadOnlySpan<float>(DY + at, pixels), target);
+                    }
                     dyGroup = gathered;
                 }
 

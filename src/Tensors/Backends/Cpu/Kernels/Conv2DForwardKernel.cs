@@ -91,16 +91,19 @@ public static unsafe class Conv2DForwardKernel
     /// x (N, C, H, W), w (OC, C·KH·KW), bias (OC) or empty → y (N, OC, OH, OW), overwritten.
     /// <paramref name="imagesPerGemm"/>: 0 picks <see cref="ImagesPerGemm"/> (or the Winograd group size); tests and
     /// benchmarks force other values. <paramref name="algorithm"/>: null takes <see cref="Conv2DAlgorithms.Current"/>.
+    /// <paramref name="relu"/>: y = max(conv + bias, 0), applied to each output row right after its bias while it is still
+    /// in cache, in the same pass (the fused Conv2D + ReLU; <see cref="Conv2DReluKernels.BiasRelu"/>: bitwise the unfused result).
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, in ConvGeometry g,
-        int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null)
+        int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null, bool relu = false)
     {
         if (x.Length < g.N * g.C * g.H * g.W || w.Length < g.OC * g.PatchSize || y.Length < g.N * g.OC * g.OutputPixels
             || (!bias.IsEmpty && bias.Length < g.OC))
             throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {g}.");
         if (Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: false))
         {
-            Winograd3x3.Run(x, w, bias, y, WinogradProblem.Forward(g), flipWeights: false, accumulate: false, imagesPerGemm);
+            Winograd3x3.Run(x, w, bias, y, WinogradProblem.Forward(g), flipWeights: false, accumulate: false, imagesPerGemm,
+                relu: relu);
             return;
         }
 
@@ -110,7 +113,7 @@ public static unsafe class Conv2DForwardKernel
             var body = new Body
             {
                 X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, G = g,
-                ImagesPerGroup = imagesPerGroup,
+                ImagesPerGroup = imagesPerGroup, ApplyRelu = relu,
             };
             int groups = (g.N + imagesPerGroup - 1) / imagesPerGroup;
             // Fewer groups than threads (small inference batches): run them one after another so each GEMM can use
@@ -151,6 +154,7 @@ public static unsafe class Conv2DForwardKernel
         public float* X, W, Bias, Y;
         public ConvGeometry G;
         public int ImagesPerGroup;
+        public bool ApplyRelu;
 
         public void Execute(int group, int worker)
         {
@@ -172,7 +176,14 @@ public static unsafe class Conv2DForwardKernel
                     col = scratch;
                 }
                 Gemm.Gemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
-                if (Bias != null)
+                if (ApplyRelu)
+                    for (int oc = 0; oc < g.OC; oc++)
+                    {
+                        // Bias and ReLU in one pass over the row the GEMM just wrote.
+                        var row = output.Slice(oc * pixels, pixels);
+                        Conv2DReluKernels.BiasRelu(row, Bias == null ? 0f : Bias[oc], row);
+                    }
+                else if (Bias != null)
                     for (int oc = 0; oc < g.OC; oc++)
                     {
                         var row = output.Slice(oc * pixels, pixels);
@@ -196,7 +207,8 @@ public static unsafe class Conv2DForwardKernel
                 {
                     var src = result.Slice(oc * wide + b * pixels, pixels);
                     var dst = output.Slice(oc * pixels, pixels);
-                    if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
+                    if (ApplyRelu) Conv2DReluKernels.BiasRelu(src, Bias == null ? 0f : Bias[oc], dst);
+                    else if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
                     else src.CopyTo(dst);
                 }
             }

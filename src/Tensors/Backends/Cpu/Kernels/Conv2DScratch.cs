@@ -18,6 +18,7 @@ internal static class Conv2DScratch
     [ThreadStatic] private static float[]? t_winogradInput;
     [ThreadStatic] private static float[]? t_winogradProducts;
     [ThreadStatic] private static float[]? t_winogradTiles;
+    [ThreadStatic] private static float[]? t_winogradMaskedImage;
 
     /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
     public static Span<float> Columns(int length) => Get(ref t_columns, length);
@@ -53,6 +54,9 @@ internal static class Conv2DScratch
 
     /// <summary>The Winograd transforms' per-plane buffers (row-transform planes, even/odd row, output planes).</summary>
     public static Span<float> WinogradTiles(int length) => Get(ref t_winogradTiles, length);
+
+    /// <summary>One image's dY masked by the ReLU output (fused Conv2D + ReLU backward, Winograd dx).</summary>
+    public static Span<float> WinogradMaskedImage(int length) => Get(ref t_winogradMaskedImage, length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Span<float> Get(ref float[]? buffer, int length)

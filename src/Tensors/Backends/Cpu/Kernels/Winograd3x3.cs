@@ -69,10 +69,13 @@ public static unsafe class Winograd3x3
     /// x (N, C, H, W), w (OC, C, 3, 3) — or, when <paramref name="flipWeights"/>, w (C, OC, 3, 3) read as
     /// W′[oc][c] = rot180(w[c][oc]) — bias (OC) or empty → y (N, OC, OH, OW): overwritten (+ bias), or ACCUMULATED when
     /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
+    /// Fused ReLU (Conv2D + ReLU): <paramref name="relu"/> makes the (overwritten) output max(·, 0), plane by plane right
+    /// after its output transform; a non-empty <paramref name="inputMask"/> (N, C, H, W) — the ReLU output whose gradient x
+    /// is — reads x as <see cref="Conv2DReluKernels"/>(mask, x), image by image before its input transform (the dx pass).
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
-        WinogradVectorWidth width = WinogradVectorWidth.Auto)
+        WinogradVectorWidth width = WinogradVectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
     {
         if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
             || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
@@ -80,6 +83,8 @@ public static unsafe class Winograd3x3
         if (x.Length < (long)p.N * p.C * p.H * p.W || w.Length < p.OC * p.C * 9 || y.Length < (long)p.N * p.OC * p.OH * p.OW
             || (!bias.IsEmpty && bias.Length < p.OC))
             throw new ArgumentException($"Winograd3x3: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {p}.");
+        if ((!inputMask.IsEmpty && inputMask.Length < (long)p.N * p.C * p.H * p.W) || (relu && accumulate))
+            throw new ArgumentException($"Winograd3x3: input mask {inputMask.Length} too small for {p}, or relu with accumulate (the ReLU applies to an overwritten output only).");
         if (width == WinogradVectorWidth.Auto) width = BestWidth;
         else if (!IsSupported(width))
             throw new ArgumentException($"Winograd3x3: {width} transforms cannot run on this machine.");
@@ -87,12 +92,13 @@ public static unsafe class Winograd3x3
         int images = imagesPerGroup > 0 ? Math.Min(imagesPerGroup, p.N) : ImagesPerGroup(p);
         var u = Conv2DScratch.WinogradWeights(16 * p.OC * p.C);
         TransformWeights(w, p.OC, p.C, flipWeights, u);
-        fixed (float* px = x, pw = u, pb = bias, py = y)
+        fixed (float* px = x, pw = u, pb = bias, py = y, pm = inputMask)
         {
             var body = new Body
             {
                 X = px, U = pw, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
                 ImagesPerGroup = images, Accumulate = accumulate, Width = width,
+                Mask = inputMask.IsEmpty ? null : pm, Relu = relu,
             };
             int groups = (p.N + images - 1) / images;
             // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
@@ -167,10 +173,10 @@ public static unsafe class Winograd3x3
 
     private struct Body : IParallelBody
     {
-        public float* X, U, Bias, Y;
+        public float* X, U, Bias, Y, Mask;
         public WinogradProblem P;
         public int ImagesPerGroup;
-        public bool Accumulate;
+        public bool Accumulate, Relu;
         public WinogradVectorWidth Width;
 
         public void Execute(int group, int worker)
@@ -201,12 +207,25 @@ public static unsafe class Winograd3x3
             var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
             var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
             var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
-            fixed (float* pv = v, pm = m, ps = small)
+            int imageFloats = p.C * inPlane;
+            var maskedImage = Mask == null ? default : Conv2DScratch.WinogradMaskedImage(imageFloats);
+            fixed (float* pv = v, pm = m, ps = small, pmasked = maskedImage)
             {
                 for (int b = 0; b < count; b++)
-                for (int c = 0; c < p.C; c++)
-                    InputTile<TVec>(X + ((long)(first + b) * p.C + c) * inPlane, p,
-                        pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+                {
+                    long at = (long)(first + b) * imageFloats;
+                    float* image = X + at;
+                    if (Mask != null)
+                    {
+                        // Fused ReLU backward: the image's dY masked by the ReLU output into L2 scratch, in one streaming
+                        // call (per-plane calls of 64–256 floats were latency-bound), then transformed from there.
+                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, imageFloats),
+                            new ReadOnlySpan<float>(image, imageFloats), maskedImage);
+                        image = pmasked;
+                    }
+                    for (int c = 0; c < p.C; c++)
+                        InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+                }
 
                 for (int xi = 0; xi < 16; xi++)
                     Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f,
@@ -216,8 +235,13 @@ public static unsafe class Winograd3x3
 
                 for (int b = 0; b < count; b++)
                 for (int oc = 0; oc < p.OC; oc++)
+                {
+                    float* dst = Y + ((long)(first + b) * p.OC + oc) * outPlane;
                     OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
-                        Bias == null ? 0f : Bias[oc], Y + ((long)(first + b) * p.OC + oc) * outPlane, p, Accumulate, ps);
+                        Bias == null ? 0f : Bias[oc], dst, p, Accumulate, ps);
+                    // Fused ReLU forward: the plane just written is still in L1.
+                    if (Relu) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
+                }
             }
         }
     }

@@ -31,7 +31,7 @@ public class CommandTests
     [Fact]
     public void Throughput_profile_lists_every_op_of_the_model_in_order_and_still_ends_with_images_per_second()
     {
-        var (code, output, error) = Run("throughput", "--model", "fmnist-cnn", "--batch", "4", "--threads", "1", "--steps", "2", "--warmup", "0", "--profile");
+        var (code, output, error) = Run("throughput", "--model", "fmnist-cnn", "--batch", "4", "--threads", "1", "--steps", "2", "--warmup", "0", "--warmup-seconds", "0", "--profile");
         Assert.True(code == 0, error);
         var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
         Assert.StartsWith("images/s: ", lines[^1]);
@@ -103,6 +103,10 @@ public class CommandTests
         (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--threads", "0");
         Assert.NotEqual(0, code);
         Assert.Contains("--threads", error);
+        (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--warmup-seconds", "-1");
+        Assert.Equal(2, code);
+        Assert.Contains("--warmup-seconds", error);
+
         (code, _, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "0");
         Assert.NotEqual(0, code);
         Assert.Contains("--batch", error);

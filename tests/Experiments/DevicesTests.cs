@@ -80,7 +80,7 @@ public class DevicesTests
     [Fact]
     public void Auto_picks_cuda_when_present_else_the_cpu_engine_and_prints_why()
     {
-        var (code, output, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "2", "--steps", "1", "--warmup", "0", "--threads", "1", "--device", "auto");
+        var (code, output, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "2", "--steps", "1", "--warmup", "0", "--warmup-seconds", "0", "--threads", "1", "--device", "auto");
         Assert.True(code == 0, error);
         var deviceLine = Assert.Single(Lines(output), l => l.StartsWith("device:", StringComparison.Ordinal));
         if (NoCudaReason is not null)
@@ -129,7 +129,7 @@ public class DevicesTests
     [Fact]
     public void Throughput_on_ilgpu_cpu_trains_on_that_backend_and_prints_images_per_second()
     {
-        var (code, output, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "2", "--steps", "2", "--warmup", "0", "--threads", "1", "--device", "ilgpu-cpu");
+        var (code, output, error) = Run("throughput", "--model", "fmnist-mlp", "--batch", "2", "--steps", "2", "--warmup", "0", "--warmup-seconds", "0", "--threads", "1", "--device", "ilgpu-cpu");
         Assert.True(code == 0, error);
         var lines = Lines(output);
         Assert.Contains(lines, l => l.StartsWith("backend:", StringComparison.Ordinal) && l.Contains("ilgpu-cpu", StringComparison.Ordinal));

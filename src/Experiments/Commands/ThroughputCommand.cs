@@ -23,11 +23,15 @@ public static class ThroughputCommand
         var command = new Command("throughput", "Training throughput of a study model on random data (images per second).");
         var model = new Option<string>("--model") { Description = $"Model to train: {string.Join(", ", ModelZoo.Names)}", Required = true };
         var steps = new Option<int>("--steps") { Description = "Timed training steps", DefaultValueFactory = _ => 20 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, pools, caches)", DefaultValueFactory = _ => 3 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (JIT, pools, caches): at least this many", DefaultValueFactory = _ => 3 };
+        // .NET compiles a method quickly first and re-compiles it optimised after ~30 calls (tiered JIT, in the background):
+        // timing the first steps of a run measures partly unoptimised code (fmnist-cnn: ~1.5x slower). So warm up by time too.
+        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "...and for at least this many seconds, so the JIT has optimised the hot code (0: steps only)", DefaultValueFactory = _ => 3.0 };
         var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser) and print where the time goes" };
         command.Add(model);
         command.Add(steps);
         command.Add(warmup);
+        command.Add(warmupSeconds);
         command.Add(profile);
         var common = new CommonOptions(command);
         command.SetAction(result =>
@@ -40,20 +44,22 @@ public static class ThroughputCommand
                 return 2;
             }
             int stepCount = result.GetValue(steps), warmupCount = result.GetValue(warmup);
-            if (stepCount < 1 || warmupCount < 0)
+            double warmupTime = result.GetValue(warmupSeconds);
+            if (stepCount < 1 || warmupCount < 0 || !(warmupTime >= 0) || warmupTime > 3600)
             {
-                CommandIo.Error(result).WriteLine($"--steps must be >= 1 and --warmup >= 0; got {stepCount} and {warmupCount}.");
+                CommandIo.Error(result).WriteLine($"--steps must be >= 1, --warmup >= 0 and --warmup-seconds in [0, 3600]; got {stepCount}, {warmupCount} and {warmupTime.ToString(CultureInfo.InvariantCulture)}.");
                 return 2;
             }
-            var options = common.Read(result).With("model", modelName).With("steps", stepCount).With("warmup", warmupCount).Apply();
+            var options = common.Read(result).With("model", modelName).With("steps", stepCount).With("warmup", warmupCount).With("warmup-seconds", warmupTime).Apply();
             options.Print(output);
-            var measurement = Measure(modelName, options.Batch, options.Seed, warmupCount, stepCount);
+            var warm = new WarmUp(warmupCount, TimeSpan.FromSeconds(warmupTime));
+            var measurement = Measure(modelName, options.Batch, options.Seed, warm, stepCount);
             output.WriteLine($"parameters: {measurement.Parameters.ToString("N0", CultureInfo.InvariantCulture)}");
             output.WriteLine($"loss (last step): {measurement.LastLoss.ToString("G6", CultureInfo.InvariantCulture)}");
             output.WriteLine($"ms/step: {measurement.MillisecondsPerStep.ToString("F2", CultureInfo.InvariantCulture)}");
             output.WriteLine($"managed bytes allocated/step: {measurement.BytesPerStep.ToString("F0", CultureInfo.InvariantCulture)}");
             if (result.GetValue(profile))
-                StepProfileTable.Write(output, Profile(modelName, options.Batch, options.Seed, stepCount), measurement.MillisecondsPerStep);
+                StepProfileTable.Write(output, Profile(modelName, options.Batch, options.Seed, warm, stepCount), measurement.MillisecondsPerStep);
             output.WriteLine($"images/s: {FormatRate(measurement.ImagesPerSecond)}");
             return 0;
         });
@@ -71,7 +77,7 @@ public static class ThroughputCommand
     /// (the model, the batch and the optimiser state all live there). The loss is read back only at the last step, so a GPU
     /// queue is never drained mid-run except by the timer's final synchronisation.
     /// </summary>
-    public static Measurement Measure(string modelName, int batch, int seed, int warmup, int steps)
+    public static Measurement Measure(string modelName, int batch, int seed, WarmUp warmup, int steps)
     {
         var backend = Engine.DefaultBackend;
         var model = ModelZoo.Create(modelName, seed);
@@ -81,8 +87,7 @@ public static class ThroughputCommand
         using var x = RandomImages(ModelZoo.BatchInputShape(modelName, batch), seed, backend);
         using var labels = RandomLabels(batch, ModelZoo.Classes, seed, backend);
 
-        for (int i = 0; i < warmup; i++) TrainStep(model, optimizer, x, labels, readLoss: false);
-        backend.Synchronize();
+        RunWarmUp(warmup, backend, () => TrainStep(model, optimizer, x, labels, readLoss: false));
 
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
@@ -100,7 +105,7 @@ public static class ThroughputCommand
     /// Runs one warm-up step and then <paramref name="steps"/> steps with a <see cref="StepProfiler"/> on the tape: every op is
     /// timed forward and backward (the backend synchronised around each), then the optimiser.
     /// </summary>
-    public static StepProfiler Profile(string modelName, int batch, int seed, int steps)
+    public static StepProfiler Profile(string modelName, int batch, int seed, WarmUp warmup, int steps)
     {
         var backend = Engine.DefaultBackend;
         var model = ModelZoo.Create(modelName, seed);
@@ -109,7 +114,7 @@ public static class ThroughputCommand
         var optimizer = new Adam(model.Parameters());
         using var x = RandomImages(ModelZoo.BatchInputShape(modelName, batch), seed, backend);
         using var labels = RandomLabels(batch, ModelZoo.Classes, seed, backend);
-        TrainStep(model, optimizer, x, labels, readLoss: false);
+        RunWarmUp(warmup with { Steps = Math.Max(1, warmup.Steps) }, backend, () => TrainStep(model, optimizer, x, labels, readLoss: false));
 
         var profiler = new StepProfiler();
         var tape = Tape.Current;
@@ -133,6 +138,19 @@ public static class ThroughputCommand
         }
         finally { tape.Profiler = null; }
         return profiler;
+    }
+
+    /// <summary>Untimed steps before a measurement: at least <paramref name="Steps"/> of them and at least <paramref name="Duration"/>.</summary>
+    public readonly record struct WarmUp(int Steps, TimeSpan Duration);
+
+    private static void RunWarmUp(WarmUp warmup, IBackend backend, Action step)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < warmup.Steps || clock.Elapsed < warmup.Duration; i++)
+        {
+            step();
+            backend.Synchronize(); // a GPU's queued steps count when they have run, not when they were queued
+        }
     }
 
     /// <summary>One full step; returns the loss when asked (read before the tape frees it), else NaN.</summary>

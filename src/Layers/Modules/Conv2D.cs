@@ -40,6 +40,9 @@ public sealed class Conv2D : Module
 
     public override Tensor Forward(Tensor x) => Op.Conv2D(x, Weight.Value, Bias?.Value, Stride, Padding);
 
+    /// <summary>Forward followed by ReLU as one fused op (what <see cref="Sequential"/> runs for a Conv2D then a ReLU).</summary>
+    internal Tensor ForwardRelu(Tensor x) => Op.Conv2DRelu(x, Weight.Value, Bias?.Value, Stride, Padding);
+
     public override Shape OutputShape(Shape input)
     {
         var g = ConvGeometry.Create(input, Weight.Shape, Stride, Stride, Padding, $"Conv2D '{Name}'");

@@ -55,7 +55,7 @@ public sealed class Sequential : Module
             // tensor, gradient and passes over memory. The layer list itself is untouched.
             if (fuse && _layers[i] is Conv2D conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
             {
-                x = Op.Conv2DRelu(x, conv.Weight.Value, conv.Bias?.Value, conv.Stride, conv.Padding);
+                x = conv.ForwardRelu(x);
                 i++;
                 continue;
             }

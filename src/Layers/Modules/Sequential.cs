@@ -1,5 +1,4 @@
 using NativeConv.Tensors;
-using NativeConv.Tensors.Ops;
 
 namespace NativeConv.Layers;
 

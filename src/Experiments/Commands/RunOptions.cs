@@ -4,6 +4,7 @@ using NativeConv.Gpu;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu;
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 
 namespace NativeConv.Experiments.Commands;
 
@@ -73,6 +74,8 @@ public sealed class RunOptions
             ("device", DeviceChoice?.Reason is { } reason ? $"{Device} → {Devices.ShortName(DeviceChoice.Backend)}: {reason}" : Device),
             ("backend", Backend?.Name ?? "(not applied)"),
             ("simd", CpuBackend.SimdDescription),
+            // Settings that change the CPU engine's rounding or speed (README "Engine settings"): part of what reproduces a run.
+            ("cpu_kernels", $"conv {Conv2DAlgorithms.Default.ToString().ToLowerInvariant()}, conv+relu fusion {(Engine.FuseConvRelu ? "on" : "off")}"),
             ("processors", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
             ("runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription),
         };

@@ -17,7 +17,7 @@ public sealed partial class CpuBackend : IBackend
 
     private CpuBackend() { }
 
-    public string Name => $"cpu ({SimdDescription}, {ParallelFor.ThreadCount} threads)";
+    public string Name => $"cpu ({SimdDescription}, {ParallelFor.ThreadCount} thread{(ParallelFor.ThreadCount == 1 ? "" : "s")})";
 
     public DeviceKind Kind => DeviceKind.Cpu;
 

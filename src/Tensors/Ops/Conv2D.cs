@@ -17,18 +17,9 @@ public static partial class Op
     public static Tensor Conv2D(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
     {
         var g = CheckConv2D("Conv2D", x, w, bias, strideH, strideW, padding);
-        var tape = Tape.Current;
-        var backend = x.Backend;
-        var y = tape.NewTemporary(g.OutputShape, backend);
-        backend.Conv2DForward(x, w, bias, y, g);
-        if (tape.NeedsGrad(x, w, bias))
-        {
-            var node = Conv2DNode.Rent();
-            node.X = x; node.W = w; node.Bias = bias; node.Geometry = g;
-            node.Output = y;
-            tape.Record(node);
-        }
-        return y;
+        var y = Tape.Current.NewTemporary(g.OutputShape, x.Backend);
+        x.Backend.Conv2DForward(x, w, bias, y, g);
+        return Record<Conv2DNode>(x, w, bias, g, y);
     }
 
     /// <summary>Relu(Conv2D(x, w, bias, stride, padding)) as one op (see the full overload).</summary>
@@ -44,13 +35,18 @@ public static partial class Op
     public static Tensor Conv2DRelu(Tensor x, Tensor w, Tensor? bias, int strideH, int strideW, Padding padding)
     {
         var g = CheckConv2D("Conv2DRelu", x, w, bias, strideH, strideW, padding);
+        var y = Tape.Current.NewTemporary(g.OutputShape, x.Backend);
+        x.Backend.Conv2DReluForward(x, w, bias, y, g);
+        return Record<Conv2DReluNode>(x, w, bias, g, y);
+    }
+
+    /// <summary>Records the backward of a convolution whose output <paramref name="y"/> has been computed; returns y.</summary>
+    private static Tensor Record<TNode>(Tensor x, Tensor w, Tensor? bias, in ConvGeometry g, Tensor y) where TNode : ConvNode<TNode>, new()
+    {
         var tape = Tape.Current;
-        var backend = x.Backend;
-        var y = tape.NewTemporary(g.OutputShape, backend);
-        backend.Conv2DReluForward(x, w, bias, y, g);
         if (tape.NeedsGrad(x, w, bias))
         {
-            var node = Conv2DReluNode.Rent();
+            var node = ConvNode<TNode>.Rent();
             node.X = x; node.W = w; node.Bias = bias; node.Geometry = g;
             node.Output = y;
             tape.Record(node);
@@ -75,40 +71,37 @@ public static partial class Op
         return g;
     }
 
-    private sealed class Conv2DNode : TapeNode<Conv2DNode>
+    /// <summary>What both convolution nodes keep, and the gradients they ask for; <see cref="Run"/> is the backend call.</summary>
+    private abstract class ConvNode<TSelf> : TapeNode<TSelf> where TSelf : ConvNode<TSelf>, new()
     {
         public Tensor X = null!, W = null!;
         public Tensor? Bias;
         public ConvGeometry Geometry;
 
-        protected internal override void Backward(Tape tape)
+        protected internal sealed override void Backward(Tape tape)
         {
             var dx = X.RequiresGrad ? tape.GradOf(X) : null;
             var dw = W.RequiresGrad ? tape.GradOf(W) : null;
             var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
             if (dx is null && dw is null && dBias is null) return;
-            X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry);
+            Run(dx, dw, dBias);
         }
 
-        protected override void Clear() { X = null!; W = null!; Bias = null; }
+        protected abstract void Run(Tensor? dx, Tensor? dw, Tensor? dBias);
+
+        protected sealed override void Clear() { X = null!; W = null!; Bias = null; }
     }
 
-    private sealed class Conv2DReluNode : TapeNode<Conv2DReluNode>
+    private sealed class Conv2DNode : ConvNode<Conv2DNode>
     {
-        public Tensor X = null!, W = null!;
-        public Tensor? Bias;
-        public ConvGeometry Geometry;
+        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias) =>
+            X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry);
+    }
 
-        protected internal override void Backward(Tape tape)
-        {
-            var dx = X.RequiresGrad ? tape.GradOf(X) : null;
-            var dw = W.RequiresGrad ? tape.GradOf(W) : null;
-            var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
-            if (dx is null && dw is null && dBias is null) return;
-            // Output is the post-ReLU y: it decides the mask.
+    private sealed class Conv2DReluNode : ConvNode<Conv2DReluNode>
+    {
+        // Output is the post-ReLU y: it decides the mask.
+        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias) =>
             X.Backend.Conv2DReluBackward(X, W, Output, Output.Grad!, dx, dw, dBias, Geometry);
-        }
-
-        protected override void Clear() { X = null!; W = null!; Bias = null; }
     }
 }

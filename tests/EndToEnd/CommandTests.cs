@@ -8,13 +8,7 @@ namespace NativeConv.Tests.EndToEnd;
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // throughput sets Engine.Threads
 public class CommandTests
 {
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => NativeConv.Tests.Support.Cli.Run(args);
 
     [Fact]
     public void Models_lists_every_model_with_its_total()

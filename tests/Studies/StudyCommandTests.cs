@@ -14,29 +14,13 @@ namespace NativeConv.Tests.Studies;
 /// data come from $NATIVECONV_DATA or ../shared/data (missing files fail with where to put them).
 /// </summary>
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // the studies set Engine.Threads
-public sealed class StudyCommandTests : IDisposable
+public sealed class StudyCommandTests() : NativeConv.Tests.Support.StudyRunsRoot("nativeconv-studies-")
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "nativeconv-studies-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
-    }
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private string[] Study(string verb, params string[] extra) =>
-        [verb, "--data-dir", RealData.Locator.Root, "--out", _root, "--threads", "2", "--no-download", .. extra];
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => NativeConv.Tests.Support.Cli.Run(args);
 
     private string SingleFolder(string prefix)
     {
-        var folders = Directory.GetDirectories(_root, prefix + "-*");
+        var folders = Directory.GetDirectories(Root, prefix + "-*");
         Assert.Single(folders);
         return folders[0];
     }
@@ -112,7 +96,7 @@ public sealed class StudyCommandTests : IDisposable
     [InlineData("cifar10", 5000, 1000, 32, 3)]
     public void Eda_writes_balance_statistics_and_a_valid_png_grid(string dataset, int trainPerClass, int testPerClass, int side, int channels)
     {
-        var (code, output, error) = Run("eda", "--dataset", dataset, "--data-dir", RealData.Locator.Root, "--out", _root, "--per-class", "5", "--no-download");
+        var (code, output, error) = Run("eda", "--dataset", dataset, "--data-dir", RealData.Locator.Root, "--out", Root, "--per-class", "5", "--no-download");
         Assert.True(code == 0, error + output);
         string folder = SingleFolder("eda-" + dataset);
 
@@ -146,17 +130,17 @@ public sealed class StudyCommandTests : IDisposable
     [Fact]
     public void Missing_data_is_a_message_and_a_non_zero_exit_code_without_a_run_folder()
     {
-        string empty = Path.Combine(_root, "no-data");
+        string empty = Path.Combine(Root, "no-data");
         Directory.CreateDirectory(empty);
-        var (code, _, error) = Run("kernel-study", "--data-dir", empty, "--out", Path.Combine(_root, "runs"), "--no-download");
+        var (code, _, error) = Run("kernel-study", "--data-dir", empty, "--out", Path.Combine(Root, "runs"), "--no-download");
         Assert.Equal(1, code);
         Assert.Contains("Dataset files are missing", error);
         Assert.Contains("train-images-idx3-ubyte.gz", error);
         Assert.Contains("NATIVECONV_DATA", error);
         Assert.DoesNotContain("   at ", error); // no stack trace
-        Assert.False(Directory.Exists(Path.Combine(_root, "runs")) && Directory.EnumerateFileSystemEntries(Path.Combine(_root, "runs")).Any());
+        Assert.False(Directory.Exists(Path.Combine(Root, "runs")) && Directory.EnumerateFileSystemEntries(Path.Combine(Root, "runs")).Any());
 
-        (code, _, error) = Run("eda", "--dataset", "cifar10", "--data-dir", empty, "--out", _root, "--no-download");
+        (code, _, error) = Run("eda", "--dataset", "cifar10", "--data-dir", empty, "--out", Root, "--no-download");
         Assert.Equal(1, code);
         Assert.Contains("cifar-10-binary.tar.gz", error);
     }
@@ -207,7 +191,7 @@ public sealed class StudyCommandTests : IDisposable
     [Fact]
     public void Resume_after_an_interruption_does_not_retrain_the_finished_model_and_matches_an_uninterrupted_run()
     {
-        var settings = new StudySettings { DataDir = RealData.Locator.Root, Threads = 2, Epochs = 2, Limit = 800, Out = Path.Combine(_root, "a") };
+        var settings = new StudySettings { DataDir = RealData.Locator.Root, Threads = 2, Epochs = 2, Limit = 800, Out = Path.Combine(Root, "a") };
         var data = FashionMnistData.Value;
         var quiet = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null), Interactive = InteractionSupport.No });
 
@@ -216,7 +200,7 @@ public sealed class StudyCommandTests : IDisposable
         Assert.False(reference.Interrupted);
 
         // Interrupted: the MLP finishes, the CNN is cancelled in the middle of its second epoch.
-        var interruptedSettings = settings with { Out = Path.Combine(_root, "b") };
+        var interruptedSettings = settings with { Out = Path.Combine(Root, "b") };
         using var cancel = new CancellationTokenSource();
         var first = new StudyRunner(StudyDefinition.Fmnist, interruptedSettings, TextWriter.Null, quiet)
         {

@@ -10,25 +10,9 @@ namespace NativeConv.Tests.Studies;
 /// name and the study's models), a subset run on a small real CIFAR-10 subset, and --resume keeping the run's own models.
 /// </summary>
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // the studies set Engine.Threads
-public sealed class StudyModelsTests : IDisposable
+public sealed class StudyModelsTests() : NativeConv.Tests.Support.StudyRunsRoot("nativeconv-study-models-")
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "nativeconv-study-models-" + Guid.NewGuid().ToString("N"));
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
-    }
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private string[] Study(string verb, params string[] extra) =>
-        [verb, "--data-dir", RealData.Locator.Root, "--out", _root, "--threads", "2", "--no-download", .. extra];
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => NativeConv.Tests.Support.Cli.Run(args);
 
     [Theory]
     [InlineData("fmnist", "cifar-big", "'cifar-big' is not part of the fmnist study", "fmnist-mlp, fmnist-cnn")]
@@ -43,14 +27,14 @@ public sealed class StudyModelsTests : IDisposable
         Assert.Contains(problem, error);
         Assert.Contains($"The {verb} study's models: {studyModels}", error);
         Assert.DoesNotContain("   at ", error); // no stack trace
-        Assert.False(Directory.Exists(_root), "a rejected --models must not create a run folder");
+        Assert.False(Directory.Exists(Root), "a rejected --models must not create a run folder");
     }
 
     [Fact]
     public void Every_bad_name_is_named_and_the_check_comes_before_the_data()
     {
         // A missing dataset folder: the --models check must fail first, with 2, not the data with 1.
-        var (code, _, error) = Run("filter-study", "--data-dir", Path.Combine(_root, "no-data"), "--no-download", "--models", "cifar-small,foo", "--models", "fmnist-cnn");
+        var (code, _, error) = Run("filter-study", "--data-dir", Path.Combine(Root, "no-data"), "--no-download", "--models", "cifar-small,foo", "--models", "fmnist-cnn");
         Assert.Equal(2, code);
         Assert.Contains("unknown model 'foo'", error);
         Assert.Contains("'fmnist-cnn' is not part of the filter-study study", error);
@@ -94,7 +78,7 @@ public sealed class StudyModelsTests : IDisposable
         // Repeated --models, given out of order: the run trains them in the study's order.
         var (code, output, error) = Run(Study("filter-study", "--models", "cifar-medium", "--models", "cifar-small", "--limit", "100", "--epochs", "1"));
         Assert.True(code == 0, error + output);
-        var folders = Directory.GetDirectories(_root, "filter-study-*");
+        var folders = Directory.GetDirectories(Root, "filter-study-*");
         string folder = Assert.Single(folders);
         Assert.Contains("cifar-small: ", output);
         Assert.DoesNotContain("cifar-dense:", output);
@@ -135,6 +119,6 @@ public sealed class StudyModelsTests : IDisposable
         Assert.Contains("cifar-small: already finished", output);
         Assert.Contains("cifar-medium: already finished", output);
         Assert.DoesNotContain("cifar-dense:", output); // no training line for a model outside the run
-        Assert.Single(Directory.GetDirectories(_root, "filter-study-*"));
+        Assert.Single(Directory.GetDirectories(Root, "filter-study-*"));
     }
 }

@@ -163,7 +163,7 @@ public static unsafe class MaxPool2D
                 var even = EvenLanes; var odd = OddLanes; var low = InterleaveLow; var high = InterleaveHigh;
                 for (; c <= ow - 16; c += 16)
                 {
-                    // Written out rather than through Backward16: its out-parameters cost ~20% here (measured).
+                    // Written out rather than through Backward16: its out-parameters cost 5–15 % here (A/B, 32×32×32, batch 128).
                     var t0 = Vector512.Load(top + 2 * c); var t1 = Vector512.Load(top + 2 * c + 16);
                     var b0 = Vector512.Load(bottom + 2 * c); var b1 = Vector512.Load(bottom + 2 * c + 16);
                     var topLeft = Avx512F.PermuteVar16x32x2(t0, even, t1);

@@ -61,30 +61,6 @@ public static class Conv2DReluKernels
     {
         if (y.Length != dy.Length || masked.Length != dy.Length)
             throw new ArgumentException("Conv2DReluKernels.MaskGradient: y, dy and masked must have the same length.");
-        int n = y.Length, i = 0;
-        ref float yRef = ref MemoryMarshal.GetReference(y);
-        ref float dyRef = ref MemoryMarshal.GetReference(dy);
-        ref float outRef = ref MemoryMarshal.GetReference(masked);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                var keep = Vector512.GreaterThan(Vector512.LoadUnsafe(ref yRef, (nuint)i), Vector512<float>.Zero);
-                (Vector512<float>.Zero + (Vector512.LoadUnsafe(ref dyRef, (nuint)i) & keep)).StoreUnsafe(ref outRef, (nuint)i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                var keep = Vector256.GreaterThan(Vector256.LoadUnsafe(ref yRef, (nuint)i), Vector256<float>.Zero);
-                (Vector256<float>.Zero + (Vector256.LoadUnsafe(ref dyRef, (nuint)i) & keep)).StoreUnsafe(ref outRef, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float zero = 0f;
-            Unsafe.Add(ref outRef, i) = Unsafe.Add(ref yRef, i) > 0f ? zero + Unsafe.Add(ref dyRef, i) : zero;
-        }
+        Relu.AddMasked(y, dy, masked, accumulate: false);
     }
 }

@@ -6,7 +6,7 @@ using NativeConv.Tests.Support;
 
 namespace NativeConv.Tests.Gradients;
 
-/// <summary>Op.Conv2D with the CPU convolution forced onto Winograd F(2×2, 3×3) (forward and dx) on this thread.</summary>
+/// <summary>Op.Conv2D with the CPU convolution forced onto Winograd F(2×2, 3×3) (forward, dx and dW) on this thread.</summary>
 public class Conv2DWinogradGradientTests
 {
     public static TheoryData<int, int, int, int, int, string> Cases => new()

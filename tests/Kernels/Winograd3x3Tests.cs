@@ -6,8 +6,8 @@ using NativeConv.Tests.Support;
 namespace NativeConv.Tests.Kernels;
 
 /// <summary>
-/// Winograd F(2×2, 3×3): forward and dx against the direct double convolution on awkward sizes, every transform width
-/// the machine runs, forced group sizes; and against the im2col path on the study shapes.
+/// Winograd F(2×2, 3×3): forward, dx and dW (+ dBias) against the direct double convolution on awkward sizes, every
+/// transform width the machine runs, forced group sizes; and against the im2col path on the study shapes.
 ///
 /// Tolerance: |a − e| ≤ 1e-5·Σ|terms| + 1e-6, the same bound as the im2col tests. Winograd rounds more than a dot
 /// product (the input transform adds up to 4 inputs, the kernel transform 9 weights ×¼, the output transform 9 products),
@@ -107,6 +107,45 @@ public class Winograd3x3Tests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Weight_gradient_accumulates_onto_dw_and_dbias(WinogradVectorWidth width)
+    {
+        int seed = 1300, cases = 0;
+        foreach (var g in Geometries())
+        foreach (int group in new[] { 0, 1, 3 })
+        {
+            bool masked = (seed & 1) == 0;
+            var x = TestRandom.Uniform(g.N * g.C * g.H * g.W, seed++);
+            var dy = TestRandom.Uniform(g.N * g.OC * g.OutputPixels, seed++);
+            // Fused ReLU: a random 'ReLU output' whose non-positive entries block dY (about half of them).
+            var reluOutput = masked ? TestRandom.Uniform(dy.Length, seed++) : null;
+            var (dw0, db0) = (TestRandom.Uniform(g.OC * g.PatchSize, seed++), TestRandom.Uniform(g.OC, seed++));
+            var (dw, db) = ((float[])dw0.Clone(), (float[])db0.Clone());
+            Winograd3x3.WeightGradient(x, dy, reluOutput, dw, db, WinogradProblem.Forward(g), group, width);
+            var effective = (float[])dy.Clone();
+            if (reluOutput is not null)
+                for (int i = 0; i < effective.Length; i++) if (!(reluOutput[i] > 0)) effective[i] = 0f;
+            var r = ConvReference.Backward(x, new float[dw.Length], effective, g);
+            AssertClose(dw, Plus(dw0, r.Dw), Plus1(r.DwScale), $"dw {g} group={group} masked={masked} {width}");
+            AssertClose(db, Plus(db0, r.DBias), Plus1(r.DBiasScale), $"dBias {g} group={group} masked={masked} {width}");
+            cases++;
+        }
+        Assert.True(cases > 100);
+    }
+
+    [Fact]
+    public void Weight_gradient_leaves_an_empty_dbias_alone_and_matches_with_and_without_it()
+    {
+        var g = ConvGeometry.Create(new Shape(3, 5, 7, 9), new Shape(6, 5, 3, 3), 1, 1, Padding.Same);
+        var x = TestRandom.Uniform(3 * 5 * 63, 1);
+        var dy = TestRandom.Uniform(3 * 6 * 63, 2);
+        var (withBias, withoutBias) = (new float[6 * 45], new float[6 * 45]);
+        Winograd3x3.WeightGradient(x, dy, default, withBias, new float[6], WinogradProblem.Forward(g));
+        Winograd3x3.WeightGradient(x, dy, default, withoutBias, default, WinogradProblem.Forward(g));
+        KernelSweep.Exact(withBias, withoutBias, "dw");
+    }
+
     [Fact]
     public void Backward_driver_with_forced_winograd_gives_every_gradient()
     {
@@ -144,11 +183,16 @@ public class Winograd3x3Tests
         Conv2DForwardKernel.Run(x, wt, bias, yWino, g, algorithm: Conv2DAlgorithm.Winograd);
         Conv2DForwardKernel.Run(x, wt, bias, yIm2Col, g, algorithm: Conv2DAlgorithm.Im2Col);
         var (dxWino, dxIm2Col) = (new float[x.Length], new float[x.Length]);
-        Conv2DBackwardKernel.Run(x, wt, dy, dxWino, default, default, g, algorithm: Conv2DAlgorithm.Winograd);
-        Conv2DBackwardKernel.Run(x, wt, dy, dxIm2Col, default, default, g, algorithm: Conv2DAlgorithm.Im2Col);
-        // Σ|terms| is about 9·C/4 (forward) or 9·OC/4 (dx) for values in [−1, 1): the same relative bound, on it.
+        var (dwWino, dwIm2Col) = (new float[wt.Length], new float[wt.Length]);
+        var (dbWino, dbIm2Col) = (new float[oc], new float[oc]);
+        Conv2DBackwardKernel.RunRelu(x, wt, yIm2Col, dy, dxWino, dwWino, dbWino, g, algorithm: Conv2DAlgorithm.Winograd);
+        Conv2DBackwardKernel.RunRelu(x, wt, yIm2Col, dy, dxIm2Col, dwIm2Col, dbIm2Col, g, algorithm: Conv2DAlgorithm.Im2Col);
+        // Σ|terms| is about 9·C/4 (forward), 9·OC/4 (dx) or N·H·W/4 (dW, dBias) for values in [−1, 1) (halved again by
+        // the ReLU mask in the backward): the same relative bound, on it.
         KernelSweep.Close(yIm2Col, yWino, 0, RelativeTolerance * 9 * c / 4, "y");
         KernelSweep.Close(dxIm2Col, dxWino, 0, RelativeTolerance * 9 * oc / 4, "dx");
+        KernelSweep.Close(dwIm2Col, dwWino, 0, RelativeTolerance * n * h * w / 4, "dw");
+        KernelSweep.Close(dbIm2Col, dbWino, 0, RelativeTolerance * n * h * w / 4, "dBias");
     }
 
     [Fact]
@@ -158,16 +202,18 @@ public class Winograd3x3Tests
         var x = TestRandom.Uniform(37 * 17 * 99, 1);
         var w = TestRandom.Uniform(19 * 17 * 9, 2);
         var dy = TestRandom.Uniform(37 * 19 * 99, 3);
-        float[]? firstY = null, firstDx = null;
+        float[]? firstY = null, firstDx = null, firstDw = null, firstDb = null;
         for (int run = 0; run < 3; run++)
         {
             var y = new float[dy.Length];
-            var dx = new float[x.Length];
+            var (dx, dw, db) = (new float[x.Length], new float[w.Length], new float[19]);
             Conv2DForwardKernel.Run(x, w, default, y, g, algorithm: Conv2DAlgorithm.Winograd);
-            Conv2DBackwardKernel.Run(x, w, dy, dx, default, default, g, algorithm: Conv2DAlgorithm.Winograd);
-            if (firstY is null) { (firstY, firstDx) = (y, dx); continue; }
+            Conv2DBackwardKernel.Run(x, w, dy, dx, dw, db, g, algorithm: Conv2DAlgorithm.Winograd);
+            if (firstY is null) { (firstY, firstDx, firstDw, firstDb) = (y, dx, dw, db); continue; }
             KernelSweep.Exact(firstY, y, "y");
             KernelSweep.Exact(firstDx!, dx, "dx");
+            KernelSweep.Exact(firstDw!, dw, "dw");
+            KernelSweep.Exact(firstDb!, db, "dBias");
         }
     }
 
@@ -212,7 +258,7 @@ public class Winograd3x3Tests
         Assert.False(Conv2DAlgorithms.UseWinograd(first, Conv2DAlgorithm.Auto, false));
         Assert.False(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Im2Col, false));
         Assert.True(Conv2DAlgorithms.UseWinograd(first, Conv2DAlgorithm.Winograd, false));
-        Assert.True(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Auto, false));
+        Assert.True(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Auto, false)); // forward and dW
         Assert.True(Conv2DAlgorithms.UseWinograd(study, Conv2DAlgorithm.Auto, true));
         var fmnist2 = ConvGeometry.Create(new Shape(128, 16, 14, 14), new Shape(32, 16, 3, 3), 1, 1, Padding.Same);
         Assert.False(Conv2DAlgorithms.UseWinograd(fmnist2, Conv2DAlgorithm.Auto, false)); // K = 16: too thin
@@ -237,6 +283,13 @@ public class Winograd3x3Tests
         Assert.Throws<ArgumentException>(() => Winograd3x3.Run(new float[150], new float[108], default, new float[199], p, false, false));
         Assert.Throws<ArgumentException>(() => Winograd3x3.Run(new float[150], new float[108], default, new float[200], p with { PadTop = 3 }, false, false));
         Assert.Throws<ArgumentException>(() => Conv2DForwardKernel.Run(new float[149], new float[108], default, new float[200], g, algorithm: Conv2DAlgorithm.Winograd));
+        // Weight gradient: x, dy, dw, dBias, ReLU output each one short, and a problem it cannot compute.
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[149], new float[200], default, new float[108], new float[4], p));
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[150], new float[199], default, new float[108], new float[4], p));
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[150], new float[200], default, new float[107], new float[4], p));
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[150], new float[200], default, new float[108], new float[3], p));
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[150], new float[200], new float[199], new float[108], new float[4], p));
+        Assert.Throws<ArgumentException>(() => Winograd3x3.WeightGradient(new float[150], new float[200], default, new float[108], new float[4], p with { PadLeft = -1 }));
     }
 
     private static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double[] scale, string what)

@@ -22,8 +22,9 @@ public static unsafe class Conv2DBackwardKernel
     /// <summary>
     /// x (N, C, H, W), w (OC, C·KH·KW), dy (N, OC, OH, OW); ACCUMULATES dx (N, C, H, W), dw (OC, C·KH·KW), dBias (OC),
     /// each skipped when empty. <paramref name="imagesPerGemm"/>: 0 picks <see cref="Conv2DForwardKernel.ImagesPerGemm"/>.
-    /// <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>) decides dx: Winograd computes it as the
-    /// forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad, in a pass of its own before dW and dBias.
+    /// <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>) decides dx and dW. Winograd computes dx
+    /// as the forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad, in a pass of its own, and dW and dBias
+    /// in a second pass (<see cref="Winograd3x3.WeightGradient"/>); what is left runs the im2col passes below.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
         Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null) =>
@@ -58,6 +59,12 @@ public static unsafe class Conv2DBackwardKernel
             Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: true, imagesPerGemm,
                 inputMask: reluOutput);
             dx = default;
+        }
+        if (!dw.IsEmpty && Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: false))
+        {
+            Winograd3x3.WeightGradient(x, dy, reluOutput, dw, dBias, WinogradProblem.Forward(g), imagesPerGemm);
+            dw = default;
+            dBias = default;
         }
         if (dx.IsEmpty && dw.IsEmpty && dBias.IsEmpty) return;
 

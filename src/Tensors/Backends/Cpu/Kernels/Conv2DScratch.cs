@@ -19,6 +19,7 @@ internal static class Conv2DScratch
     [ThreadStatic] private static float[]? t_winogradProducts;
     [ThreadStatic] private static float[]? t_winogradTiles;
     [ThreadStatic] private static float[]? t_winogradMaskedImage;
+    [ThreadStatic] private static float[]? t_winogradGradients;
 
     /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
     public static Span<float> Columns(int length) => Get(ref t_columns, length);
@@ -57,6 +58,17 @@ internal static class Conv2DScratch
 
     /// <summary>One image's dY masked by the ReLU output (fused Conv2D + ReLU backward, Winograd dx).</summary>
     public static Span<float> WinogradMaskedImage(int length) => Get(ref t_winogradMaskedImage, length);
+
+    /// <summary>
+    /// The Winograd weight gradient's per-chunk partials (16·OC·C products + OC bias sums per chunk), owned by the thread
+    /// that called it (the workers write disjoint slices through a pointer while that thread waits in ParallelFor).
+    /// </summary>
+    public static float[] WinogradGradients(int length)
+    {
+        if (t_winogradGradients is null || t_winogradGradients.Length < length)
+            t_winogradGradients = GC.AllocateUninitializedArray<float>(Math.Max(length, 1024), pinned: true);
+        return t_winogradGradients;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Span<float> Get(ref float[]? buffer, int length)

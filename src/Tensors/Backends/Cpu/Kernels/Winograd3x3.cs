@@ -53,7 +53,7 @@ public enum WinogradVectorWidth { Auto, Vector512, Vector256, Scalar }
 /// unit-stride vector over all tiles of an image, whatever its width. Output: the same in reverse, the 2×2 results of
 /// flattened tiles into four planes, then interleaved per output row.
 /// </summary>
-public static unsafe class Winograd3x3
+public static unsafe partial class Winograd3x3
 {
     /// <summary>Slack floats after every small per-thread buffer: a full vector may run past the last tile.</summary>
     private const int Slack = 32;

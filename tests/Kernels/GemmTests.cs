@@ -162,6 +162,49 @@ public class GemmTests
     }
 
     [Fact]
+    public unsafe void Prepacked_B_gives_bitwise_the_result_of_packing_it()
+    {
+        // Whole-K panels read in place must give exactly what the driver computes after packing B itself: across NR tails,
+        // several N chunks (NcMax = 512) and K blocks (KcMax = 256), M edges, alpha/beta, and 1 or 2 threads. The panel
+        // columns past n hold NaN: they must never reach C.
+        int w = Gemm.PackedPanelWidth, seed = 9000;
+        foreach (int m in new[] { 1, 5, 12, 13, 64 })
+        foreach (int n in new[] { 1, 31, w + 1, 600 })
+        foreach (int k in new[] { 1, 7, 300 })
+        foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f) })
+        {
+            var a = TestRandom.Uniform(m * k, seed++);
+            var b = TestRandom.Uniform(k * n, seed++);
+            int panels = (n + w - 1) / w;
+            var packed = new float[panels * k * w];
+            for (int jp = 0; jp < panels; jp++)
+                for (int p = 0; p < k; p++)
+                    for (int j = 0; j < w; j++)
+                        packed[(jp * k + p) * w + j] = jp * w + j < n ? b[p * n + jp * w + j] : float.NaN;
+            var expected = TestRandom.Uniform(m * n, seed++);
+            var actual = (float[])expected.Clone();
+            int threads = 1 + seed % 2;
+            Gemm.Run(GemmKernelKind.Auto, threads, false, false, m, n, k, alpha, a, k, b, n, beta, expected, n);
+            fixed (float* pb = packed)
+                Gemm.RunPrepackedB(m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
+            KernelSweep.Exact(expected, actual, $"m={m} n={n} k={k} alpha={alpha} beta={beta} threads={threads}");
+        }
+    }
+
+    [Fact]
+    public unsafe void Prepacked_B_shorter_than_its_panels_is_refused()
+    {
+        int w = Gemm.PackedPanelWidth;
+        var packed = new float[2 * 3 * w - 1]; // n = w + 1 needs two whole panels of k = 3
+        var ex = Assert.Throws<ArgumentException>(() =>
+        {
+            fixed (float* pb = packed)
+                Gemm.RunPrepackedB(2, w + 1, 3, 1f, new float[6], 3, pb, packed.Length, 0f, new float[2 * (w + 1)], w + 1, 1);
+        });
+        Assert.Contains("pre-packed", ex.Message);
+    }
+
+    [Fact]
     public void Rejects_short_spans_and_strides()
     {
         var x = new float[100];

@@ -139,7 +139,8 @@ public static unsafe partial class Winograd3x3
                     {
                         float* image = X + (long)(first + b) * imageFloats;
                         for (int c = 0; c < p.C; c++)
-                            InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+                            InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * stride, TileLayout.RowMajor,
+                                b * tilesPerImage, vPlane, ps);
 
                         long at = (long)(first + b) * gradientFloats;
                         float* gradient = DY + at;

@@ -202,7 +202,13 @@ public static unsafe partial class Winograd3x3
             // The 16 ξ planes of V and of M are written (input transform) and read (output transform) side by side: 16
             // streams. Planes k·4 KiB apart would all map to the same L1 sets and evict each other, so each plane starts
             // one cache line (16 floats) further round the 4 KiB than the previous one.
-            long vPlane = PlaneStride(p.C * stride), mPlane = PlaneStride(p.OC * stride);
+            // V straight in the GEMM's packed-B layout (panels of `panel` tiles, channel-major inside) when every vector store
+            // of the input transform stays inside one panel; else row-major (C, stride) and the GEMM packs it.
+            int panel = Gemm.Gemm.PackedPanelWidth, n = TVec.Count;
+            bool prepacked = panel % n == 0 && (count == 1 || tilesPerImage % n == 0);
+            var layout = prepacked ? new TileLayout(panel, p.C * panel) : TileLayout.RowMajor;
+            int vRow = prepacked ? RoundUp(tiles + n, panel) : stride;
+            long vPlane = PlaneStride(p.C * vRow), mPlane = PlaneStride(p.OC * stride);
 
             var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
             var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
@@ -224,14 +230,21 @@ public static unsafe partial class Winograd3x3
                         image = pmasked;
                     }
                     for (int c = 0; c < p.C; c++)
-                        InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * stride + b * tilesPerImage, vPlane, ps);
+                        InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * layout.ChannelStride(stride), layout,
+                            b * tilesPerImage, vPlane, ps);
                 }
 
                 for (int xi = 0; xi < 16; xi++)
-                    Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f,
-                        new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C), p.C,
-                        new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f,
-                        new Span<float>(pm + xi * mPlane, p.OC * stride), stride);
+                {
+                    var u = new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C);
+                    var product = new Span<float>(pm + xi * mPlane, p.OC * stride);
+                    if (prepacked)
+                        Gemm.Gemm.RunPrepackedB(p.OC, tiles, p.C, 1f, u, p.C, pv + xi * vPlane, (long)p.C * vRow, 0f, product, stride,
+                            ParallelFor.ThreadCount);
+                    else
+                        Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f, u, p.C,
+                            new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f, product, stride);
+                }
 
                 for (int b = 0; b < count; b++)
                 for (int oc = 0; oc < p.OC; oc++)
@@ -254,12 +267,31 @@ public static unsafe partial class Winograd3x3
     }
 
     /// <summary>
-    /// One input plane src (H, W) → V entries of its tiles: v[ξ·vPlane + t] = (Bᵀ d B)[ξ] of flattened tile t
-    /// (t = th·tilesW + tw), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Writes up to a vector past the last tile.
+    /// Where tile t of one channel lies in a V plane: panels of 2^shift tiles, panelStride floats apart (a channel's tiles
+    /// of one panel side by side). Row-major V is the special case shift 5, panelStride 32: offset t.
+    /// </summary>
+    private readonly struct TileLayout(int panel, long panelStride, bool rowMajor = false)
+    {
+        private readonly int _shift = System.Numerics.BitOperations.Log2((uint)panel), _mask = panel - 1;
+        private readonly long _panelStride = panelStride;
+
+        public static TileLayout RowMajor => new(32, 32, rowMajor: true);
+
+        /// <summary>Floats between consecutive channels' tile 0: the row stride, or one panel row.</summary>
+        public long ChannelStride(int rowStride) => rowMajor ? rowStride : _mask + 1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public long Offset(int t) => (t >> _shift) * _panelStride + (t & _mask);
+    }
+
+    /// <summary>
+    /// One input plane src (H, W) → V entries of its tiles: v[ξ·vPlane + layout.Offset(t0 + t)] = (Bᵀ d B)[ξ] of flattened
+    /// tile t (t = th·tilesW + tw), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Writes up to a vector past the last tile
+    /// (vector stores must not cross a panel of the layout: the caller checks).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InputTile<TVec>(float* src, in WinogradProblem p, float* v, long vPlane, float* scratch)
-        where TVec : struct, IWinogradVector<TVec>
+    private static void InputTile<TVec>(float* src, in WinogradProblem p, float* v, in TileLayout layout, int t0, long vPlane,
+        float* scratch) where TVec : struct, IWinogradVector<TVec>
     {
         int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count;
         int rPlane = (tilesH + 1) * tilesW + Slack;
@@ -329,10 +361,11 @@ public static unsafe partial class Winograd3x3
             float* re = r + 2 * j * rPlane + t, ro = re + rPlane;
             var a0 = TVec.Load(re); var a1 = TVec.Load(ro);
             var a2 = TVec.Load(re + tilesW); var a3 = TVec.Load(ro + tilesW);
-            TVec.Store(v + (0 + j) * vPlane + t, a0 - a2);
-            TVec.Store(v + (4 + j) * vPlane + t, a1 + a2);
-            TVec.Store(v + (8 + j) * vPlane + t, a2 - a1);
-            TVec.Store(v + (12 + j) * vPlane + t, a1 - a3);
+            float* at = v + layout.Offset(t0 + t);
+            TVec.Store(at + (0 + j) * vPlane, a0 - a2);
+            TVec.Store(at + (4 + j) * vPlane, a1 + a2);
+            TVec.Store(at + (8 + j) * vPlane, a2 - a1);
+            TVec.Store(at + (12 + j) * vPlane, a1 - a3);
         }
     }
 

@@ -55,10 +55,62 @@ public static class Gemm
                 TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
                 A = pa, Lda = lda, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
             };
-            if (kind == GemmKernelKind.Auto)
-                kind = UseVector512 ? GemmKernelKind.Vector512
-                    : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256 : GemmKernelKind.Scalar;
+            if (kind == GemmKernelKind.Auto) kind = AutoKind;
             switch (kind)
+            {
+                case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
+                case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
+                default: GemmDriver.Run<KernelScalar>(g, threads); break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Columns per packed B panel of the micro-kernel <see cref="Run(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
+    /// picks on this machine: the panel width a caller of <see cref="RunPrepackedB"/> lays its B out in.
+    /// </summary>
+    internal static int PackedPanelWidth => AutoKind switch
+    {
+        GemmKernelKind.Vector512 => Kernel512.NR,
+        GemmKernelKind.Vector256 => Kernel256.NR,
+        _ => KernelScalar.NR,
+    };
+
+    private static GemmKernelKind AutoKind =>
+        UseVector512 ? GemmKernelKind.Vector512 : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256 : GemmKernelKind.Scalar;
+
+    /// <summary>
+    /// C (m, n) = alpha·A·B̃ + beta·C with B̃ already in the micro-kernel's packed layout, so the GEMM reads it in place
+    /// instead of packing: for a producer that can write its output straight into panels (the Winograd input transform),
+    /// this saves a copy of all of B per call. Layout: ⌈n/w⌉ panels of w = <see cref="PackedPanelWidth"/> columns, panel jp
+    /// at packedB[jp·k·w ..], element (kk, j) of the panel at [kk·w + j]; columns past n are never stored to C (their
+    /// values may be anything). A (m, k) row-major with row stride lda, not transposed.
+    /// </summary>
+    internal static unsafe void RunPrepackedB(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)
+    {
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Gemm: dimensions must be non-negative, got m={m}, n={n}, k={k}.");
+        CheckOperand("a", m, k, a.Length, lda, false, "lda");
+        CheckOperand("c", m, n, c.Length, ldc, false, "ldc");
+        int w = PackedPanelWidth;
+        long needed = (long)(n + w - 1) / w * k * w;
+        if (packedLength < needed)
+            throw new ArgumentException($"Gemm: a pre-packed B of {k} × {n} in {w}-wide panels needs {needed} floats, got {packedLength}.", nameof(packedLength));
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            if (k == 0 || alpha == 0f)
+            {
+                GemmEdges.ScaleC(pc, ldc, m, n, beta);
+                return;
+            }
+            var g = new GemmArgs
+            {
+                M = m, N = n, K = k, Alpha = alpha, Beta = beta, A = pa, Lda = lda, C = pc, Ldc = ldc, PackedB = packedB,
+            };
+            switch (AutoKind)
             {
                 case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
                 case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;

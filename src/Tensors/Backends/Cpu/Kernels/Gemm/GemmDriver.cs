@@ -11,6 +11,11 @@ internal unsafe struct GemmArgs
     public float Alpha, Beta;
     public float* A, B, C;
     public nint Lda, Ldb, Ldc;
+    /// <summary>
+    /// Non-null: op(B) is already packed here, whole K per panel (<see cref="Gemm.RunPrepackedB"/>): panel jp (columns
+    /// [jp·NR, jp·NR + NR)) starts at PackedB + jp·K·NR, k-major. B, Ldb and TransposeB are then unused.
+    /// </summary>
+    public float* PackedB;
 }
 
 /// <summary>
@@ -142,7 +147,8 @@ internal static unsafe class GemmDriver
             float* cBase = split == 0 ? G.C : Partials + (nint)(split - 1) * G.M * G.N;
             nint ldc = split == 0 ? G.Ldc : G.N;
             float firstBeta = split == 0 ? G.Beta : 0f;
-            float* packedB = GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
+            bool prepacked = G.PackedB != null;
+            float* packedB = prepacked ? null : GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
             float alpha = G.Alpha;
             bool streamC = Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes
                            && ((nint)G.C & 63) == 0 && (G.Ldc & 15) == 0;
@@ -150,7 +156,14 @@ internal static unsafe class GemmDriver
             for (int k0 = kStart; k0 < kEnd; k0 += Plan.Kc)
             {
                 int kc = Math.Min(Plan.Kc, G.K - k0);
-                GemmPacking.PackB<TKernel>(G, k0, kc, j0, width, packedB);
+                // B̃ panels of this K block: packed here (kc·NR apart), or read in place from the caller's whole-K panels.
+                nint panelStride = (nint)kc * nr;
+                if (prepacked)
+                {
+                    packedB = G.PackedB + (nint)(j0 / nr) * G.K * nr + (nint)k0 * nr;
+                    panelStride = (nint)G.K * nr;
+                }
+                else GemmPacking.PackB<TKernel>(G, k0, kc, j0, width, packedB);
                 EnsurePacked(k0 / Plan.Kc, k0, kc);
                 // The first K block applies the caller's beta; later ones accumulate onto it.
                 float beta = k0 == kStart ? firstBeta : 1f;
@@ -163,7 +176,7 @@ internal static unsafe class GemmDriver
                     for (int jp = 0; jp < panelsN; jp++)
                     {
                         int cols = Math.Min(nr, width - jp * nr);
-                        float* b = packedB + (nint)jp * nr * kc;
+                        float* b = packedB + jp * panelStride;
                         if (rows == mr && cols == nr) TKernel.Run(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
                         else TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
                     }

@@ -22,6 +22,40 @@ internal unsafe interface IMicroKernel
 
     /// <summary>The same for an edge tile: only rows ≤ MR, cols ≤ NR of c are written (packed panels stay full size).</summary>
     static abstract void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream);
+
+    /// <summary>
+    /// <see cref="Run"/>, issuing the prefetches of <paramref name="prefetch"/> while it computes (a kernel is free to
+    /// ignore them).
+    /// </summary>
+    static abstract void RunPrefetching(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
+        PrefetchLines prefetch);
+}
+
+/// <summary>
+/// Cache lines for a micro-kernel to prefetch while its FMAs run, one per k step: Count 64-byte lines taken row by row,
+/// LinesPerRow of them from Row (starting at line Column), then from the next row, Stride floats further.
+/// </summary>
+internal unsafe struct PrefetchLines
+{
+    public float* Row;
+    public nint Stride;
+    public int LinesPerRow, Column, Count;
+}
+
+/// <summary>A JIT-time switch: whether a micro-kernel body issues the prefetches of a <see cref="PrefetchLines"/>.</summary>
+internal interface IPrefetchMode
+{
+    static abstract bool Enabled { get; }
+}
+
+internal readonly struct WithPrefetch : IPrefetchMode
+{
+    public static bool Enabled => true;
+}
+
+internal readonly struct WithoutPrefetch : IPrefetchMode
+{
+    public static bool Enabled => false;
 }
 
 /// <summary>Which micro-kernel family runs; Auto picks the widest the hardware accelerates.</summary>

@@ -46,6 +46,9 @@ public static class ParallelFor
         }
     }
 
+    /// <summary>True on a thread that is running items of a parallel loop: a nested <see cref="For{TBody}"/> runs inline.</summary>
+    internal static bool InsideParallel => t_insideParallel;
+
     /// <summary>Runs body.Execute(i, worker) for every i in [0, count).</summary>
     public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
     {

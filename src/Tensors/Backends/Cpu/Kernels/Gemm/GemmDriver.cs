@@ -41,6 +41,9 @@ internal struct GemmPlan
     /// <summary>K splits (1: no split-K) and the K blocks each covers.</summary>
     public int Splits, BlocksPerSplit;
 
+    /// <summary>Threads the items are shared between (1 when the call runs inline).</summary>
+    public int Threads;
+
     public readonly int Items => Splits * NChunks * MChunks;
 }
 
@@ -78,7 +81,8 @@ internal static unsafe class GemmDriver
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
 
-        if (2.0 * g.M * g.N * g.K < SerialFlops) threads = 1;
+        if (2.0 * g.M * g.N * g.K < SerialFlops || ParallelFor.InsideParallel) threads = 1;
+        plan.Threads = threads;
 
         // An even split count keeps two threads balanced; it depends on the shape only (bitwise reproducibility).
         int splits = 1;
@@ -176,9 +180,18 @@ internal static unsafe class GemmDriver
                 float beta = k0 == kStart ? firstBeta : 1f;
                 bool stream = streamC && k0 + kc >= kEnd;
                 // Thin op(A): the full tiles of this K block prefetch the op(B) rows of the next one (same columns), spread
-                // evenly over them; the item's last K block prefetches nothing (the next item is not known here).
-                int kNext = k0 + kc, kcNext = Math.Min(Plan.Kc, kEnd - kNext);
-                int linesPerRow = (width + 15) >> 4;
+                // evenly over them. The item's last K block prefetches the first K block of the N chunk this thread most
+                // likely claims next (items are claimed in order, so about Threads further on); a wrong guess costs only
+                // bandwidth.
+                int kNext = k0 + kc, kcNext = Math.Min(Plan.Kc, kEnd - kNext), jNext = j0, widthNext = width;
+                if (kcNext <= 0 && Plan.Splits == 1 && Plan.MChunks == 1 && nChunk + Plan.Threads < Plan.NChunks)
+                {
+                    kNext = 0;
+                    kcNext = Math.Min(Plan.Kc, G.K);
+                    jNext = (nChunk + Plan.Threads) * Plan.Nc;
+                    widthNext = Math.Min(Plan.Nc, G.N - jNext);
+                }
+                int linesPerRow = (widthNext + 15) >> 4;
                 int prefetchTotal = prefetchB && kcNext > 0 ? kcNext * linesPerRow : 0;
                 int fullRowPanels = Math.Min(ip1, G.M / mr) - ip0;
                 int fullTiles = Math.Max(1, Math.Max(0, fullRowPanels) * (width / nr));
@@ -197,7 +210,7 @@ internal static unsafe class GemmDriver
                             int row = prefetched / linesPerRow;
                             var lines = new PrefetchLines
                             {
-                                Row = G.B + (nint)(kNext + row) * G.Ldb + j0, Stride = G.Ldb, LinesPerRow = linesPerRow,
+                                Row = G.B + (nint)(kNext + row) * G.Ldb + jNext, Stride = G.Ldb, LinesPerRow = linesPerRow,
                                 Column = prefetched - row * linesPerRow, Count = Math.Min(kc, Math.Min(perTile, prefetchTotal - prefetched)),
                             };
                             TKernel.RunPrefetching(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream, lines);

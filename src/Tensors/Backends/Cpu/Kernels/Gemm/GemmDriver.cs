@@ -68,8 +68,8 @@ internal static unsafe class GemmDriver
 
     // Thin op(A) (at most this many Ã panels, M ≤ 96 for the AVX-512 kernel): each op(B) value meets few rows, so packing
     // B̃ from memory is a large share of the time, and the micro-kernels prefetch the op(B) rows of the next K block while
-    // they compute. Measured, 2 threads: 64×576·32768 +4–6 %, 32×288·131072 +7 %; neutral to −1 % on square and dense
-    // shapes, which is why it is limited to thin ones.
+    // they compute. Measured, 2 threads: 64×576·32768 +4–6 %, 32×288·131072 +17 % (with the next-chunk guess below);
+    // neutral to −1 % on square and dense shapes, which is why it is limited to thin ones.
     internal const int PrefetchMaxPanelsM = 8;
 
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel

@@ -69,8 +69,11 @@ internal static unsafe class GemmDriver
     // Thin op(A) (at most this many Ã panels, M ≤ 96 for the AVX-512 kernel): each op(B) value meets few rows, so packing
     // B̃ from memory is a large share of the time, and the micro-kernels prefetch the op(B) rows of the next K block while
     // they compute. Measured, 2 threads: 64×576·32768 +4–6 %, 32×288·131072 +17 % (with the next-chunk guess below);
-    // neutral to −1 % on square and dense shapes, which is why it is limited to thin ones.
+    // neutral to −1 % on square and dense shapes, which is why it is limited to thin ones; and to an op(B) of at least
+    // PrefetchMinBytes, which comes from memory (a per-image im2col matrix of a first layer, 32×27·1024, is in cache, and
+    // prefetching it again cost 6 %).
     internal const int PrefetchMaxPanelsM = 8;
+    internal const long PrefetchMinBytes = 8L << 20;
 
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
     {
@@ -158,7 +161,8 @@ internal static unsafe class GemmDriver
             nint ldc = split == 0 ? G.Ldc : G.N;
             float firstBeta = split == 0 ? G.Beta : 0f;
             bool prepacked = G.PackedB != null;
-            bool prefetchB = !prepacked && !G.TransposeB && Plan.PanelsM <= PrefetchMaxPanelsM;
+            bool prefetchB = !prepacked && !G.TransposeB && Plan.PanelsM <= PrefetchMaxPanelsM
+                             && (long)G.K * G.N * sizeof(float) >= PrefetchMinBytes;
             float* packedB = prepacked ? null : GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
             float alpha = G.Alpha;
             bool streamC = Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes

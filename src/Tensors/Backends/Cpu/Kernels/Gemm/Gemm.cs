@@ -44,24 +44,28 @@ public static class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
-            if (k == 0 || alpha == 0f)
-            {
-                GemmEdges.ScaleC(pc, ldc, m, n, beta);
-                return;
-            }
-
             var g = new GemmArgs
             {
                 TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
                 A = pa, Lda = lda, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
             };
-            if (kind == GemmKernelKind.Auto) kind = AutoKind;
-            switch (kind)
-            {
-                case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
-                case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
-                default: GemmDriver.Run<KernelScalar>(g, threads); break;
-            }
+            Execute(kind == GemmKernelKind.Auto ? AutoKind : kind, g, threads);
+        }
+    }
+
+    /// <summary>A validated, non-empty call: C = beta·C when there is nothing to multiply, else the driver of the kernel.</summary>
+    private static unsafe void Execute(GemmKernelKind kind, in GemmArgs g, int threads)
+    {
+        if (g.K == 0 || g.Alpha == 0f)
+        {
+            GemmEdges.ScaleC(g.C, g.Ldc, g.M, g.N, g.Beta);
+            return;
+        }
+        switch (kind)
+        {
+            case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
+            case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
+            default: GemmDriver.Run<KernelScalar>(g, threads); break;
         }
     }
 
@@ -101,21 +105,11 @@ public static class Gemm
         fixed (float* pa = a)
         fixed (float* pc = c)
         {
-            if (k == 0 || alpha == 0f)
-            {
-                GemmEdges.ScaleC(pc, ldc, m, n, beta);
-                return;
-            }
             var g = new GemmArgs
             {
                 M = m, N = n, K = k, Alpha = alpha, Beta = beta, A = pa, Lda = lda, C = pc, Ldc = ldc, PackedB = packedB,
             };
-            switch (AutoKind)
-            {
-                case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
-                case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
-                default: GemmDriver.Run<KernelScalar>(g, threads); break;
-            }
+            Execute(AutoKind, g, threads);
         }
     }
 

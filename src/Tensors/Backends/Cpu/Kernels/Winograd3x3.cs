@@ -356,16 +356,18 @@ public static unsafe partial class Winograd3x3
         // Stage 2: column transform over flattened tiles: rows 2th..2th+3 are even[t], odd[t], even[t+tilesW], odd[t+tilesW].
         int tiles = tilesH * tilesW;
         for (int t = 0; t < tiles; t += n)
-        for (int j = 0; j < 4; j++)
         {
-            float* re = r + 2 * j * rPlane + t, ro = re + rPlane;
-            var a0 = TVec.Load(re); var a1 = TVec.Load(ro);
-            var a2 = TVec.Load(re + tilesW); var a3 = TVec.Load(ro + tilesW);
             float* at = v + layout.Offset(t0 + t);
-            TVec.Store(at + (0 + j) * vPlane, a0 - a2);
-            TVec.Store(at + (4 + j) * vPlane, a1 + a2);
-            TVec.Store(at + (8 + j) * vPlane, a2 - a1);
-            TVec.Store(at + (12 + j) * vPlane, a1 - a3);
+            for (int j = 0; j < 4; j++)
+            {
+                float* re = r + 2 * j * rPlane + t, ro = re + rPlane;
+                var a0 = TVec.Load(re); var a1 = TVec.Load(ro);
+                var a2 = TVec.Load(re + tilesW); var a3 = TVec.Load(ro + tilesW);
+                TVec.Store(at + (0 + j) * vPlane, a0 - a2);
+                TVec.Store(at + (4 + j) * vPlane, a1 + a2);
+                TVec.Store(at + (8 + j) * vPlane, a2 - a1);
+                TVec.Store(at + (12 + j) * vPlane, a1 - a3);
+            }
         }
     }
 

@@ -204,6 +204,87 @@ public class GemmTests
         Assert.Contains("pre-packed", ex.Message);
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Pack_ahead_matches_the_reference_across_tails_chunks_and_K_blocks(int kind)
+    {
+        // Forced on for small shapes, so every tail is cheap to reach: M edges (no full Ã panel at all for M < MR), a
+        // partial last B̃ panel, chunk sequences that end mid-block (N = 1100: chunks of NcMax = 512 and a tail), one or
+        // several K blocks (KcMax = 256), padded strides (the NaN padding of op(B) must never be copied into C), alpha/beta,
+        // and two threads claiming chunks from one counter.
+        int seed = 20000;
+        GemmDriver.PackAheadOverride = 1;
+        try
+        {
+            foreach (int m in new[] { 1, 5, 13, 64 })
+                foreach (int n in new[] { 31, 33, 1100 })
+                    foreach (int k in new[] { 1, 7, 300 })
+                        Check((GemmKernelKind)kind, 2, false, false, m, n, k, 1f, 0f, seed++, padB: 3);
+            foreach (var (alpha, beta) in new[] { (1f, 1f), (-1.5f, 0.5f), (0f, 0.5f) })
+                Check((GemmKernelKind)kind, 2, false, false, 24, 700, 520, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+        }
+        finally
+        {
+            GemmDriver.PackAheadOverride = 0;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Pack_ahead_gives_bitwise_the_result_of_packing_each_block(int kind)
+    {
+        // The same blocking and the same micro-kernel sums, only the packing moves into the tiles: results must be identical.
+        var gk = (GemmKernelKind)kind;
+        int seed = 21000;
+        foreach (int m in new[] { 1, 12, 13, 96 })
+            foreach (int n in new[] { 33, 1100 })
+                foreach (int k in new[] { 7, 600 })
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        var a = TestRandom.Uniform(m * k, seed++);
+                        var b = TestRandom.Uniform(k * n, seed++);
+                        var expected = TestRandom.Uniform(m * n, seed++);
+                        var actual = (float[])expected.Clone();
+                        GemmDriver.PackAheadOverride = -1;
+                        try { Gemm.Run(gk, threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, expected, n); }
+                        finally { GemmDriver.PackAheadOverride = 1; }
+                        try { Gemm.Run(gk, threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, actual, n); }
+                        finally { GemmDriver.PackAheadOverride = 0; }
+                        KernelSweep.Exact(expected, actual, $"{gk} m={m} n={n} k={k} threads={threads}");
+                    }
+    }
+
+    [Fact]
+    public void Thin_conv_shape_with_op_B_from_memory_packs_ahead_and_matches_the_reference()
+    {
+        // 64 × 576 · 4000 (op(B) 9.2 MB): the shape of a conv layer's forward GEMM, on the pack-ahead path by its own choice.
+        const int m = 64, n = 4000, k = 576;
+        var plan = GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2);
+        Assert.True(plan.PackAhead, "a thin op(A) with an op(B) of 8 MiB or more should pack ahead");
+        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k, TransposeB = true }, 2).PackAhead);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = 128, N = n, K = k }, 2).PackAhead);
+
+        var a = TestRandom.Uniform(m * k, 1);
+        var b = TestRandom.Uniform(k * n, 2);
+        var c = new float[m * n];
+        TestRandom.Poison(c);
+        Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+        for (int i = 0; i < m; i++)
+            for (int j = i % 5; j < n; j += 5) // every 5th column, shifted per row: every tile and chunk is sampled
+            {
+                double sum = 0, magnitude = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = a[i * k + p] * (double)b[p * n + j];
+                    sum += x;
+                    magnitude += Math.Abs(x);
+                }
+                double tolerance = (k + 8) * Math.Pow(2, -24) * magnitude;
+                if (!(Math.Abs(c[i * n + j] - sum) <= tolerance))
+                    Assert.Fail($"c[{i},{j}] = {c[i * n + j]}, expected {sum} ± {tolerance}.");
+            }
+    }
+
     [Fact]
     public void Rejects_short_spans_and_strides()
     {

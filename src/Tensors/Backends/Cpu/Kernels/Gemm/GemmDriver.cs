@@ -44,7 +44,13 @@ internal struct GemmPlan
     /// <summary>Threads the items are shared between (1 when the call runs inline).</summary>
     public int Threads;
 
-    public readonly int Items => Splits * NChunks * MChunks;
+    /// <summary>
+    /// Pack-ahead (thin op(A), large op(B)): each micro-kernel also packs a share of the next B̃ block. The items are then
+    /// lanes, one per thread, that claim N chunks themselves, so a lane knows which block comes next.
+    /// </summary>
+    public bool PackAhead;
+
+    public readonly int Items => PackAhead ? Threads : Splits * NChunks * MChunks;
 }
 
 /// <summary>The blocked, packed, multi-threaded GEMM driver, specialised per micro-kernel.</summary>
@@ -66,14 +72,15 @@ internal static unsafe class GemmDriver
     // Split-K: only for K ≥ SplitMinK with a C of at most SplitMaxC floats, ≥ SplitMinK/2 of K per split, ≤ MaxSplits.
     internal const int SplitMinK = 2048, SplitMaxC = 512 * 512, MaxSplits = 8;
 
-    // Thin op(A) (at most this many Ã panels, M ≤ 96 for the AVX-512 kernel): each op(B) value meets few rows, so packing
-    // B̃ from memory is a large share of the time, and the micro-kernels prefetch the op(B) rows of the next K block while
-    // they compute. Measured, 2 threads: 64×576·32768 +4–6 %, 32×288·131072 +17 % (with the next-chunk guess below);
-    // neutral to −1 % on square and dense shapes, which is why it is limited to thin ones; and to an op(B) of at least
-    // PrefetchMinBytes, which comes from memory (a per-image im2col matrix of a first layer, 32×27·1024, is in cache, and
-    // prefetching it again cost 6 %).
-    internal const int PrefetchMaxPanelsM = 8;
-    internal const long PrefetchMinBytes = 8L << 20;
+    // Pack-ahead, for thin op(A) (at most this many Ã panels: M ≤ 96 for the AVX-512 kernel) and an op(B) of at least
+    // PackAheadMinBytes, which comes from memory. Each op(B) value then meets few rows of A, so packing B̃ is a large share
+    // of the time (a sixth at 64×576·32768), and the micro-kernels pack the next B̃ block while they compute this one.
+    // Measured on Zen 5 (2 threads): see docs/perf/gemm.md. Smaller op(B) stays in cache and packs fast enough.
+    internal const int PackAheadMaxPanelsM = 8;
+    internal const long PackAheadMinBytes = 8L << 20;
+
+    /// <summary>Tests force pack-ahead on (+1) or off (−1) for the calls their thread makes; 0 decides by shape.</summary>
+    [ThreadStatic] internal static int PackAheadOverride;
 
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
     {
@@ -108,6 +115,10 @@ internal static unsafe class GemmDriver
             mChunks = Math.Min(plan.PanelsM, (threads + plan.NChunks - 1) / plan.NChunks);
         plan.MChunkPanels = (plan.PanelsM + mChunks - 1) / mChunks;
         plan.MChunks = (plan.PanelsM + plan.MChunkPanels - 1) / plan.MChunkPanels;
+
+        bool thin = plan.PanelsM <= PackAheadMaxPanelsM && (long)g.K * g.N * sizeof(float) >= PackAheadMinBytes;
+        plan.PackAhead = !g.TransposeB && g.PackedB == null && plan.Splits == 1 && plan.MChunks == 1
+                         && (PackAheadOverride > 0 || (PackAheadOverride == 0 && thin));
         return plan;
     }
 
@@ -119,7 +130,7 @@ internal static unsafe class GemmDriver
         // ItemBody.EnsurePacked): a single parallel loop per call, and the packing overlaps the first items' compute.
         float* packedA = GemmScratch.PackedA((nint)plan.MPad * g.K);
         float* partials = plan.Splits > 1 ? GemmScratch.Partials((nint)(plan.Splits - 1) * g.M * g.N) : null;
-        int syncCount = 2 * plan.KBlocks + plan.NChunks * plan.MChunks;
+        int syncCount = 2 * plan.KBlocks + plan.NChunks * plan.MChunks + 1;
         int* sync = GemmScratch.Sync(syncCount);
         new Span<int>(sync, syncCount).Clear();
 
@@ -141,32 +152,33 @@ internal static unsafe class GemmDriver
         public GemmPlan Plan;
         public float* PackedA, Partials;
         // Per K block kb: [2·kb] Ã panels claimed, [2·kb + 1] Ã panels packed; then, per C block (N chunk × M chunk),
-        // the number of K splits finished.
+        // the number of K splits finished; last, the next N chunk a pack-ahead lane may claim.
         public int* Sync;
+
+        public void Execute(int index, int worker)
+        {
+            if (Plan.PackAhead) RunLane();
+            else RunItem(index);
+        }
 
         // One item: the C block (M chunk × N chunk) over the K blocks of one split.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Execute(int index, int worker)
+        private readonly void RunItem(int index)
         {
-            int mr = TKernel.MR, nr = TKernel.NR;
+            int nr = TKernel.NR;
             int mChunk = index % Plan.MChunks, rest = index / Plan.MChunks;
             int nChunk = rest % Plan.NChunks, split = rest / Plan.NChunks;
             int kStart = split * Plan.BlocksPerSplit * Plan.Kc;
             int kEnd = Math.Min(G.K, kStart + Plan.BlocksPerSplit * Plan.Kc);
             int j0 = nChunk * Plan.Nc, width = Math.Min(Plan.Nc, G.N - j0);
             int ip0 = mChunk * Plan.MChunkPanels, ip1 = Math.Min(ip0 + Plan.MChunkPanels, Plan.PanelsM);
-            int panelsN = (width + nr - 1) / nr;
             // Split 0 owns C (alpha, beta); split s > 0 writes alpha·(its partial product) into partial buffer s − 1.
             float* cBase = split == 0 ? G.C : Partials + (nint)(split - 1) * G.M * G.N;
             nint ldc = split == 0 ? G.Ldc : G.N;
             float firstBeta = split == 0 ? G.Beta : 0f;
             bool prepacked = G.PackedB != null;
-            bool prefetchB = !prepacked && !G.TransposeB && Plan.PanelsM <= PrefetchMaxPanelsM
-                             && (long)G.K * G.N * sizeof(float) >= PrefetchMinBytes;
             float* packedB = prepacked ? null : GemmScratch.PackedB((nint)Plan.Kc * Plan.Nc);
-            float alpha = G.Alpha;
-            bool streamC = Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes
-                           && ((nint)G.C & 63) == 0 && (G.Ldc & 15) == 0;
+            bool streamC = StreamsC();
 
             for (int k0 = kStart; k0 < kEnd; k0 += Plan.Kc)
             {
@@ -181,53 +193,138 @@ internal static unsafe class GemmDriver
                 else GemmPacking.PackB<TKernel>(G, k0, kc, j0, width, packedB);
                 EnsurePacked(k0 / Plan.Kc, k0, kc);
                 // The first K block applies the caller's beta; later ones accumulate onto it.
-                float beta = k0 == kStart ? firstBeta : 1f;
-                bool stream = streamC && k0 + kc >= kEnd;
-                // Thin op(A): the full tiles of this K block prefetch the op(B) rows of the next one (same columns), spread
-                // evenly over them. The item's last K block prefetches the first K block of the N chunk this thread most
-                // likely claims next (items are claimed in order, so about Threads further on); a wrong guess costs only
-                // bandwidth.
-                int kNext = k0 + kc, kcNext = Math.Min(Plan.Kc, kEnd - kNext), jNext = j0, widthNext = width;
-                if (kcNext <= 0 && Plan.Splits == 1 && Plan.MChunks == 1 && nChunk + Plan.Threads < Plan.NChunks)
+                var block = new GemmBlock
                 {
-                    kNext = 0;
-                    kcNext = Math.Min(Plan.Kc, G.K);
-                    jNext = (nChunk + Plan.Threads) * Plan.Nc;
-                    widthNext = Math.Min(Plan.Nc, G.N - jNext);
-                }
-                int linesPerRow = (widthNext + 15) >> 4;
-                int prefetchTotal = prefetchB && kcNext > 0 ? kcNext * linesPerRow : 0;
-                int fullRowPanels = Math.Min(ip1, G.M / mr) - ip0;
-                int fullTiles = Math.Max(1, Math.Max(0, fullRowPanels) * (width / nr));
-                int perTile = (prefetchTotal + fullTiles - 1) / fullTiles, prefetched = 0;
-                for (int ip = ip0; ip < ip1; ip++)
-                {
-                    int i0 = ip * mr, rows = Math.Min(mr, G.M - i0);
-                    float* a = PanelA<TKernel>(PackedA, Plan, k0, kc, ip);
-                    float* cRow = cBase + (nint)i0 * ldc + j0;
-                    for (int jp = 0; jp < panelsN; jp++)
-                    {
-                        int cols = Math.Min(nr, width - jp * nr);
-                        float* b = packedB + jp * panelStride;
-                        if (rows == mr && cols == nr && prefetched < prefetchTotal)
-                        {
-                            int row = prefetched / linesPerRow;
-                            var lines = new PrefetchLines
-                            {
-                                Row = G.B + (nint)(kNext + row) * G.Ldb + jNext, Stride = G.Ldb, LinesPerRow = linesPerRow,
-                                Column = prefetched - row * linesPerRow, Count = Math.Min(kc, Math.Min(perTile, prefetchTotal - prefetched)),
-                            };
-                            TKernel.RunPrefetching(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream, lines);
-                            prefetched += lines.Count;
-                        }
-                        else if (rows == mr && cols == nr) TKernel.Run(kc, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
-                        else TKernel.Edge(kc, rows, cols, a, b, cRow + jp * nr, ldc, alpha, beta, stream);
-                    }
-                }
+                    K0 = k0, Kc = kc, J0 = j0, Width = width, Ip0 = ip0, Ip1 = ip1, C = cBase, Ldc = ldc,
+                    Beta = k0 == kStart ? firstBeta : 1f, Stream = streamC && k0 + kc >= kEnd, PackedB = packedB,
+                    PanelStride = panelStride,
+                };
+                ComputeBlock(block, default, 0);
             }
             // Non-temporal stores are weakly ordered: drain them before the item counts as done.
             if (streamC && System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.StoreFence();
             if (Plan.Splits > 1) FinishSplit(nChunk, mChunk, j0, width);
+        }
+
+        /// <summary>
+        /// A pack-ahead lane: claims N chunks until none is left and runs their K blocks in order, while each block's
+        /// micro-kernels pack the next block (the next K block of the chunk, or the first of the chunk claimed next) into
+        /// the other half of a double buffer. Only the lane's very first block is packed on its own.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunLane()
+        {
+            int nr = TKernel.NR;
+            ref int nextChunk = ref Sync[2 * Plan.KBlocks + Plan.NChunks * Plan.MChunks];
+            int chunk = Interlocked.Increment(ref nextChunk) - 1;
+            if (chunk >= Plan.NChunks) return;
+            nint blockFloats = (nint)Plan.Kc * Plan.Nc;
+            float* packedB = GemmScratch.PackedB(2 * blockFloats);
+            float* spareB = packedB + blockFloats;
+            bool streamC = StreamsC();
+
+            int k0 = 0, j0 = chunk * Plan.Nc, width = Math.Min(Plan.Nc, G.N - j0);
+            GemmPacking.PackB<TKernel>(G, 0, Math.Min(Plan.Kc, G.K), j0, width, packedB);
+            while (true)
+            {
+                int kc = Math.Min(Plan.Kc, G.K - k0);
+                bool lastOfChunk = k0 + kc >= G.K;
+                int kNext = lastOfChunk ? 0 : k0 + kc, jNext = j0;
+                if (lastOfChunk)
+                {
+                    chunk = Interlocked.Increment(ref nextChunk) - 1;
+                    jNext = chunk * Plan.Nc;
+                }
+                bool more = chunk < Plan.NChunks;
+                var next = new GemmBlock
+                {
+                    K0 = kNext, Kc = more ? Math.Min(Plan.Kc, G.K - kNext) : 0, J0 = jNext,
+                    Width = more ? Math.Min(Plan.Nc, G.N - jNext) : 0, PackedB = spareB,
+                };
+                next.PanelStride = (nint)next.Kc * nr;
+
+                EnsurePacked(k0 / Plan.Kc, k0, kc);
+                var block = new GemmBlock
+                {
+                    K0 = k0, Kc = kc, J0 = j0, Width = width, Ip0 = 0, Ip1 = Plan.PanelsM, C = G.C, Ldc = G.Ldc,
+                    Beta = k0 == 0 ? G.Beta : 1f, Stream = streamC && lastOfChunk, PackedB = packedB,
+                    PanelStride = (nint)kc * nr,
+                };
+                int copied = ComputeBlock(block, next, more ? next.Kc * (next.Width / nr) : 0);
+                if (!more) break;
+                FinishPackAhead(next, copied);
+
+                float* swap = packedB;
+                packedB = spareB;
+                spareB = swap;
+                k0 = next.K0;
+                j0 = next.J0;
+                width = next.Width;
+            }
+            if (streamC && System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.StoreFence();
+        }
+
+        private readonly bool StreamsC() => Plan.Splits == 1 && (long)G.M * G.N * sizeof(float) >= StreamMinBytes
+                                            && ((nint)G.C & 63) == 0 && (G.Ldc & 15) == 0;
+
+        /// <summary>
+        /// One K block of one C block: every Ã panel against every B̃ panel. The full tiles also pack the first
+        /// <paramref name="copies"/> pieces of <paramref name="next"/> (spread evenly over them); returns how many they took.
+        /// </summary>
+        private readonly int ComputeBlock(in GemmBlock block, in GemmBlock next, int copies)
+        {
+            int mr = TKernel.MR, nr = TKernel.NR;
+            int panelsN = (block.Width + nr - 1) / nr;
+            int fullTiles = Math.Max(0, Math.Min(block.Ip1, G.M / mr) - block.Ip0) * (block.Width / nr);
+            int perTile = fullTiles == 0 ? 0 : (copies + fullTiles - 1) / fullTiles;
+            int every = Math.Max(1, block.Kc / Math.Max(1, perTile));
+            int piecesPerRow = next.Width / nr, copied = 0;
+            float alpha = G.Alpha;
+            for (int ip = block.Ip0; ip < block.Ip1; ip++)
+            {
+                int i0 = ip * mr, rows = Math.Min(mr, G.M - i0);
+                float* a = PanelA<TKernel>(PackedA, Plan, block.K0, block.Kc, ip);
+                float* cRow = block.C + (nint)i0 * block.Ldc + block.J0;
+                for (int jp = 0; jp < panelsN; jp++)
+                {
+                    int cols = Math.Min(nr, block.Width - jp * nr);
+                    float* b = block.PackedB + jp * block.PanelStride;
+                    float* c = cRow + jp * nr;
+                    if (rows == mr && cols == nr && copied < copies)
+                    {
+                        var copy = Pieces(next, piecesPerRow, copied, Math.Min(perTile, copies - copied));
+                        copy.Every = every;
+                        TKernel.RunCopying(block.Kc, a, b, c, block.Ldc, alpha, block.Beta, block.Stream, copy);
+                        copied += copy.Count;
+                    }
+                    else if (rows == mr && cols == nr) TKernel.Run(block.Kc, a, b, c, block.Ldc, alpha, block.Beta, block.Stream);
+                    else TKernel.Edge(block.Kc, rows, cols, a, b, c, block.Ldc, alpha, block.Beta, block.Stream);
+                }
+            }
+            return copied;
+        }
+
+        /// <summary>The pieces [first, first + count) of the next block's whole panels, in row-by-row order.</summary>
+        private readonly PackAhead Pieces(in GemmBlock next, int piecesPerRow, int first, int count)
+        {
+            int nr = TKernel.NR;
+            int row = first / piecesPerRow, piece = first - row * piecesPerRow;
+            return new PackAhead
+            {
+                Src = G.B + (nint)(next.K0 + row) * G.Ldb + next.J0 + piece * nr,
+                Dst = next.PackedB + (nint)row * nr + piece * next.PanelStride,
+                SrcStride = G.Ldb, PanelStride = next.PanelStride, PiecesPerRow = piecesPerRow, Piece = piece, Count = count,
+            };
+        }
+
+        /// <summary>Packs what the tiles of the previous block left of <paramref name="next"/>, and its partial last panel.</summary>
+        private readonly void FinishPackAhead(in GemmBlock next, int copied)
+        {
+            int nr = TKernel.NR, piecesPerRow = next.Width / nr;
+            int pieces = next.Kc * piecesPerRow;
+            if (copied < pieces) Pieces(next, piecesPerRow, copied, pieces - copied).CopyAll(nr);
+            if (next.Width > piecesPerRow * nr)
+                GemmPacking.PackBTail<TKernel>(G, next.K0, next.Kc, next.J0, next.Width, next.PackedB);
         }
 
         /// <summary>
@@ -271,4 +368,16 @@ internal static unsafe class GemmDriver
             }
         }
     }
+}
+
+/// <summary>One K block of one C block: where it reads and writes (see the driver's ComputeBlock).</summary>
+internal unsafe struct GemmBlock
+{
+    public int K0, Kc, J0, Width;
+    /// <summary>Ã panels [Ip0, Ip1).</summary>
+    public int Ip0, Ip1;
+    public float* C, PackedB;
+    public nint Ldc, PanelStride;
+    public float Beta;
+    public bool Stream;
 }

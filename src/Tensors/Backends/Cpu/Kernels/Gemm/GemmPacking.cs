@@ -16,8 +16,9 @@ internal static unsafe class GemmPacking
     // Rows of op(B) ahead that PackB prefetches: the next group of four. Each row of a B̃ block is a short run (≤ NcMax
     // columns) in its own page, too short for the hardware prefetchers to ramp up, so without it every row starts with full
     // memory latency. Measured on Zen 5, 2 threads: 32×288·131072 +20 %, 64×576·32768 +5 %, square 1024³ unchanged; 2, 4
-    // and 8 rows ahead, and the T0/T1/T2 hints, are within noise of each other. (Prefetching the next K block during the
-    // micro-kernels instead was slower: it competes with the kernel's own B̃ loads.)
+    // and 8 rows ahead, and the T0/T1/T2 hints, are within noise of each other. (For a thin op(A) with op(B) from memory,
+    // the micro-kernels pack the next block themselves while they compute — GemmDriver's pack-ahead — and this packer
+    // only fills each lane's first block.)
     internal const int PrefetchRows = 4;
 
     /// <summary>
@@ -149,6 +150,19 @@ internal static unsafe class GemmPacking
                     for (int p = p0; p < kc; p++) panel[(nint)p * nr + j] = 0f;
             }
         }
+    }
+
+    /// <summary>
+    /// Only the partial last panel of a B̃ block (op(B) not transposed): columns [j0 + ⌊width/NR⌋·NR, j0 + width), zero
+    /// padded. The whole panels come from <see cref="PackAhead"/> copies.
+    /// </summary>
+    public static void PackBTail<TKernel>(in GemmArgs g, int k0, int kc, int j0, int width, float* dst) where TKernel : struct, IMicroKernel
+    {
+        int nr = TKernel.NR;
+        int fullPanels = width / nr, tail = width - fullPanels * nr;
+        float* panel = dst + (nint)fullPanels * kc * nr;
+        for (int p = 0; p < kc; p++)
+            CopyTail(g.B + (nint)(k0 + p) * g.Ldb + j0 + (nint)fullPanels * nr, panel + (nint)p * nr, tail, nr);
     }
 
     // The last, partial panel's row: tail values, then zeros up to NR.

@@ -24,36 +24,60 @@ internal unsafe interface IMicroKernel
     static abstract void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream);
 
     /// <summary>
-    /// <see cref="Run"/>, issuing the prefetches of <paramref name="prefetch"/> while it computes (a kernel is free to
-    /// ignore them).
+    /// <see cref="Run"/>, also copying the pieces of <paramref name="copy"/> (a share of the next B̃ block) while it
+    /// computes. A kernel may interleave the copies with its FMAs or do them afterwards; the result is the same.
     /// </summary>
-    static abstract void RunPrefetching(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PrefetchLines prefetch);
+    static abstract void RunCopying(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
+        PackAhead copy);
 }
 
 /// <summary>
-/// Cache lines for a micro-kernel to prefetch while its FMAs run, one per k step: Count 64-byte lines taken row by row,
-/// LinesPerRow of them from Row (starting at line Column), then from the next row, Stride floats further.
+/// Pieces of the next B̃ block for a micro-kernel to pack while its FMAs run. A piece is one row of one whole B̃ panel:
+/// NR consecutive values of a row of op(B) (stored (k, n), not transposed) copied to row k of panel j / NR. Pieces are
+/// taken row by row, PiecesPerRow to a row, starting at piece Piece of the row Src points into.
 /// </summary>
-internal unsafe struct PrefetchLines
+internal unsafe struct PackAhead
 {
-    public float* Row;
-    public nint Stride;
-    public int LinesPerRow, Column, Count;
+    /// <summary>op(B) at the first piece, and where that piece goes in the next B̃ block.</summary>
+    public float* Src, Dst;
+    /// <summary>op(B)'s row stride, and the next block's panel stride (its kc · NR).</summary>
+    public nint SrcStride, PanelStride;
+    public int PiecesPerRow, Piece;
+    /// <summary>Pieces to copy, and the k steps between two of them (spreads the loads over the tile).</summary>
+    public int Count, Every;
+
+    /// <summary>Copies all Count pieces at once (kernels that do not interleave, and the pieces no tile took).</summary>
+    public readonly void CopyAll(int nr)
+    {
+        float* src = Src, dst = Dst;
+        int piece = Piece;
+        for (int i = 0; i < Count; i++)
+        {
+            Buffer.MemoryCopy(src, dst, nr * sizeof(float), nr * sizeof(float));
+            src += nr;
+            dst += PanelStride;
+            if (++piece == PiecesPerRow)
+            {
+                piece = 0;
+                src += SrcStride - (nint)nr * PiecesPerRow;
+                dst += nr - PanelStride * PiecesPerRow;
+            }
+        }
+    }
 }
 
-/// <summary>A JIT-time switch: whether a micro-kernel body issues the prefetches of a <see cref="PrefetchLines"/>.</summary>
-internal interface IPrefetchMode
+/// <summary>A JIT-time switch: whether a micro-kernel body also copies the pieces of a <see cref="PackAhead"/>.</summary>
+internal interface ICopyMode
 {
     static abstract bool Enabled { get; }
 }
 
-internal readonly struct WithPrefetch : IPrefetchMode
+internal readonly struct WithCopy : ICopyMode
 {
     public static bool Enabled => true;
 }
 
-internal readonly struct WithoutPrefetch : IPrefetchMode
+internal readonly struct WithoutCopy : ICopyMode
 {
     public static bool Enabled => false;
 }

@@ -19,20 +19,26 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
 
     // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 32 columns used) -> c (12, 32), row stride ldc
     public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
-        => Tile<WithoutPrefetch>(kc, a, b, c, ldc, alpha, beta, stream, default);
+        => Tile<WithoutCopy>(kc, a, b, c, ldc, alpha, beta, stream, default);
 
-    // The same, prefetching one line of `prefetch` per k step while the FMAs run (the driver hands it the op(B) rows the next
-    // K block will pack: for thin shapes, packing from memory is otherwise a third of the time, with the FMA pipes idle).
-    public static void RunPrefetching(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PrefetchLines prefetch) => Tile<WithPrefetch>(kc, a, b, c, ldc, alpha, beta, stream, prefetch);
+    // The same, copying one B̃ piece (32 floats, two lines) every copy.Every k steps while the FMAs run: for thin op(A),
+    // packing B̃ from memory is otherwise a sixth of the time with the FMA pipes idle, and the loads and stores fit in
+    // the slots the FMA-bound loop leaves free.
+    public static void RunCopying(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
+        PackAhead copy) => Tile<WithCopy>(kc, a, b, c, ldc, alpha, beta, stream, copy);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TMode>(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PrefetchLines prefetch) where TMode : struct, IPrefetchMode
+        PackAhead copy) where TMode : struct, ICopyMode
     {
-        float* prefetchRow = prefetch.Row;
-        nint prefetchCount = prefetch.Count;
-        int column = prefetch.Column;
+        // The copy cursor lives in locals (no static reads or calls in the loop, or the JIT spills the accumulators).
+        float* src = copy.Src, dst = copy.Dst;
+        nint copiesLeft = copy.Count, every = copy.Every, countdown = 1, panelStride = copy.PanelStride;
+        // Each piece's source two rows further down is prefetched: rows are ldb apart (often a page or more, beyond the
+        // hardware prefetchers), and at a piece every few k steps two rows is ≳ 0.5 µs ahead of its load.
+        nint ahead = 2 * copy.SrcStride;
+        nint srcJump = copy.SrcStride - 32 * (nint)copy.PiecesPerRow, dstJump = 32 - panelStride * copy.PiecesPerRow;
+        int piece = copy.Piece, piecesPerRow = copy.PiecesPerRow;
         Vector512<float> lo0 = default, hi0 = default;
         Vector512<float> lo1 = default, hi1 = default;
         Vector512<float> lo2 = default, hi2 = default;
@@ -87,13 +93,24 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
             hi11 = Vector512.FusedMultiplyAdd(a11, b1, hi11);
             a += 12;
             b += 32;
-            if (TMode.Enabled && Sse.IsSupported && p < prefetchCount)
+            if (TMode.Enabled && --countdown == 0 && copiesLeft > 0)
             {
-                Sse.Prefetch0(prefetchRow + column * 16);
-                if (++column == prefetch.LinesPerRow)
+                countdown = every;
+                copiesLeft--;
+                if (Sse.IsSupported)
                 {
-                    column = 0;
-                    prefetchRow += prefetch.Stride;
+                    Sse.Prefetch0(src + ahead);
+                    Sse.Prefetch0(src + ahead + 16);
+                }
+                Vector512.Load(src).Store(dst);
+                Vector512.Load(src + 16).Store(dst + 16);
+                src += 32;
+                dst += panelStride;
+                if (++piece == piecesPerRow)
+                {
+                    piece = 0;
+                    src += srcJump;
+                    dst += dstJump;
                 }
             }
         }

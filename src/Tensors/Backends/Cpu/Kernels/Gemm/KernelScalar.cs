@@ -12,9 +12,13 @@ internal readonly unsafe struct KernelScalar : IMicroKernel
     public static int MR => MRC;
     public static int NR => NRC;
 
-    // No software prefetch here: the AVX2 and scalar kernels run where the AVX-512 tuning does not apply.
-    public static void RunPrefetching(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PrefetchLines prefetch) => Run(kc, a, b, c, ldc, alpha, beta, stream);
+    // The copies after the tile, not interleaved: the AVX2 and scalar kernels run where the AVX-512 tuning does not apply.
+    public static void RunCopying(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
+        PackAhead copy)
+    {
+        Run(kc, a, b, c, ldc, alpha, beta, stream);
+        copy.CopyAll(NR);
+    }
 
     /// <summary>Edge tile: the full kernel into scratch, clipped into c.</summary>
     public static void Edge(nint kc, int rows, int cols, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)

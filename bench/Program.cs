@@ -7,9 +7,12 @@ public static class Program
     /// <summary>
     /// BenchmarkDotNet's command line, plus `--device D` (cuda, cuda:N, opencl[:N], ilgpu-cpu) for the GPU rows of the
     /// CPU-vs-GPU and train-step benchmarks; it travels to the benchmark processes as an environment variable.
+    /// `alternate-openblas [options]` instead runs our GEMM and OpenBLAS's alternately in one process (AlternateOpenBlas).
     /// </summary>
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == AlternateOpenBlas.Command) return AlternateOpenBlas.Run(args[1..]);
+
         var rest = new List<string>(args.Length);
         for (int i = 0; i < args.Length; i++)
         {
@@ -18,5 +21,6 @@ public static class Program
             else rest.Add(args[i]);
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. rest]);
+        return 0;
     }
 }

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+
+namespace NativeConv.Bench;
+
+/// <summary>
+/// `alternate-openblas`: our SGEMM and OpenBLAS's on the same operands in one process, alternating every fraction of a
+/// second. On a shared machine the speed of both drifts by 10–30 % over minutes; alternating quickly puts every pair of
+/// numbers in the same conditions, so the ratio per round is fair even when the absolute numbers are not.
+///
+///   dotnet run -c Release --project bench -- alternate-openblas [--shape NAME] [--threads T] [--rounds R]
+///
+/// After a 1 s warm-up of both, each round: ours for 0.4 s, a 0.2 s pause (both libraries' idle threads spin for a while after a call), OpenBLAS for
+/// 0.4 s, a pause. Each side reports its median call. Needs libopenblas (Debian: `apt-get install libopenblas-dev`); the
+/// environment's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides are removed before it loads, as for bench/peers/sgemm_peer.c.
+/// </summary>
+public static class AlternateOpenBlas
+{
+    public const string Command = "alternate-openblas";
+
+    public static int Run(string[] args)
+    {
+        string shapeName = "conv-fwd-batch-64x576x32768";
+        int threads = 2, rounds = 20;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string? value = i + 1 < args.Length ? args[i + 1] : null;
+            switch (args[i])
+            {
+                case "--shape" when value != null: shapeName = value; i++; break;
+                case "--threads" when value != null && int.TryParse(value, out threads) && threads >= 1: i++; break;
+                case "--rounds" when value != null && int.TryParse(value, out rounds) && rounds >= 1: i++; break;
+                default:
+                    Console.Error.WriteLine($"{Command}: unknown or incomplete option '{args[i]}'. " +
+                                            "Options: --shape NAME, --threads T (≥ 1), --rounds R (≥ 1).");
+                    return 2;
+            }
+        }
+        var shape = Array.Find(GemmShape.StudyShapes, s => s.Name == shapeName);
+        if (shape is null)
+        {
+            Console.Error.WriteLine($"{Command}: no shape '{shapeName}'. Shapes: {string.Join(", ", GemmShape.StudyShapes.Select(s => s.Name))}.");
+            return 2;
+        }
+        if (!OpenBlas.TryLoad(threads, out string? problem))
+        {
+            Console.Error.WriteLine($"{Command}: {problem}");
+            return 1;
+        }
+
+        ParallelFor.ThreadCount = threads;
+        var a = GemmShape.Fill(shape.M * shape.K, 1);
+        var b = GemmShape.Fill(shape.K * shape.N, 2);
+        var ours = GemmShape.Aligned(shape.M * shape.N);
+        var theirs = GemmShape.Aligned(shape.M * shape.N);
+        int lda = shape.TransposeA ? shape.M : shape.K, ldb = shape.TransposeB ? shape.K : shape.N;
+        void RunOurs() => Gemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, ours, shape.N);
+        void RunTheirs() => OpenBlas.Sgemm(shape, a, lda, b, ldb, theirs);
+
+        // Both must compute the same product before their speeds mean anything.
+        RunOurs();
+        RunTheirs();
+        double worst = 0;
+        for (int i = 0; i < ours.Count; i++) worst = Math.Max(worst, Math.Abs(ours[i] - theirs[i]));
+        if (!(worst <= 1e-3 * Math.Sqrt(shape.K)))
+        {
+            Console.Error.WriteLine($"{Command}: the two results differ by up to {worst}; not timing them.");
+            return 1;
+        }
+
+        // Warm-up: the JIT's later tiers, both libraries' threads and pack buffers, the operands in memory.
+        var warmUp = Stopwatch.StartNew();
+        while (warmUp.Elapsed.TotalSeconds < 1)
+        {
+            RunOurs();
+            RunTheirs();
+        }
+
+        Console.WriteLine($"{shape.Name}: C ({shape.M}, {shape.N}) = A · B over K = {shape.K}, {threads} thread(s), " +
+                          $"{rounds} rounds (results agree within {worst:G2})");
+        Console.WriteLine("round  ours GFLOP/s  OpenBLAS GFLOP/s  ratio");
+        var ratios = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            double oursSeconds = MedianCall(RunOurs);
+            Thread.Sleep(200);
+            double theirSeconds = MedianCall(RunTheirs);
+            Thread.Sleep(200);
+            ratios[r] = theirSeconds / oursSeconds;
+            Console.WriteLine($"{r + 1,5}  {shape.Flops / oursSeconds * 1e-9,13:F1}  {shape.Flops / theirSeconds * 1e-9,16:F1}  {ratios[r],5:F2}");
+        }
+        Array.Sort(ratios);
+        Console.WriteLine($"ours / OpenBLAS: median {ratios[rounds / 2]:F2}, lowest {ratios[0]:F2}, highest {ratios[^1]:F2}");
+        return 0;
+    }
+
+    // The median call over 0.4 s (at least 3 calls), after one untimed call.
+    private static double MedianCall(Action call)
+    {
+        call();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < 0.4 || times.Count < 3)
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static unsafe class OpenBlas
+    {
+        private const int RowMajor = 101, NoTrans = 111, Trans = 112;
+        private static delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> s_sgemm;
+
+        [DllImport("libc", EntryPoint = "unsetenv")]
+        private static extern int UnsetEnv(string name);
+
+        public static bool TryLoad(int threads, out string? problem)
+        {
+            // Read when the library loads: unset them first so OpenBLAS picks its kernels for this CPU.
+            UnsetEnv("OPENBLAS_CORETYPE");
+            UnsetEnv("OPENBLAS_L2_SIZE");
+            if (!NativeLibrary.TryLoad("libopenblas.so.0", out var handle) && !NativeLibrary.TryLoad("libopenblas.so", out handle))
+            {
+                problem = "OpenBLAS is not installed (libopenblas.so.0 not found). On Debian/Ubuntu: apt-get install libopenblas-dev.";
+                return false;
+            }
+            s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)
+                NativeLibrary.GetExport(handle, "cblas_sgemm");
+            var setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(handle, "openblas_set_num_threads");
+            setThreads(threads);
+            problem = null;
+            return true;
+        }
+
+        public static void Sgemm(GemmShape s, ArraySegment<float> a, int lda, ArraySegment<float> b, int ldb, ArraySegment<float> c)
+        {
+            fixed (float* pa = a.AsSpan(), pb = b.AsSpan(), pc = c.AsSpan())
+                s_sgemm(RowMajor, s.TransposeA ? Trans : NoTrans, s.TransposeB ? Trans : NoTrans, s.M, s.N, s.K, 1f, pa, lda, pb, ldb, 0f, pc, s.N);
+        }
+    }
+}

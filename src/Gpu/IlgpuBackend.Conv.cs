@@ -87,8 +87,11 @@ public sealed partial class IlgpuBackend
         if (bias is not null) RunAddBias(yv, View(bias), yv, y.Length, p.OC, pixels);
     }
 
-    public void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g)
+    public void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g,
+        bool accumulateDx = true)
     {
+        // The input-gradient kernels accumulate: a fresh dx is zeroed first (on the GPU the fill is cheap next to them).
+        if (dx is not null && !accumulateDx) Fill(dx, 0f);
         var p = ToParams(g);
         FloatView xv = View(x), wv = View(w), dyv = View(dy);
         if (dBias is not null) RunBiasGrad(dyv, View(dBias), p.N, p.OC, p.OutputPixels);

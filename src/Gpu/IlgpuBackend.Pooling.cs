@@ -22,13 +22,15 @@ public sealed partial class IlgpuBackend
         kernel(y.Length, ToParams(g), View(x), View(y));
     }
 
-    public void MaxPool2DBackward(Tensor x, Tensor dy, Tensor dx, in PoolGeometry g)
+    public void MaxPool2DBackward(Tensor x, Tensor dy, Tensor dx, in PoolGeometry g, bool accumulate)
     {
         if (dx.Length == 0) return;
         var kernel = _maxBackward ??= Load(nameof(Pooling.MaxBackward),
             a => a.LoadAutoGroupedStreamKernel<Index1D, PoolParams, FloatView, FloatView, FloatView>(Pooling.MaxBackward));
         Launch(nameof(MaxPool2DBackward));
-        kernel(dx.Length, ToParams(g), View(x), View(dy), View(dx));
+        var p = ToParams(g);
+        p.Accumulate = accumulate ? 1 : 0;
+        kernel(dx.Length, p, View(x), View(dy), View(dx));
     }
 
     public void GlobalAvgPoolForward(Tensor x, Tensor y)

@@ -188,6 +188,13 @@ public abstract class BackendSuite
         Backend.Conv2DBackward(xt, wtt, dyt, dxOnlyT, null, null, g);
         ScalarReference.Conv2DBackward(x, wt, dy, dxOnly, null, null, g);
         AssertClose(dxOnly, dxOnlyT.ToArray(), $"Conv2DBackward dx only {g}", atol, 1e-4f);
+
+        // A fresh dx (accumulateDx: false) is overwritten: none of its old contents (NaN) may survive.
+        var dxFresh = new float[x.Length];
+        ScalarReference.Conv2DBackward(x, wt, dy, dxFresh, null, null, g);
+        using var dxFreshT = Poisoned(g.InputShape);
+        Backend.Conv2DBackward(xt, wtt, dyt, dxFreshT, null, null, g, accumulateDx: false);
+        AssertClose(dxFresh, dxFreshT.ToArray(), $"Conv2DBackward dx overwritten {g}", atol, 1e-4f);
     }
 
     // ---------------------------------------------------------------- pooling
@@ -219,9 +226,16 @@ public abstract class BackendSuite
         var dx = TestRandom.Uniform(x.Length, 43);
         using var dyt = Make(dy, g.OutputShape);
         using var dxt = Make(dx, g.InputShape);
-        Backend.MaxPool2DBackward(xt, dyt, dxt, g);
+        Backend.MaxPool2DBackward(xt, dyt, dxt, g, accumulate: true);
         ScalarReference.MaxPoolBackward(x, dy, dx, g);
         AssertClose(dx, dxt.ToArray(), "MaxPool2DBackward (accumulating)", 1e-6f, 1e-5f);
+
+        // Overwriting a fresh gradient: whatever dx held (NaN here) must not show, including under no window at all.
+        var expected = new float[x.Length];
+        ScalarReference.MaxPoolBackward(x, dy, expected, g);
+        using var fresh = Poisoned(g.InputShape);
+        Backend.MaxPool2DBackward(xt, dyt, fresh, g, accumulate: false);
+        AssertClose(expected, fresh.ToArray(), "MaxPool2DBackward (overwriting)", 0, 0);
     }
 
     [BackendTheory]

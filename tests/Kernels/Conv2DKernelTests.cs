@@ -102,6 +102,51 @@ public class Conv2DKernelTests
         ConvReference.AssertClose(db, r.DBias, r.DBiasScale, "dBias");
     }
 
+    public static TheoryData<Conv2DAlgorithm, bool> AlgorithmsAndRelu => new()
+    {
+        { Conv2DAlgorithm.Im2Col, false }, { Conv2DAlgorithm.Im2Col, true },
+        { Conv2DAlgorithm.Winograd, false }, { Conv2DAlgorithm.Winograd, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(AlgorithmsAndRelu))]
+    public void Backward_overwrites_a_fresh_dx_with_what_it_would_add_to_zeros(Conv2DAlgorithm algorithm, bool relu)
+    {
+        // accumulateDx: false writes every dx element, never reading the old (poisoned) contents: the same values as
+        // accumulating into zeros (up to the sign of a zero), for every awkward geometry, 1×1 (the no-col2im path) and the
+        // study shapes, with several image-group sizes; Winograd where it applies (else the same im2col path).
+        int seed = 9000;
+        var cases = ConvReference.AwkwardCases().Select(c => c.Geometry)
+            .Append(ConvGeometry.Create(new Shape(3, 8, 6, 6), new Shape(5, 8, 1, 1), 1, 1, Padding.Valid))
+            .Append(ConvGeometry.Create(new Shape(5, 32, 16, 16), new Shape(32, 32, 3, 3), 1, 1, Padding.Same))
+            .Append(ConvGeometry.Create(new Shape(4, 16, 14, 14), new Shape(32, 16, 3, 3), 1, 1, Padding.Same));
+        using var forced = Conv2DAlgorithms.Force(algorithm);
+        foreach (var g in cases)
+            foreach (int imagesPerGemm in new[] { 0, 1, 3 })
+            {
+                var x = TestRandom.Uniform(g.N * g.C * g.H * g.W, seed++);
+                var w = TestRandom.Uniform(g.OC * g.PatchSize, seed++);
+                var dy = TestRandom.Uniform(g.N * g.OC * g.OutputPixels, seed++);
+                var y = TestRandom.Uniform(dy.Length, seed++); // the ReLU output: about half of it masks dy
+                var expected = new float[x.Length];
+                var actual = new float[x.Length];
+                TestRandom.Poison(actual);
+                if (relu)
+                {
+                    Conv2DBackwardKernel.RunRelu(x, w, y, dy, expected, default, default, g, imagesPerGemm);
+                    Conv2DBackwardKernel.RunRelu(x, w, y, dy, actual, default, default, g, imagesPerGemm, accumulateDx: false);
+                }
+                else
+                {
+                    Conv2DBackwardKernel.Run(x, w, dy, expected, default, default, g, imagesPerGemm);
+                    Conv2DBackwardKernel.Run(x, w, dy, actual, default, default, g, imagesPerGemm, accumulateDx: false);
+                }
+                for (int i = 0; i < x.Length; i++)
+                    if (!(actual[i] == expected[i]))
+                        Assert.Fail($"{algorithm} relu={relu} {g} imagesPerGemm={imagesPerGemm}: dx[{i}] = {actual[i]:R}, expected {expected[i]:R}.");
+            }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]

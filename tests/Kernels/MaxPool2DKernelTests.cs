@@ -61,6 +61,13 @@ public class MaxPool2DKernelTests
         ReferenceBackward(x, dy, expected, g);
         MaxPool.Backward(x, dy, dx, g);
         KernelSweep.Exact(expected, dx, context + " backward");
+
+        // Overwriting (a fresh gradient): the poison dx held must vanish everywhere, under no window included.
+        var fresh = new float[x.Length];
+        ReferenceBackward(x, dy, fresh, g);
+        var overwritten = KernelSweep.Poisoned(x.Length);
+        MaxPool.Backward(x, dy, overwritten, g, accumulate: false);
+        KernelSweep.Exact(fresh, overwritten, context + " backward, overwriting");
     }
 
     private static PoolGeometry Geometry(int n, int c, int h, int w, int kh, int kw, int sh, int sw) =>
@@ -86,6 +93,13 @@ public class MaxPool2DKernelTests
             var g = Geometry(2, 2, 5, w, 2, 2, 2, 2);
             Check(TestRandom.Uniform(g.InputShape.Size, w), g, w);
             Check(TieHeavy(g.InputShape.Size, w), g, w);
+        }
+        // Even sides: the 2×2 pool overwrites dx without reading it (every element under exactly one window).
+        for (int w = 2; w <= 130; w += 2)
+        {
+            var g = Geometry(2, 3, 6, w, 2, 2, 2, 2);
+            Check(TestRandom.Uniform(g.InputShape.Size, 7 * w), g, w);
+            Check(TieHeavy(g.InputShape.Size, 7 * w), g, w);
         }
         foreach (int w in new[] { 1000, 1031 })
         {

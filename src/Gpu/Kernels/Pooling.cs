@@ -6,6 +6,8 @@ namespace NativeConv.Gpu.Kernels;
 public struct PoolParams
 {
     public int N, C, H, W, KH, KW, StrideH, StrideW, OH, OW;
+    /// <summary>MaxBackward: 1 adds into dx, 0 overwrites it (a fresh gradient).</summary>
+    public int Accumulate;
 }
 
 /// <summary>Max pooling and global average pooling.</summary>
@@ -42,7 +44,7 @@ public static class Pooling
             for (int ow = owFirst; ow <= owLast; ow++)
                 if (WindowArgMax(g, x, planeBase, oh, ow) == self)
                     sum += dy[((long)plane * g.OH + oh) * g.OW + ow];
-        dx[i] += sum;
+        dx[i] = g.Accumulate != 0 ? dx[i] + sum : sum;
     }
 
     // Offset (h·W + w) within the plane of the first maximum of window (oh, ow), scanning row-major.

@@ -93,6 +93,21 @@ public sealed class Tape
     }
 
     /// <summary>
+    /// The gradient tensor of <paramref name="t"/> for a backward that can write it whole: when this is its first
+    /// contribution and <paramref name="t"/> is a temporary, a fresh UNINITIALISED tensor and <paramref name="accumulate"/>
+    /// false — the caller must overwrite every element — which saves the zero fill and the kernel's read of it. Otherwise
+    /// <see cref="GradOf"/> and <paramref name="accumulate"/> true.
+    /// </summary>
+    public Tensor GradForOverwrite(Tensor t, out bool accumulate)
+    {
+        accumulate = t.Grad is not null || !t.IsTemporary;
+        if (accumulate) return GradOf(t);
+        var g = NewTemporary(t.Shape, t.Backend);
+        t.Grad = g;
+        return g;
+    }
+
+    /// <summary>
     /// Runs the recorded nodes in reverse from <paramref name="root"/>. A scalar root gets upstream gradient 1; any other root
     /// needs <paramref name="seed"/> (same shape), which makes this a vector–Jacobian product. The recorded nodes are consumed.
     /// </summary>

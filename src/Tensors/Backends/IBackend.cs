@@ -71,9 +71,11 @@ public interface IBackend
 
     /// <summary>
     /// Accumulates the convolution's gradients for the non-null targets: dx (N, C, H, W), dw (OC, C, KH, KW), dBias (OC),
-    /// given x, w and dy (N, OC, OH, OW).
+    /// given x, w and dy (N, OC, OH, OW). With <paramref name="accumulateDx"/> false, dx is overwritten instead, and its old
+    /// contents (a fresh, uninitialised gradient from <see cref="Autograd.Tape.GradForOverwrite"/>) must not matter.
     /// </summary>
-    void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g);
+    void Conv2DBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g,
+        bool accumulateDx = true);
 
     /// <summary>
     /// Fused Conv2D + ReLU forward: y = max(conv(x, w) + bias, 0), shapes as <see cref="Conv2DForward"/>. The default is the
@@ -90,11 +92,12 @@ public interface IBackend
     /// the fused op's (post-ReLU) output. The default is the composition: a zeroed temporary of the current tape (freed at
     /// its Reset), <see cref="ReluBackward"/> into it, then <see cref="Conv2DBackward"/>.
     /// </summary>
-    void Conv2DReluBackward(Tensor x, Tensor w, Tensor y, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g)
+    void Conv2DReluBackward(Tensor x, Tensor w, Tensor y, Tensor dy, Tensor? dx, Tensor? dw, Tensor? dBias, in ConvGeometry g,
+        bool accumulateDx = true)
     {
         var masked = Autograd.Tape.Current.NewZeros(dy.Shape, this);
         ReluBackward(y, dy, masked);
-        Conv2DBackward(x, w, masked, dx, dw, dBias, g);
+        Conv2DBackward(x, w, masked, dx, dw, dBias, g, accumulateDx);
     }
 
     // ---------------------------------------------------------------- pooling
@@ -104,9 +107,11 @@ public interface IBackend
 
     /// <summary>
     /// dx += dy routed to each window's maximum: x (N, C, H, W), dy (N, C, OH, OW), dx like x. Ties: the FIRST maximum in
-    /// row-major window order takes the whole gradient (deterministic, identical on every backend).
+    /// row-major window order takes the whole gradient (deterministic, identical on every backend). With
+    /// <paramref name="accumulate"/> false, dx = that instead, and dx's old contents (a fresh, uninitialised gradient from
+    /// <see cref="Autograd.Tape.GradForOverwrite"/>) must not matter.
     /// </summary>
-    void MaxPool2DBackward(Tensor x, Tensor dy, Tensor dx, in PoolGeometry g);
+    void MaxPool2DBackward(Tensor x, Tensor dy, Tensor dx, in PoolGeometry g, bool accumulate);
 
     /// <summary>y[n, c] = mean over H·W of x[n, c]: x (N, C, H, W) → y (N, C).</summary>
     void GlobalAvgPoolForward(Tensor x, Tensor y);

@@ -80,28 +80,30 @@ public static partial class Op
 
         protected internal sealed override void Backward(Tape tape)
         {
-            var dx = X.RequiresGrad ? tape.GradOf(X) : null;
+            // dx is usually the first gradient X receives: then it is written whole, without a zero fill first.
+            bool accumulateDx = true;
+            var dx = X.RequiresGrad ? tape.GradForOverwrite(X, out accumulateDx) : null;
             var dw = W.RequiresGrad ? tape.GradOf(W) : null;
             var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
             if (dx is null && dw is null && dBias is null) return;
-            Run(dx, dw, dBias);
+            Run(dx, dw, dBias, accumulateDx);
         }
 
-        protected abstract void Run(Tensor? dx, Tensor? dw, Tensor? dBias);
+        protected abstract void Run(Tensor? dx, Tensor? dw, Tensor? dBias, bool accumulateDx);
 
         protected sealed override void Clear() { X = null!; W = null!; Bias = null; }
     }
 
     private sealed class Conv2DNode : ConvNode<Conv2DNode>
     {
-        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias) =>
-            X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry);
+        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias, bool accumulateDx) =>
+            X.Backend.Conv2DBackward(X, W, Output.Grad!, dx, dw, dBias, Geometry, accumulateDx);
     }
 
     private sealed class Conv2DReluNode : ConvNode<Conv2DReluNode>
     {
         // Output is the post-ReLU y: it decides the mask.
-        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias) =>
-            X.Backend.Conv2DReluBackward(X, W, Output, Output.Grad!, dx, dw, dBias, Geometry);
+        protected override void Run(Tensor? dx, Tensor? dw, Tensor? dBias, bool accumulateDx) =>
+            X.Backend.Conv2DReluBackward(X, W, Output, Output.Grad!, dx, dw, dBias, Geometry, accumulateDx);
     }
 }

@@ -38,7 +38,10 @@ public static partial class Op
         protected internal override void Backward(Tape tape)
         {
             if (Input.RequiresGrad)
-                Input.Backend.MaxPool2DBackward(Input, Output.Grad!, tape.GradOf(Input), Geometry);
+            {
+                var dx = tape.GradForOverwrite(Input, out bool accumulate);
+                Input.Backend.MaxPool2DBackward(Input, Output.Grad!, dx, Geometry, accumulate);
+            }
         }
 
         protected override void Clear() { Input = null!; Geometry = default; }

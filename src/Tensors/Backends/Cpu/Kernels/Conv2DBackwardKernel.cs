@@ -21,14 +21,16 @@ public static unsafe class Conv2DBackwardKernel
 
     /// <summary>
     /// x (N, C, H, W), w (OC, C·KH·KW), dy (N, OC, OH, OW); ACCUMULATES dx (N, C, H, W), dw (OC, C·KH·KW), dBias (OC),
-    /// each skipped when empty. <paramref name="imagesPerGemm"/>: 0 picks <see cref="Conv2DForwardKernel.ImagesPerGemm"/>.
+    /// each skipped when empty — dx is overwritten instead when <paramref name="accumulateDx"/> is false (its old contents
+    /// are never read). <paramref name="imagesPerGemm"/>: 0 picks <see cref="Conv2DForwardKernel.ImagesPerGemm"/>.
     /// <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>) decides dx and dW. Winograd computes dx
     /// as the forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad, in a pass of its own, and dW and dBias
     /// in a second pass (<see cref="Winograd3x3.WeightGradient"/>); what is left runs the im2col passes below.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
-        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null) =>
-        RunMasked(x, w, default, dy, dx, dw, dBias, g, imagesPerGemm, algorithm);
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null,
+        bool accumulateDx = true) =>
+        RunMasked(x, w, default, dy, dx, dw, dBias, g, imagesPerGemm, algorithm, accumulateDx);
 
     /// <summary>
     /// The backward of a fused Conv2D + ReLU whose (post-ReLU) output is y (N, OC, OH, OW): as <see cref="Run"/> with dY
@@ -38,16 +40,18 @@ public static unsafe class Conv2DBackwardKernel
     /// <see cref="Run"/>.
     /// </summary>
     public static void RunRelu(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> y, ReadOnlySpan<float> dy,
-        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null)
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null,
+        bool accumulateDx = true)
     {
         if (y.Length < g.N * g.OC * g.OutputPixels)
             throw new ArgumentException($"Conv2DBackwardKernel: ReLU output y {y.Length} does not fit {g}.");
-        RunMasked(x, w, y, dy, dx, dw, dBias, g, imagesPerGemm, algorithm);
+        RunMasked(x, w, y, dy, dx, dw, dBias, g, imagesPerGemm, algorithm, accumulateDx);
     }
 
     // reluOutput empty: plain convolution backward; otherwise dY is masked by reluOutput > 0.
     private static void RunMasked(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> reluOutput, ReadOnlySpan<float> dy,
-        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm, Conv2DAlgorithm? algorithm)
+        Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm, Conv2DAlgorithm? algorithm,
+        bool accumulateDx)
     {
         int imageSize = g.C * g.H * g.W, weightSize = g.OC * g.PatchSize;
         if (x.Length < g.N * imageSize || w.Length < weightSize || dy.Length < g.N * g.OC * g.OutputPixels
@@ -56,7 +60,7 @@ public static unsafe class Conv2DBackwardKernel
             throw new ArgumentException($"Conv2DBackwardKernel: spans x {x.Length}, w {w.Length}, dy {dy.Length}, dx {dx.Length}, dw {dw.Length}, dBias {dBias.Length} do not fit {g}.");
         if (!dx.IsEmpty && Conv2DAlgorithms.UseWinograd(g, algorithm ?? Conv2DAlgorithms.Current, inputGradient: true))
         {
-            Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: true, imagesPerGemm,
+            Winograd3x3.Run(dy, w, default, dx, WinogradProblem.InputGradient(g), flipWeights: true, accumulate: accumulateDx, imagesPerGemm,
                 inputMask: reluOutput);
             dx = default;
         }
@@ -81,7 +85,7 @@ public static unsafe class Conv2DBackwardKernel
             var body = new Body
             {
                 X = px, W = pw, DY = pdy, ReluOutput = reluOutput.IsEmpty ? null : py,
-                DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb,
+                DX = dx.IsEmpty ? null : pdx, DW = dw.IsEmpty ? null : pdw, DBias = dBias.IsEmpty ? null : pdb, OverwriteDx = !accumulateDx,
                 Partials = pp, PartialStride = partialStride,
                 G = g, ImagesPerGroup = imagesPerGroup, Chunks = chunks, Groups = groups,
             };
@@ -119,6 +123,7 @@ public static unsafe class Conv2DBackwardKernel
     private struct Body : IParallelBody
     {
         public float* X, W, DY, DX, DW, DBias, Partials, ReluOutput;
+        public bool OverwriteDx;
         public int PartialStride;
         public ConvGeometry G;
         public int ImagesPerGroup, Chunks, Groups;
@@ -203,9 +208,9 @@ public static unsafe class Conv2DBackwardKernel
                 {
                     if (pointwise)
                     {
-                        // dx_n (C, H·W) += Wᵀ (C, OC) · dY_n (OC, H·W): no col2im needed.
+                        // dx_n (C, H·W) += Wᵀ (C, OC) · dY_n (OC, H·W): no col2im needed (beta 0 overwrites).
                         Gemm.Gemm.Run(true, false, g.C, pixels, g.OC, 1f, weights, patch, dyGroup, pixels,
-                            1f, new Span<float>(DX + (long)first * imageSize, imageSize), pixels);
+                            OverwriteDx ? 0f : 1f, new Span<float>(DX + (long)first * imageSize, imageSize), pixels);
                     }
                     else
                     {
@@ -213,8 +218,12 @@ public static unsafe class Conv2DBackwardKernel
                         var dcol = Conv2DScratch.ColumnGradients(patch * wide);
                         Gemm.Gemm.Run(true, false, patch, wide, g.OC, 1f, weights, patch, dyGroup, wide, 0f, dcol, wide);
                         for (int b = 0; b < count; b++)
-                            Im2Col.ColumnsToImageAdd(dcol.Slice(b * pixels), wide,
-                                new Span<float>(DX + (long)(first + b) * imageSize, imageSize), g);
+                        {
+                            // col2im adds: a fresh dx image is cleared just before, while it is about to be in cache anyway.
+                            var image = new Span<float>(DX + (long)(first + b) * imageSize, imageSize);
+                            if (OverwriteDx) image.Clear();
+                            Im2Col.ColumnsToImageAdd(dcol.Slice(b * pixels), wide, image, g);
+                        }
                     }
                 }
             }

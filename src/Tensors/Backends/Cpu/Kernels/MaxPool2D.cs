@@ -31,14 +31,18 @@ public static unsafe class MaxPool2D
         }
     }
 
-    /// <summary>x (N, C, H, W), dy (N, C, OH, OW) → dx (N, C, H, W) += dy routed to each window's chosen maximum.</summary>
-    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, in PoolGeometry g)
+    /// <summary>
+    /// x (N, C, H, W), dy (N, C, OH, OW) → dx (N, C, H, W) += dy routed to each window's chosen maximum; with
+    /// <paramref name="accumulate"/> false, dx = that instead (its old contents are never read: a fresh gradient needs no
+    /// zero fill, and the 2×2 pool then writes dx without reading it).
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, in PoolGeometry g, bool accumulate = true)
     {
         if (x.Length != g.InputShape.Size || dx.Length != x.Length || dy.Length != g.OutputShape.Size)
             throw new ArgumentException($"MaxPool2D.Backward: x and dx must hold {g.InputShape} and dy {g.OutputShape}.");
         fixed (float* px = x, pdy = dy, pdx = dx)
         {
-            var kernel = new BackwardKernel { X = px, Dy = pdy, Dx = pdx, G = g };
+            var kernel = new BackwardKernel { X = px, Dy = pdy, Dx = pdx, G = g, Accumulate = accumulate };
             RangeParallel.For(g.N * g.C, RangeParallel.GrainFor(g.H * g.W), x.Length, ref kernel);
         }
     }
@@ -67,20 +71,61 @@ public static unsafe class MaxPool2D
     {
         public float* X, Dy, Dx;
         public PoolGeometry G;
+        public bool Accumulate;
 
         public readonly void Run(int start, int end)
         {
-            int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
             bool fast = Is2x2Stride2(G);
+            // Overwriting without a read needs every dx element under exactly one window: a 2×2 stride-2 pool of even sides.
+            // Otherwise each plane is cleared first (in cache, just before use) and accumulated into.
+            bool overwrite = !Accumulate && fast && G.H == 2 * G.OH && G.W == 2 * G.OW;
+            if (overwrite) Planes<Overwrite>(start, end, fast);
+            else Planes<Accumulate>(start, end, fast);
+        }
+
+        private readonly void Planes<TMode>(int start, int end, bool fast) where TMode : struct, IWriteMode
+        {
+            int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
             for (int plane = start; plane < end; plane++)
             {
                 long inOffset = (long)plane * inPlane;
                 float* dy = Dy + (long)plane * outPlane;
-                if (fast && G.OW == 8 && Avx512F.IsSupported) Backward2x2Width8(X + inOffset, dy, Dx + inOffset, G.W, G.OH);
-                else if (fast) Backward2x2(X + inOffset, dy, Dx + inOffset, G.W, G.OH, G.OW);
+                if (TMode.Accumulates && !Accumulate) new Span<float>(Dx + inOffset, inPlane).Clear();
+                if (fast && G.OW == 8 && Avx512F.IsSupported) Backward2x2Width8<TMode>(X + inOffset, dy, Dx + inOffset, G.W, G.OH);
+                else if (fast) Backward2x2<TMode>(X + inOffset, dy, Dx + inOffset, G.W, G.OH, G.OW);
                 else BackwardGeneral(X + inOffset, dy, Dx + inOffset, G);
             }
         }
+    }
+
+    // How the backward writes dx: += (any geometry), or = (2×2 stride 2 with even sides, where the windows tile dx).
+    private interface IWriteMode
+    {
+        static abstract bool Accumulates { get; }
+    }
+
+    private readonly struct Accumulate : IWriteMode
+    {
+        public static bool Accumulates => true;
+    }
+
+    private readonly struct Overwrite : IWriteMode
+    {
+        public static bool Accumulates => false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put<TMode>(float* at, Vector512<float> value) where TMode : struct, IWriteMode
+    {
+        if (TMode.Accumulates) (Vector512.Load(at) + value).Store(at);
+        else value.Store(at);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutMasked<TMode>(float* at, Vector512<float> mask, Vector512<float> value) where TMode : struct, IWriteMode
+    {
+        if (TMode.Accumulates) Avx512F.MaskStore(at, mask, MaskedLoad(at, mask) + value);
+        else Avx512F.MaskStore(at, mask, value);
     }
 
     // ------------------------------------------------------------------ 2×2, stride 2
@@ -152,7 +197,7 @@ public static unsafe class MaxPool2D
 
     // dx plane (H, W) += dy plane (OH, OW) at each window's chosen element (see the class comment for the rule).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Backward2x2(float* x, float* dy, float* dx, int w, int oh, int ow)
+    private static void Backward2x2<TMode>(float* x, float* dy, float* dx, int w, int oh, int ow) where TMode : struct, IWriteMode
     {
         for (int r = 0; r < oh; r++)
         {
@@ -182,10 +227,10 @@ public static unsafe class MaxPool2D
                     var grad = Vector512.Load(g + c);
                     var gTopLeft = grad & takeTopLeft; var gTopRight = grad & takeTopRight;
                     var gBottomLeft = grad & takeBottomLeft; var gBottomRight = grad & takeBottomRight;
-                    (Vector512.Load(dTop + 2 * c) + Avx512F.PermuteVar16x32x2(gTopLeft, low, gTopRight)).Store(dTop + 2 * c);
-                    (Vector512.Load(dTop + 2 * c + 16) + Avx512F.PermuteVar16x32x2(gTopLeft, high, gTopRight)).Store(dTop + 2 * c + 16);
-                    (Vector512.Load(dBottom + 2 * c) + Avx512F.PermuteVar16x32x2(gBottomLeft, low, gBottomRight)).Store(dBottom + 2 * c);
-                    (Vector512.Load(dBottom + 2 * c + 16) + Avx512F.PermuteVar16x32x2(gBottomLeft, high, gBottomRight)).Store(dBottom + 2 * c + 16);
+                    Put<TMode>(dTop + 2 * c, Avx512F.PermuteVar16x32x2(gTopLeft, low, gTopRight));
+                    Put<TMode>(dTop + 2 * c + 16, Avx512F.PermuteVar16x32x2(gTopLeft, high, gTopRight));
+                    Put<TMode>(dBottom + 2 * c, Avx512F.PermuteVar16x32x2(gBottomLeft, low, gBottomRight));
+                    Put<TMode>(dBottom + 2 * c + 16, Avx512F.PermuteVar16x32x2(gBottomLeft, high, gBottomRight));
                 }
                 // The last < 16 windows (all of them in 14- and 7-wide outputs): masked, instead of a scalar loop whose
                 // data-dependent branches mispredict on every other window.
@@ -196,16 +241,21 @@ public static unsafe class MaxPool2D
                     float* t = top + 2 * c, b = bottom + 2 * c, dt = dTop + 2 * c, db = dBottom + 2 * c;
                     Backward16(MaskedLoad(t, lowMask), MaskedLoad(t + 16, highMask), MaskedLoad(b, lowMask), MaskedLoad(b + 16, highMask),
                         MaskedLoad(g + c, windows), out var dt0, out var dt1, out var db0, out var db1);
-                    Avx512F.MaskStore(dt, lowMask, MaskedLoad(dt, lowMask) + dt0);
-                    Avx512F.MaskStore(dt + 16, highMask, MaskedLoad(dt + 16, highMask) + dt1);
-                    Avx512F.MaskStore(db, lowMask, MaskedLoad(db, lowMask) + db0);
-                    Avx512F.MaskStore(db + 16, highMask, MaskedLoad(db + 16, highMask) + db1);
+                    PutMasked<TMode>(dt, lowMask, dt0);
+                    PutMasked<TMode>(dt + 16, highMask, dt1);
+                    PutMasked<TMode>(db, lowMask, db0);
+                    PutMasked<TMode>(db + 16, highMask, db1);
                     c = ow;
                 }
             }
             for (; c < ow; c++)
             {
                 int k = FirstMax4(top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]);
+                if (!TMode.Accumulates)
+                {
+                    dTop[2 * c] = 0f; dTop[2 * c + 1] = 0f;
+                    dBottom[2 * c] = 0f; dBottom[2 * c + 1] = 0f;
+                }
                 float* target = (k < 2 ? dTop : dBottom) + 2 * c + (k & 1);
                 *target += g[c];
             }
@@ -216,7 +266,7 @@ public static unsafe class MaxPool2D
     // input rows of output rows r and r + 1, and their 16 gradients are contiguous in dy. Measured 2–3× faster than one
     // masked half-empty vector per row. An odd last row goes through the general 2×2 path.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Backward2x2Width8(float* x, float* dy, float* dx, int w, int oh)
+    private static void Backward2x2Width8<TMode>(float* x, float* dy, float* dx, int w, int oh) where TMode : struct, IWriteMode
     {
         int r = 0;
         for (; r + 1 < oh; r += 2)
@@ -224,15 +274,15 @@ public static unsafe class MaxPool2D
             long top0 = (long)2 * r * w, top1 = top0 + 2L * w;
             Backward16(Vector512.Load(x + top0), Vector512.Load(x + top1), Vector512.Load(x + top0 + w), Vector512.Load(x + top1 + w),
                 Vector512.Load(dy + (long)r * 8), out var dt0, out var dt1, out var db0, out var db1);
-            (Vector512.Load(dx + top0) + dt0).Store(dx + top0);
-            (Vector512.Load(dx + top1) + dt1).Store(dx + top1);
-            (Vector512.Load(dx + top0 + w) + db0).Store(dx + top0 + w);
-            (Vector512.Load(dx + top1 + w) + db1).Store(dx + top1 + w);
+            Put<TMode>(dx + top0, dt0);
+            Put<TMode>(dx + top1, dt1);
+            Put<TMode>(dx + top0 + w, db0);
+            Put<TMode>(dx + top1 + w, db1);
         }
         if (r < oh)
         {
             long offset = (long)2 * r * w;
-            Backward2x2(x + offset, dy + (long)r * 8, dx + offset, w, 1, 8);
+            Backward2x2<TMode>(x + offset, dy + (long)r * 8, dx + offset, w, 1, 8);
         }
     }
 

@@ -220,6 +220,11 @@ public class GemmTests
                 foreach (int n in new[] { 31, 33, 1100 })
                     foreach (int k in new[] { 1, 7, 300 })
                         Check((GemmKernelKind)kind, 2, false, false, m, n, k, 1f, 0f, seed++, padB: 3);
+            // One full Ã panel (M = 12..23) and a last K block shorter than the next chunk's first: a block has more next
+            // pieces than its tiles have k steps, and the rest is copied after the tiles.
+            foreach (int m in new[] { 12, 16 })
+                foreach (int k in new[] { 257, 301, 511 })
+                    Check((GemmKernelKind)kind, 2, false, false, m, 1100, k, 1f, 0f, seed++);
             foreach (var (alpha, beta) in new[] { (1f, 1f), (-1.5f, 0.5f), (0f, 0.5f) })
                 Check((GemmKernelKind)kind, 2, false, false, 24, 700, 520, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
         }
@@ -236,9 +241,9 @@ public class GemmTests
         // The same blocking and the same micro-kernel sums, only the packing moves into the tiles: results must be identical.
         var gk = (GemmKernelKind)kind;
         int seed = 21000;
-        foreach (int m in new[] { 1, 12, 13, 96 })
+        foreach (int m in new[] { 1, 12, 13, 16, 96 })
             foreach (int n in new[] { 33, 1100 })
-                foreach (int k in new[] { 7, 600 })
+                foreach (int k in new[] { 7, 301, 600 })
                     foreach (int threads in new[] { 1, 2 })
                     {
                         var a = TestRandom.Uniform(m * k, seed++);
@@ -252,6 +257,24 @@ public class GemmTests
                         finally { GemmDriver.PackAheadOverride = 0; }
                         KernelSweep.Exact(expected, actual, $"{gk} m={m} n={n} k={k} threads={threads}");
                     }
+    }
+
+    [Fact]
+    public void Pack_ahead_chosen_by_shape_matches_packing_each_block_when_K_blocks_are_uneven()
+    {
+        // 16 × 315 · 6700 (op(B) 8.4 MB): pack-ahead by the shape's own choice, K = 315 → blocks of 158 and 157, so the last
+        // block of a chunk is shorter than the next chunk's first. Bitwise against the same call with pack-ahead off.
+        const int m = 16, n = 6700, k = 315;
+        Assert.True(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2).PackAhead);
+        var a = TestRandom.Uniform(m * k, 1);
+        var b = TestRandom.Uniform(k * n, 2);
+        var expected = new float[m * n];
+        var actual = new float[m * n];
+        GemmDriver.PackAheadOverride = -1;
+        try { Gemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, expected, n); }
+        finally { GemmDriver.PackAheadOverride = 0; }
+        Gemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, actual, n);
+        KernelSweep.Exact(expected, actual, $"{m}×{k}·{n}");
     }
 
     [Fact]

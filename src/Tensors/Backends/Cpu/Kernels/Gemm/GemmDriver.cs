@@ -116,7 +116,10 @@ internal static unsafe class GemmDriver
         plan.MChunkPanels = (plan.PanelsM + mChunks - 1) / mChunks;
         plan.MChunks = (plan.PanelsM + plan.MChunkPanels - 1) / plan.MChunkPanels;
 
-        bool thin = plan.PanelsM <= PackAheadMaxPanelsM && (long)g.K * g.N * sizeof(float) >= PackAheadMinBytes;
+        // A lane holds up to two chunks at once (the one it computes, the one it packs ahead): at least two per thread, or
+        // one lane could end up with two while another has none.
+        bool thin = plan.PanelsM <= PackAheadMaxPanelsM && (long)g.K * g.N * sizeof(float) >= PackAheadMinBytes
+                    && plan.NChunks >= 2 * plan.Threads;
         plan.PackAhead = !g.TransposeB && g.PackedB == null && plan.Splits == 1 && plan.MChunks == 1
                          && (PackAheadOverride > 0 || (PackAheadOverride == 0 && thin));
         return plan;
@@ -276,7 +279,8 @@ internal static unsafe class GemmDriver
             int mr = TKernel.MR, nr = TKernel.NR;
             int panelsN = (block.Width + nr - 1) / nr;
             int fullTiles = Math.Max(0, Math.Min(block.Ip1, G.M / mr) - block.Ip0) * (block.Width / nr);
-            int perTile = fullTiles == 0 ? 0 : (copies + fullTiles - 1) / fullTiles;
+            // At most one piece per k step: a tile copies no more than that, and what the tiles cannot take is copied after.
+            int perTile = fullTiles == 0 ? 0 : Math.Min(block.Kc, (copies + fullTiles - 1) / fullTiles);
             int every = Math.Max(1, block.Kc / Math.Max(1, perTile));
             int piecesPerRow = next.Width / nr, copied = 0;
             float alpha = G.Alpha;

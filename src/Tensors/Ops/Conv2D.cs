@@ -80,9 +80,12 @@ public static partial class Op
 
         protected internal sealed override void Backward(Tape tape)
         {
-            // dx is usually the first gradient X receives: then it is written whole, without a zero fill first.
+            // dx is usually the first gradient X receives: then it is written whole, without a zero fill first — unless X
+            // is also the weight or bias tensor, whose gradient would then share that uninitialised storage.
             bool accumulateDx = true;
-            var dx = X.RequiresGrad ? tape.GradForOverwrite(X, out accumulateDx) : null;
+            var dx = !X.RequiresGrad ? null
+                : ReferenceEquals(X, W) || ReferenceEquals(X, Bias) ? tape.GradOf(X)
+                : tape.GradForOverwrite(X, out accumulateDx);
             var dw = W.RequiresGrad ? tape.GradOf(W) : null;
             var dBias = Bias is { RequiresGrad: true } ? tape.GradOf(Bias) : null;
             if (dx is null && dw is null && dBias is null) return;

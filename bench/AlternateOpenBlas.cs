@@ -12,8 +12,9 @@ namespace NativeConv.Bench;
 ///
 ///   dotnet run -c Release --project bench -- alternate-openblas [--shape NAME] [--threads T] [--rounds R]
 ///
-/// After a 1 s warm-up of both, each round: ours for 0.4 s, a 0.2 s pause (both libraries' idle threads spin for a while after a call), OpenBLAS for
-/// 0.4 s, a pause. Each side reports its median call. Needs libopenblas (Debian: `apt-get install libopenblas-dev`); the
+/// After a 1 s warm-up of both, each round: ours for 0.4 s, a 0.2 s pause (both libraries' idle threads spin for a while
+/// after a call), OpenBLAS for 0.4 s, a pause; every other round OpenBLAS goes first. Each side reports its median call.
+/// Needs libopenblas (Debian: `apt-get install libopenblas-dev`); the
 /// environment's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides are removed before it loads, as for bench/peers/sgemm_peer.c.
 /// </summary>
 public static class AlternateOpenBlas
@@ -84,9 +85,20 @@ public static class AlternateOpenBlas
         var ratios = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
-            double oursSeconds = MedianCall(RunOurs);
-            Thread.Sleep(200);
-            double theirSeconds = MedianCall(RunTheirs);
+            // Who goes first alternates too, so neither always follows the other's pause.
+            double oursSeconds, theirSeconds;
+            if (r % 2 == 0)
+            {
+                oursSeconds = MedianCall(RunOurs);
+                Thread.Sleep(200);
+                theirSeconds = MedianCall(RunTheirs);
+            }
+            else
+            {
+                theirSeconds = MedianCall(RunTheirs);
+                Thread.Sleep(200);
+                oursSeconds = MedianCall(RunOurs);
+            }
             Thread.Sleep(200);
             ratios[r] = theirSeconds / oursSeconds;
             Console.WriteLine($"{r + 1,5}  {shape.Flops / oursSeconds * 1e-9,13:F1}  {shape.Flops / theirSeconds * 1e-9,16:F1}  {ratios[r],5:F2}");

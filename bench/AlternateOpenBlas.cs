@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
@@ -14,8 +15,11 @@ namespace NativeConv.Bench;
 ///
 /// After a 1 s warm-up of both, each round: ours for 0.4 s, a 0.2 s pause (both libraries' idle threads spin for a while
 /// after a call), OpenBLAS for 0.4 s, a pause; every other round OpenBLAS goes first. Each side reports its median call.
-/// Needs libopenblas (Debian: `apt-get install libopenblas-dev`); the
-/// environment's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides are removed before it loads, as for bench/peers/sgemm_peer.c.
+/// Needs libopenblas (Debian: `apt-get install libopenblas-dev`). OpenBLAS runs at its best: the environment's
+/// OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides are removed before it loads, then it is asked which kernel it picked
+/// (openblas_get_corename); OpenBLAS 0.3.21 does not know every CPU (on Emerald Rapids it falls back to its SSE3 "Prescott"
+/// kernels, 5× slower), so where the kernel does not use the CPU's widest vectors the command runs itself again with the
+/// matching OPENBLAS_CORETYPE (Cooperlake/SkylakeX for AVX-512, Haswell for AVX2). The kernel is printed with the results.
 /// </summary>
 public static class AlternateOpenBlas
 {
@@ -50,6 +54,8 @@ public static class AlternateOpenBlas
             Console.Error.WriteLine($"{Command}: {problem}");
             return 1;
         }
+        if (OpenBlas.BetterCoreType() is { } coreType)
+            return OpenBlas.RunAgainWith(coreType);
 
         ParallelFor.ThreadCount = threads;
         var a = GemmShape.Fill(shape.M * shape.K, 1);
@@ -81,6 +87,7 @@ public static class AlternateOpenBlas
 
         Console.WriteLine($"{shape.Name}: C ({shape.M}, {shape.N}) = A · B over K = {shape.K}, {threads} thread(s), " +
                           $"{rounds} rounds (results agree within {worst:G2})");
+        Console.WriteLine($"OpenBLAS kernel: {OpenBlas.CoreName}; ours: {NativeConv.Tensors.Backends.Cpu.CpuBackend.SimdDescription}");
         Console.WriteLine("round  ours GFLOP/s  OpenBLAS GFLOP/s  ratio");
         var ratios = new double[rounds];
         for (int r = 0; r < rounds; r++)
@@ -129,13 +136,58 @@ public static class AlternateOpenBlas
         private const int RowMajor = 101, NoTrans = 111, Trans = 112;
         private static delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> s_sgemm;
 
+        private static delegate* unmanaged<sbyte*> s_coreName;
+
+        // Set on the run this command starts itself with a chosen OPENBLAS_CORETYPE, so that one keeps it.
+        private const string RerunMarker = "NATIVECONV_BENCH_OPENBLAS_CORETYPE_CHOSEN";
+
         [DllImport("libc", EntryPoint = "unsetenv")]
         private static extern int UnsetEnv(string name);
 
+        /// <summary>The kernel family OpenBLAS runs ("Zen", "SkylakeX", "Prescott", ...).</summary>
+        public static string CoreName => new(s_coreName());
+
+        /// <summary>
+        /// The OPENBLAS_CORETYPE to run with instead, when the kernel OpenBLAS picked does not use this CPU's widest vectors;
+        /// null when it does (or when this run already is the one started with a chosen core type).
+        /// </summary>
+        public static string? BetterCoreType()
+        {
+            if (Environment.GetEnvironmentVariable(RerunMarker) is not null) return null;
+            string core = CoreName;
+            string[] avx512Cores = ["SkylakeX", "Cooperlake", "SapphireRapids"];
+            if (Avx512F.IsSupported && Avx512BW.IsSupported && Avx512DQ.IsSupported && Avx512F.VL.IsSupported)
+                return avx512Cores.Contains(core) ? null : HasBf16() ? "Cooperlake" : "SkylakeX";
+            if (Avx2.IsSupported && Fma.IsSupported)
+                return avx512Cores.Contains(core) || core is "Haswell" or "Zen" ? null : "Haswell";
+            return null;
+        }
+
+        // .NET exposes no AVX512_BF16 check; Linux lists it among the CPU flags (Cooper Lake and later).
+        private static bool HasBf16() =>
+            File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("flags") && l.Contains(" avx512_bf16"));
+
+        /// <summary>Runs this command again (same arguments) with OPENBLAS_CORETYPE set before OpenBLAS loads; its exit code.</summary>
+        public static int RunAgainWith(string coreType)
+        {
+            Console.WriteLine($"OpenBLAS picked its {CoreName} kernels on this CPU; running again with OPENBLAS_CORETYPE={coreType}.");
+            var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+            var args = Environment.GetCommandLineArgs();
+            // Under `dotnet bench.dll ...` the first argument is the assembly, which the host needs again.
+            bool viaHost = Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet";
+            foreach (var arg in viaHost ? args : args[1..]) start.ArgumentList.Add(arg);
+            start.Environment["OPENBLAS_CORETYPE"] = coreType;
+            start.Environment[RerunMarker] = "1";
+            using var child = Process.Start(start)!;
+            child.WaitForExit();
+            return child.ExitCode;
+        }
+
         public static bool TryLoad(int threads, out string? problem)
         {
-            // Read when the library loads: unset them first so OpenBLAS picks its kernels for this CPU.
-            UnsetEnv("OPENBLAS_CORETYPE");
+            // Read when the library loads: unset them first so OpenBLAS picks its kernels for this CPU (a run started by
+            // RunAgainWith keeps the core type it was given).
+            if (Environment.GetEnvironmentVariable(RerunMarker) is null) UnsetEnv("OPENBLAS_CORETYPE");
             UnsetEnv("OPENBLAS_L2_SIZE");
             if (!NativeLibrary.TryLoad("libopenblas.so.0", out var handle) && !NativeLibrary.TryLoad("libopenblas.so", out handle))
             {
@@ -144,6 +196,7 @@ public static class AlternateOpenBlas
             }
             s_sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)
                 NativeLibrary.GetExport(handle, "cblas_sgemm");
+            s_coreName = (delegate* unmanaged<sbyte*>)NativeLibrary.GetExport(handle, "openblas_get_corename");
             var setThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(handle, "openblas_set_num_threads");
             setThreads(threads);
             problem = null;

@@ -1,6 +1,8 @@
 // OpenBLAS sgemm timing peer for bench/GemmBenchmarks.cs: the same shapes, row-major, best-of-N wall time.
 // Build: gcc -O2 -o sgemm_peer sgemm_peer.c -lopenblas
-// Run:   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 ./sgemm_peer
+// Run:   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(bench/peers/peer_env.sh | grep OPENBLAS) OPENBLAS_NUM_THREADS=2 ./sgemm_peer
+//        (peer_env.sh sets OPENBLAS_CORETYPE where OpenBLAS 0.3.21 would not use the CPU's widest vectors; the first
+//        output line names the kernel it runs)
 // Each line: name ta tb M N K best-wall-ms GFLOP/s, then process CPU time per call (all threads) and flops per CPU-second.
 // Optional argument: a substring of the shape names to run.
 #include <cblas.h>

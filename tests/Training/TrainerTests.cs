@@ -266,6 +266,92 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void AFlippedBitInAnyTensorIsRefusedBeforeAnythingIsCopied()
+    {
+        var train = Synthetic("train", 32, seed: 12);
+        var validation = Synthetic("validation", 16, seed: 13);
+        string path = Path.Combine(_folder, "digest.safetensors");
+        using (var trainer = new Trainer(Model(seed: 5), Options(epochs: 1, patience: 0)) { CheckpointPath = path })
+            trainer.Fit(train, validation);
+        byte[] bytes = File.ReadAllBytes(path);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        var file = SafeTensorsFile.Load(path);
+        Assert.Equal("2", file.Metadata["format_version"]);
+        Assert.Contains("tensor_sha256", file.Metadata.Keys);
+
+        // One flipped bit inside each tensor's bytes (parameters, optimiser moments, best weights): refused, named.
+        string damaged = Path.Combine(_folder, "flipped.safetensors");
+        long offset = 8 + headerLength;
+        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        foreach (var tensor in file.Tensors)
+        {
+            // The header's data_offsets locate the tensor's bytes; flip one bit in the middle of them.
+            var offsets = header.RootElement.GetProperty(tensor.Name).GetProperty("data_offsets");
+            long begin = offsets[0].GetInt64(), end = offsets[1].GetInt64();
+            byte[] copy = (byte[])bytes.Clone();
+            copy[offset + (begin + end) / 2] ^= 0x10;
+            File.WriteAllBytes(damaged, copy);
+
+            var model = Model(seed: 21);
+            var before = Weights(model);
+            using (var trainer = new Trainer(model, Options(epochs: 1, patience: 0)))
+            {
+                var ex = Assert.Throws<CheckpointFormatException>(() => trainer.Resume(damaged));
+                Assert.Contains("SHA-256", ex.Message);
+                Assert.Contains($"'{tensor.Name}'", ex.Message);
+            }
+            Assert.Contains("SHA-256", Assert.Throws<CheckpointFormatException>(() => Checkpoint.LoadWeights(damaged, Model(seed: 22))).Message);
+            AssertBitwiseEqual(before, Weights(model));
+        }
+
+        // A version-2 file without its digests is refused too (they cannot have been lost by accident).
+        file.Metadata.Remove("tensor_sha256");
+        file.Save(damaged);
+        using (var trainer = new Trainer(Model(seed: 5), Options(epochs: 1, patience: 0)))
+            Assert.Contains("cannot be verified", Assert.Throws<CheckpointFormatException>(() => trainer.Resume(damaged)).Message);
+        // ...while a version-1 file (written before digests existed) still resumes.
+        file.Metadata["format_version"] = "1";
+        file.Save(damaged);
+        using (var trainer = new Trainer(Model(seed: 5), Options(epochs: 1, patience: 0)))
+            trainer.Resume(damaged);
+    }
+
+    [Theory]
+    [InlineData("history", "null", "history is missing")]
+    [InlineData("history", "[null]", "history entry 1 is null")]
+    [InlineData("steps_into_epoch", "99", "steps into an epoch of 2")]
+    [InlineData("steps_into_epoch", "-1", "steps into an epoch")]
+    [InlineData("epoch_correct", "1000", "correct of")]
+    [InlineData("epoch_loss_sum", "\"NaN\"", "not finite")]
+    [InlineData("best_epoch", "7", "best epoch 7")]
+    [InlineData("epochs_without_improvement", "-2", "epochs without improvement")]
+    public void ADamagedTrainerStateIsRefusedFieldByField(string field, string value, string expected)
+    {
+        var train = Synthetic("train", 32, seed: 14);
+        var validation = Synthetic("validation", 16, seed: 15);
+        string path = Path.Combine(_folder, "state.safetensors");
+        using (var trainer = new Trainer(Model(seed: 5), Options(epochs: 1, patience: 0)) { CheckpointPath = path })
+            trainer.Fit(train, validation);
+        var file = SafeTensorsFile.Load(path);
+        var state = System.Text.Json.Nodes.JsonNode.Parse(file.Metadata["trainer_state"])!.AsObject();
+        if (field == "history" && value == "[null]")
+        {
+            // One epoch done: keep the count consistent so the null entry itself is what is caught.
+            state[field] = System.Text.Json.Nodes.JsonNode.Parse("[null]");
+        }
+        else
+        {
+            state[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        }
+        file.Metadata["trainer_state"] = state.ToJsonString();
+        file.Save(path);
+        using var resumed = new Trainer(Model(seed: 5), Options(epochs: 2, patience: 0));
+        var ex = Assert.Throws<CheckpointFormatException>(() => resumed.Resume(path));
+        Assert.Contains("trainer state", ex.Message);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
     public void PlainProgressWritesOneLinePerEpoch()
     {
         var writer = new StringWriter();

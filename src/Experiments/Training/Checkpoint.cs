@@ -17,12 +17,17 @@ namespace NativeConv.Experiments.Training;
 ///   options and the data sizes, so a resumed run continues exactly where the interrupted one stopped.</item>
 /// </list>
 /// Every write is atomic (temporary file, fsync, rename); every read is validated and throws
-/// <see cref="CheckpointFormatException"/> naming the file.
+/// <see cref="CheckpointFormatException"/> naming the file. From format version 2 the metadata carries the SHA-256 of every
+/// tensor's bytes ("tensor_sha256", JSON name → hex), and a load checks them all before copying anything: a flipped bit in
+/// a weight is refused instead of continuing a run on other numbers. Version 1 files (no digests) are still read.
 /// </summary>
 public static class Checkpoint
 {
     public const string FormatName = "nativeconv-checkpoint";
-    public const string FormatVersion = "1";
+    public const string FormatVersion = "2";
+
+    /// <summary>The versions this program reads: 1 (no tensor digests) and 2.</summary>
+    private static readonly string[] ReadableVersions = ["1", "2"];
     public const string OptimizerPrefix = "optimizer/";
     public const string BestPrefix = "best/";
 
@@ -41,6 +46,7 @@ public static class Checkpoint
         public const string TrainCount = "train_count";
         public const string ValidationCount = "validation_count";
         public const string Created = "created";
+        public const string TensorDigests = "tensor_sha256";
     }
 
     // ---------------------------------------------------------------- plain weights
@@ -56,6 +62,7 @@ public static class Checkpoint
         file.Metadata[Keys.Model] = model.Name;
         if (metadata is not null)
             foreach (var (k, v) in metadata) file.Metadata[k] = v;
+        file.Metadata[Keys.TensorDigests] = TensorDigests(file);
         file.Save(path);
     }
 
@@ -66,6 +73,7 @@ public static class Checkpoint
     public static IReadOnlyDictionary<string, string> LoadWeights(string path, Module model)
     {
         var file = SafeTensorsFile.Load(path);
+        VerifyDigests(file, path);
         CopyParameters(file, path, model.Parameters(), prefix: "");
         return file.Metadata;
     }
@@ -101,6 +109,7 @@ public static class Checkpoint
         m[Keys.TrainCount] = trainCount.ToString(CultureInfo.InvariantCulture);
         m[Keys.ValidationCount] = validationCount.ToString(CultureInfo.InvariantCulture);
         m[Keys.Created] = DateTimeOffset.Now.ToString("O", CultureInfo.InvariantCulture);
+        m[Keys.TensorDigests] = TensorDigests(file);
         file.Save(path);
     }
 
@@ -113,8 +122,8 @@ public static class Checkpoint
             : throw new CheckpointFormatException(path, $"metadata '{key}' is missing; this is not a NativeConv training checkpoint (a weights-only file cannot be resumed).");
         if (Get(Keys.Format) != FormatName)
             throw new CheckpointFormatException(path, $"metadata format is '{m[Keys.Format]}', not '{FormatName}'.");
-        if (Get(Keys.Version) != FormatVersion)
-            throw new CheckpointFormatException(path, $"format version {m[Keys.Version]} is not supported (this program reads version {FormatVersion}).");
+        if (!ReadableVersions.Contains(Get(Keys.Version)))
+            throw new CheckpointFormatException(path, $"format version {m[Keys.Version]} is not supported (this program reads versions {string.Join(" and ", ReadableVersions)}).");
         if (Get(Keys.Kind) != "training")
             throw new CheckpointFormatException(path, $"it holds '{m[Keys.Kind]}', not a training state; it cannot be resumed.");
         try
@@ -125,8 +134,11 @@ public static class Checkpoint
             long steps = long.Parse(Get(Keys.StepCount), NumberStyles.None, CultureInfo.InvariantCulture);
             int trainCount = int.Parse(Get(Keys.TrainCount), NumberStyles.None, CultureInfo.InvariantCulture);
             int validationCount = int.Parse(Get(Keys.ValidationCount), NumberStyles.None, CultureInfo.InvariantCulture);
-            if (state.CompletedEpochs < 0 || state.StepsIntoEpoch < 0 || state.History.Count != state.CompletedEpochs)
-                throw new CheckpointFormatException(path, $"the trainer state is inconsistent ({state.CompletedEpochs} completed epochs, {state.History.Count} in the history, {state.StepsIntoEpoch} steps into the next).");
+            if (steps < 0 || trainCount < 1 || validationCount < 0)
+                throw new CheckpointFormatException(path, $"the training metadata is out of range (step count {steps}, {trainCount} training and {validationCount} validation images).");
+            if (ValidateState(state, options, trainCount) is { } problem)
+                throw new CheckpointFormatException(path, $"the trainer state is inconsistent: {problem}.");
+            VerifyDigests(file, path);
             return new TrainingCheckpoint(path, file, state, options, steps, trainCount, validationCount, dropout);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
@@ -167,7 +179,81 @@ public static class Checkpoint
         foreach (var (modulePath, dropout) in counters) dropout.CallCount = checkpoint.DropoutCalls[modulePath];
     }
 
+    /// <summary>
+    /// Field-by-field check of a trainer state read from a checkpoint (a hand-edited or damaged file must not reach the
+    /// trainer: a null history threw, a step position past the epoch wrote NaN into results.json). Null when consistent.
+    /// </summary>
+    internal static string? ValidateState(TrainerState state, TrainingOptions options, int trainCount)
+    {
+        if (state.History is null) return "the history is missing (null)";
+        if (state.CompletedEpochs < 0 || state.History.Count != state.CompletedEpochs)
+            return $"{state.CompletedEpochs} completed epochs but {state.History.Count} in the history";
+        for (int i = 0; i < state.History.Count; i++)
+            if (state.History[i] is null) return $"history entry {i + 1} is null";
+        int stepsPerEpoch = options.BatchSize >= 1 ? (trainCount + options.BatchSize - 1) / options.BatchSize : 0;
+        if (state.StepsIntoEpoch < 0 || (stepsPerEpoch > 0 && state.StepsIntoEpoch > stepsPerEpoch))
+            return $"{state.StepsIntoEpoch} steps into an epoch of {stepsPerEpoch}";
+        if (state.EpochSeen < 0 || state.EpochCorrect < 0 || state.EpochCorrect > state.EpochSeen || state.EpochSeen > trainCount)
+            return $"{state.EpochCorrect} correct of {state.EpochSeen} seen in the current epoch (of {trainCount} images)";
+        if (state.StepsIntoEpoch == 0 && state.EpochSeen != 0)
+            return $"{state.EpochSeen} images seen in an epoch with no step taken";
+        if (!double.IsFinite(state.EpochLossSum) || state.EpochLossSum < 0 || !double.IsFinite(state.EpochTrainSeconds) || state.EpochTrainSeconds < 0
+            || !double.IsFinite(state.TotalSeconds) || state.TotalSeconds < 0 || state.TotalSteps < 0)
+            return "a loss sum, a time or a step count is negative or not finite";
+        if (state.BestEpoch < 0 || state.BestEpoch > state.CompletedEpochs || state.EpochsWithoutImprovement < 0
+            || state.EpochsWithoutImprovement > state.CompletedEpochs || double.IsNaN(state.BestValidationLoss))
+            return $"best epoch {state.BestEpoch}, {state.EpochsWithoutImprovement} epochs without improvement after {state.CompletedEpochs}";
+        if (state.FinishedBecause is { } reason && !Enum.IsDefined(reason)) return $"an unknown stop reason ({(int)reason})";
+        return null;
+    }
+
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>JSON object of every tensor's name → SHA-256 (hex) of its float32 little-endian bytes.</summary>
+    private static string TensorDigests(SafeTensorsFile file)
+    {
+        var digests = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in file.Tensors) digests[t.Name] = Digest(t.Data);
+        return JsonSerializer.Serialize(digests);
+    }
+
+    private static string Digest(float[] data)
+    {
+        ReadOnlySpan<byte> bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan());
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("checkpoints are little-endian; this machine is not.");
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+    }
+
+    /// <summary>
+    /// Checks every tensor against the digests in the metadata (version 2 and later must have them; version 1 files have
+    /// none). Throws before anything is copied, naming the first tensor whose bytes changed.
+    /// </summary>
+    private static void VerifyDigests(SafeTensorsFile file, string path)
+    {
+        if (!file.Metadata.TryGetValue(Keys.TensorDigests, out var json))
+        {
+            if (file.Metadata.TryGetValue(Keys.Version, out var version) && version == "1") return;
+            throw new CheckpointFormatException(path, $"metadata '{Keys.TensorDigests}' is missing: the tensors cannot be verified.");
+        }
+        Dictionary<string, string> digests;
+        try
+        {
+            digests = JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(path, $"metadata '{Keys.TensorDigests}' is damaged ({e.Message}).", e);
+        }
+        if (digests.Count != file.Tensors.Count)
+            throw new CheckpointFormatException(path, $"it lists digests of {digests.Count} tensors but holds {file.Tensors.Count}.");
+        foreach (var t in file.Tensors)
+        {
+            if (!digests.TryGetValue(t.Name, out var expected))
+                throw new CheckpointFormatException(path, $"tensor '{t.Name}' has no digest.");
+            if (!string.Equals(expected, Digest(t.Data), StringComparison.OrdinalIgnoreCase))
+                throw new CheckpointFormatException(path, $"tensor '{t.Name}' does not match its SHA-256: the file was damaged after it was written. Resume from an earlier copy, or delete the checkpoint to retrain that model.");
+        }
+    }
 
     private static void AddParameters(SafeTensorsFile file, Module model, string prefix)
     {

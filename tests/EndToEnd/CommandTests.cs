@@ -119,6 +119,66 @@ public class CommandTests
     }
 
     [Theory]
+    [InlineData("NATIVECONV_CONV_ALGO", "bogus", "error: NATIVECONV_CONV_ALGO='bogus' is not an algorithm; use auto, im2col or winograd (or leave it unset).")]
+    [InlineData("NATIVECONV_FUSE", "maybe", "error: NATIVECONV_FUSE='maybe' is not a switch; use 1 (fuse Conv2D + ReLU, the default) or 0 (run them separately), or leave it unset.")]
+    public void A_real_process_with_a_bad_engine_variable_prints_one_line_and_exits_2(string variable, string value, string expected)
+    {
+        // A process of its own: its static initializers see the variable too, so no TypeInitializationException may escape.
+        var (code, output, error) = RunProcess(new() { [variable] = value }, "throughput", "--model", "fmnist-mlp", "--steps", "1");
+        Assert.Equal(2, code);
+        Assert.Equal(expected, error.TrimEnd('\n', '\r'));
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public void A_real_process_with_avx2_hidden_names_the_128_bit_path_not_scalar()
+    {
+        string expected = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 => "Vector128 (SSE)",
+            System.Runtime.InteropServices.Architecture.Arm64 => "Vector128 (NEON)", // the variable means nothing there
+            _ => "",
+        };
+        if (expected.Length == 0) return; // no known 128-bit path to expect on this architecture
+        var (code, output, error) = RunProcess(new() { ["DOTNET_EnableAVX2"] = "0" }, "devices");
+        Assert.True(code == 0, error);
+        Assert.Contains($"CPU vector path: {expected}", output);
+        Assert.Contains($"SIMD {expected},", output);
+    }
+
+    /// <summary>
+    /// The experiments program as its own process (the build beside the tests), with the engine's and the runtime's SIMD
+    /// variables cleared first (a CI leg may set them) and <paramref name="variables"/> set.
+    /// </summary>
+    private static (int ExitCode, string Output, string Error) RunProcess(Dictionary<string, string> variables, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "NativeConv.Experiments.dll");
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path
+            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        var start = new System.Diagnostics.ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        foreach (var name in start.Environment.Keys.ToList())
+            if (name.StartsWith("DOTNET_Enable", StringComparison.OrdinalIgnoreCase) || name.StartsWith("NATIVECONV_", StringComparison.Ordinal))
+                start.Environment.Remove(name);
+        foreach (var (name, value) in variables) start.Environment[name] = value;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{string.Join(' ', args)} did not finish in 2 minutes");
+        }
+        return (process.ExitCode, output.Result, error.Result);
+    }
+
+    [Theory]
     [InlineData("--help")]
     [InlineData("models", "--help")]
     [InlineData("throughput", "--help")]

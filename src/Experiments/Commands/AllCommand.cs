@@ -11,10 +11,10 @@ namespace NativeConv.Experiments.Commands;
 /// </summary>
 public static class AllCommand
 {
-    public static Command Create()
+    public static Command Create(EngineEnvironment engine)
     {
         var command = new Command("all", "Every study in sequence: eda (both datasets), fmnist, kernel-study, cifar, filter-study.");
-        var options = new StudyOptions(command);
+        var options = new StudyOptions(command, engine);
         command.SetAction(result => StudyCommand.Guarded(result, () =>
         {
             var settings = options.Read(result).Validate();

@@ -6,5 +6,5 @@ namespace NativeConv.Experiments.Commands;
 /// <summary>`cifar [study options]`: CIFAR-10: dense baseline (cifar-dense) vs CNN (cifar-big), with the parameter ratio.</summary>
 public static class CifarCommand
 {
-    public static Command Create() => StudyCommand.Create(StudyDefinition.Cifar, "CIFAR-10: dense baseline (cifar-dense) vs CNN (cifar-big), with the parameter ratio.");
+    public static Command Create(EngineEnvironment engine) => StudyCommand.Create(StudyDefinition.Cifar, "CIFAR-10: dense baseline (cifar-dense) vs CNN (cifar-big), with the parameter ratio.", engine);
 }

@@ -9,14 +9,16 @@ using Spectre.Console;
 namespace NativeConv.Experiments.Commands;
 
 /// <summary>
-/// `devices`: what --device can name on this machine — the SIMD CPU engine (SIMD level, threads) and every accelerator ILGPU
-/// finds (name, kind, memory, warp size, max threads per group, multiprocessors) — as one table, then what `--device auto`
-/// would pick and why. Works without a GPU: ILGPU's CPU accelerator is always listed.
+/// `devices`: what --device can name on this machine — the SIMD CPU engine (vector path, threads) and every accelerator ILGPU
+/// finds (name, kind, memory, warp size, max threads per group, multiprocessors) — as one table, then the CPU engine's
+/// vector path, caches and kernel settings (from the environment), and what `--device auto` would pick and why. Works
+/// without a GPU: ILGPU's CPU accelerator is always listed.
 /// </summary>
 public static class DevicesCommand
 {
-    public static Command Create()
+    public static Command Create(EngineEnvironment engine)
     {
+        ArgumentNullException.ThrowIfNull(engine);
         var command = new Command("devices", "List the devices --device can use: the CPU engine and every ILGPU accelerator (CUDA, OpenCL, CPU emulation).");
         command.SetAction(result =>
         {
@@ -31,7 +33,7 @@ public static class DevicesCommand
                 .AddColumn(new TableColumn("Multiprocessors").RightAligned());
 
             long hostMemory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-            table.AddRow("cpu", "CPU engine", Markup.Escape($"SIMD {CpuBackend.SimdDescription}, {Engine.Threads} threads"),
+            table.AddRow("cpu", "CPU engine", Markup.Escape($"SIMD {SimdPath.Current}, {Engine.Threads} threads"),
                 Gib(hostMemory), "-", "-", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) + " cores");
 
             foreach (var device in GpuDevices.List())
@@ -40,6 +42,12 @@ public static class DevicesCommand
                     device.Kind == DeviceKind.IlgpuCpu ? "host" : Gib(device.MemoryBytes),
                     Int(device.WarpSize), Int(device.MaxThreadsPerGroup), Int(device.Multiprocessors));
             console.Write(table);
+
+            // Plain lines (not table cells): a header-like "key: value" a script can grep, never wrapped by the table.
+            var cpuKernels = new EngineOptions { ConvAlgorithm = engine.ConvAlgorithm, FuseConvRelu = engine.FuseConvRelu };
+            console.WriteLine($"CPU vector path: {SimdPath.Current}");
+            console.WriteLine($"CPU caches: {CpuCaches.Current.Describe()}");
+            console.WriteLine($"CPU kernels: {cpuKernels.DescribeCpuKernels()} ({EngineEnvironment.ConvAlgorithmVariable}, {EngineEnvironment.FuseVariable})");
 
             string? noCuda = GpuDevices.CudaUnavailableReason();
             console.WriteLine(noCuda is null

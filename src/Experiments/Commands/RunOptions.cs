@@ -4,25 +4,26 @@ using NativeConv.Gpu;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu;
-using NativeConv.Tensors.Backends.Cpu.Kernels;
 
 namespace NativeConv.Experiments.Commands;
 
 /// <summary>
-/// The settings that change a run's results (seed, threads, batch, device) plus the command's own settings, in one object:
-/// printed at the start of every run and saved beside its results, so any number can be traced back to how it was made.
+/// The settings that change a run's results (seed, threads, batch, device, the engine settings from the environment) plus
+/// the command's own settings, in one object: printed at the start of every run and saved beside its results, so any
+/// number can be traced back to how it was made.
 /// </summary>
 public sealed class RunOptions
 {
     private readonly List<(string Key, string Value)> _extras = new();
 
-    public RunOptions(string command, int seed, int threads, int batch, string device)
+    public RunOptions(string command, int seed, int threads, int batch, string device, EngineEnvironment engine)
     {
         Command = command;
         Seed = seed;
         Threads = threads;
         Batch = batch;
         Device = device;
+        EngineEnvironment = engine ?? throw new ArgumentNullException(nameof(engine));
     }
 
     public string Command { get; }
@@ -33,8 +34,14 @@ public sealed class RunOptions
     /// <summary>The device name as given ("cpu", ...); <see cref="Backend"/> is what it resolved to.</summary>
     public string Device { get; }
 
+    /// <summary>The engine settings read from the environment (conv algorithm, fusion) at the command-line edge.</summary>
+    public EngineEnvironment EngineEnvironment { get; }
+
     /// <summary>The backend the run uses; set by <see cref="Apply"/>.</summary>
     public IBackend? Backend { get; private set; }
+
+    /// <summary>What <see cref="Apply"/> gave the engine: threads, conv algorithm, fusion, backend.</summary>
+    public EngineOptions? EngineOptions { get; private set; }
 
     /// <summary>How <see cref="Device"/> was resolved (for "auto": what it picked and why); set by <see cref="Apply"/>.</summary>
     public DeviceChoice? DeviceChoice { get; private set; }
@@ -49,15 +56,18 @@ public sealed class RunOptions
     }
 
     /// <summary>
-    /// Applies the settings to the engine: thread count and default backend (tensors and models created afterwards live on
-    /// it). Throws for an unknown device, and for a GPU that is not there (a message naming the device and the remedy).
+    /// Gives the engine its options, all at once: thread count, conv algorithm and fusion (from the environment), and the
+    /// default backend (tensors and models created afterwards live on it). Throws for an unknown device, and for a GPU that
+    /// is not there (a message naming the device and the remedy); then nothing is applied.
     /// </summary>
     public RunOptions Apply()
     {
-        Engine.Threads = Threads;
-        DeviceChoice = Devices.Choose(Device);
-        Backend = DeviceChoice.Backend;
-        Engine.DefaultBackend = Backend;
+        var choice = Devices.Choose(Device);
+        var options = EngineEnvironment.ToEngineOptions(Threads, choice.Backend);
+        Engine.Configure(options);
+        DeviceChoice = choice;
+        Backend = choice.Backend;
+        EngineOptions = options;
         return this;
     }
 
@@ -73,15 +83,21 @@ public sealed class RunOptions
             // "auto" shows what it picked and why: "auto → cpu: no CUDA device (...)".
             ("device", DeviceChoice?.Reason is { } reason ? $"{Device} → {Devices.ShortName(DeviceChoice.Backend)}: {reason}" : Device),
             ("backend", Backend?.Name ?? "(not applied)"),
-            ("simd", CpuBackend.SimdDescription),
+            // The widest vector path the CPU kernels take ("AVX2", "Vector128 (NEON)", ...) and the caches their blocking is sized from.
+            ("simd", SimdPath.Current),
+            ("cpu_caches", CpuCaches.Current.Describe()),
             // Settings that change the CPU engine's rounding or speed (README "Engine settings"): part of what reproduces a run.
-            ("cpu_kernels", $"conv {Conv2DAlgorithms.Default.ToString().ToLowerInvariant()}, conv+relu fusion {(Engine.FuseConvRelu ? "on" : "off")}"),
+            ("cpu_kernels", CpuKernels().DescribeCpuKernels()),
             ("processors", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
             ("runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription),
         };
         pairs.AddRange(_extras);
         return pairs;
     }
+
+    /// <summary>The options applied, or before <see cref="Apply"/> the ones it would apply (for their conv and fusion settings).</summary>
+    private EngineOptions CpuKernels() =>
+        EngineOptions ?? new EngineOptions { ConvAlgorithm = EngineEnvironment.ConvAlgorithm, FuseConvRelu = EngineEnvironment.FuseConvRelu };
 
     /// <summary>Writes one "key: value" line per setting, aligned.</summary>
     public void Print(TextWriter output)
@@ -100,8 +116,9 @@ public sealed class RunOptions
 /// </summary>
 public sealed class CommonOptions
 {
-    public CommonOptions(Command command, int defaultBatch = 128, int defaultSeed = 42)
+    public CommonOptions(Command command, EngineEnvironment engine, int defaultBatch = 128, int defaultSeed = 42)
     {
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         Seed = new Option<int>("--seed") { Description = "Seed for weights, data order, dropout and synthetic data", DefaultValueFactory = _ => defaultSeed };
         Threads = new Option<int>("--threads") { Description = "CPU threads for the kernels (default: all processors)", DefaultValueFactory = _ => Environment.ProcessorCount };
         Batch = new Option<int>("--batch") { Description = "Images per training step", DefaultValueFactory = _ => defaultBatch };
@@ -129,6 +146,7 @@ public sealed class CommonOptions
     }
 
     private readonly string _commandName;
+    private readonly EngineEnvironment _engine;
 
     public Option<int> Seed { get; }
     public Option<int> Threads { get; }
@@ -140,7 +158,8 @@ public sealed class CommonOptions
         result.GetValue(Seed),
         result.GetValue(Threads),
         result.GetValue(Batch),
-        result.GetValue(Device) ?? "cpu");
+        result.GetValue(Device) ?? "cpu",
+        _engine);
 }
 
 /// <summary>What a --device name resolved to: the backend, its id, and (for "auto") why it was picked.</summary>

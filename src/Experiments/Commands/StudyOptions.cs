@@ -13,8 +13,9 @@ namespace NativeConv.Experiments.Commands;
 /// </summary>
 public sealed class StudyOptions
 {
-    public StudyOptions(Command command, StudyDefinition? study = null)
+    public StudyOptions(Command command, EngineEnvironment engine, StudyDefinition? study = null)
     {
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
         var defaults = new StudySettings();
         DataDir = new Option<string?>("--data-dir") { Description = $"Folder holding the datasets (default: ${DataLocator.EnvironmentVariable}, else ./data; missing files are downloaded and verified)" };
         Seed = new Option<int>("--seed") { Description = "Seed of the weights, data order, validation split and --limit subset", DefaultValueFactory = _ => defaults.Seed };
@@ -60,6 +61,8 @@ public sealed class StudyOptions
         }
     }
 
+    private readonly EngineEnvironment _engine;
+
     public Option<string?> DataDir { get; }
     public Option<int> Seed { get; }
     public Option<int> Seeds { get; }
@@ -92,6 +95,7 @@ public sealed class StudyOptions
         Device = result.GetValue(Device) ?? "cpu",
         // Absent: null (every model, or on --resume the run's own); the names are checked by the study.
         Models = Models is not null && result.GetResult(Models) is not null ? result.GetValue(Models) ?? [] : null,
+        Engine = _engine,
     };
 
     /// <summary>The option's value, or null when it did not parse (the parser already reports that error).</summary>
@@ -112,10 +116,10 @@ public sealed class StudyOptions
 internal static class StudyCommand
 {
     /// <summary>A study verb: the study's options, run through <see cref="StudyRunner"/>.</summary>
-    public static Command Create(StudyDefinition study, string description)
+    public static Command Create(StudyDefinition study, string description, EngineEnvironment engine)
     {
         var command = new Command(study.Name, description);
-        var options = new StudyOptions(command, study);
+        var options = new StudyOptions(command, engine, study);
         command.SetAction(result => Guarded(result, () =>
         {
             var settings = options.Read(result).Validate();

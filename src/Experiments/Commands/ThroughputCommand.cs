@@ -18,7 +18,7 @@ namespace NativeConv.Experiments.Commands;
 /// </summary>
 public static class ThroughputCommand
 {
-    public static Command Create()
+    public static Command Create(EngineEnvironment engine)
     {
         var command = new Command("throughput", "Training throughput of a study model on random data (images per second).");
         var model = new Option<string>("--model") { Description = $"Model to train: {string.Join(", ", ModelZoo.Names)}", Required = true };
@@ -33,7 +33,7 @@ public static class ThroughputCommand
         command.Add(warmup);
         command.Add(warmupSeconds);
         command.Add(profile);
-        var common = new CommonOptions(command);
+        var common = new CommonOptions(command, engine);
         command.SetAction(result =>
         {
             var output = CommandIo.Out(result);

@@ -4,14 +4,19 @@ using NativeConv.Tensors.Backends.Cpu;
 
 namespace NativeConv.Experiments.Reports;
 
-/// <summary>The machine a run was made on, for results.json: numbers from different machines are not comparable.</summary>
+/// <summary>
+/// The machine a run was made on, for results.json: numbers from different machines are not comparable. Simd is the
+/// vector path the CPU kernels took (<see cref="SimdPath"/>: "AVX-512", "AVX2", "Vector128 (NEON)", ...; it follows
+/// DOTNET_EnableAVX512 and the like), CpuCaches the cache sizes their blocking was sized from (null in older files).
+/// </summary>
 public sealed record MachineInfo(
     string CpuModel,
     int LogicalCores,
     string OperatingSystem,
     string Architecture,
     string DotNetVersion,
-    string Simd)
+    string Simd,
+    string? CpuCaches = null)
 {
     /// <summary>Reads the CPU model from /proc/cpuinfo (Linux; "unknown" elsewhere) and the rest from the runtime.</summary>
     public static MachineInfo Collect() => new(
@@ -20,7 +25,8 @@ public sealed record MachineInfo(
         RuntimeInformation.OSDescription,
         RuntimeInformation.ProcessArchitecture.ToString(),
         RuntimeInformation.FrameworkDescription,
-        CpuBackend.SimdDescription);
+        SimdPath.Current,
+        NativeConv.Tensors.Backends.Cpu.CpuCaches.Current.Describe());
 
     private static string ReadCpuModel()
     {

@@ -65,7 +65,7 @@ public sealed class StudyRunner
         bool subset = !_study.IsWholeStudy(models);
 
         var baseOptions = _settings.TrainingFor(_settings.Seed);
-        var runOptions = new RunOptions(_study.Name, _settings.Seed, _settings.Threads, _settings.BatchSize, _settings.Device)
+        var runOptions = new RunOptions(_study.Name, _settings.Seed, _settings.Threads, _settings.BatchSize, _settings.Device, _settings.Engine)
             .With("study", _study.Title)
             .With("models", string.Join(", ", models));
         // A --models subset names the whole study beside it, so results.json says what was left out.

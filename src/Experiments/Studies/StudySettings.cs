@@ -36,6 +36,9 @@ public sealed record StudySettings
 
     public string Device { get; init; } = "cpu";
 
+    /// <summary>The engine settings read from the environment at the command-line edge (conv algorithm, fusion).</summary>
+    public Commands.EngineEnvironment Engine { get; init; } = Commands.EngineEnvironment.Defaults;
+
     /// <summary>
     /// --models: the names of the study's models to train (as given; the study checks and orders them). Null: every model
     /// of the study, or with <see cref="Resume"/> the models the resumed run was started with.

@@ -21,9 +21,8 @@ public sealed partial class CpuBackend : IBackend
 
     public DeviceKind Kind => DeviceKind.Cpu;
 
-    /// <summary>The widest vector path the kernels take on this machine.</summary>
-    public static string SimdDescription =>
-        Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "scalar";
+    /// <summary>The widest vector path the kernels take on this machine (<see cref="SimdPath"/>: "AVX2", "Vector128 (NEON)", ...).</summary>
+    public static string SimdDescription => SimdPath.Current;
 
     /// <summary>Bytes of host memory held in the pool for reuse.</summary>
     public long PooledBytes => _pool.BytesRetained;

@@ -266,6 +266,32 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void DivergenceStopsNamingModelEpochAndStepAndKeepsTheLastGoodCheckpoint()
+    {
+        var train = Synthetic("train", 32, seed: 16);
+        var validation = Synthetic("validation", 16, seed: 17);
+        string path = Path.Combine(_folder, "diverged.safetensors");
+        var model = Model(seed: 5);
+        using var trainer = new Trainer(model, Options(epochs: 3, patience: 0)) { CheckpointPath = path };
+        // After the first step of epoch 2 (epoch 1 is checkpointed) a weight turns NaN, as an exploding update would leave it.
+        trainer.StepCompleted += p =>
+        {
+            if (p.Epoch == 2 && p.Step == 1) model.Parameters()[0].Value.CopyFrom(Enumerable.Repeat(float.NaN, model.Parameters()[0].Shape.Size).ToArray());
+        };
+        byte[]? afterEpoch1 = null;
+        trainer.CheckpointSaved += p => afterEpoch1 ??= File.ReadAllBytes(p);
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(train, validation));
+        Assert.Contains($"Training of {model.Name} diverged", ex.Message);
+        Assert.Contains("epoch 2, step 2/2", ex.Message);
+        Assert.Contains("last good checkpoint", ex.Message);
+        Assert.Equal(afterEpoch1, File.ReadAllBytes(path)); // nothing saved after the divergence
+        using var resumed = new Trainer(Model(seed: 5), Options(epochs: 3, patience: 0));
+        resumed.Resume(path);
+        Assert.Equal(1, resumed.State.CompletedEpochs);
+        Assert.All(resumed.Model.Parameters(), p => Assert.All(p.Value.ToArray(), v => Assert.True(float.IsFinite(v))));
+    }
+
+    [Fact]
     public void AFlippedBitInAnyTensorIsRefusedBeforeAnythingIsCopied()
     {
         var train = Synthetic("train", 32, seed: 12);

@@ -41,7 +41,7 @@ public static class AllCommand
                 var studySettings = settings with { Resume = folder, Models = study.Models };
                 var outcome = StudyCommand.RunStudy(study, studySettings, result, Load(study.Dataset));
                 folders.Add(outcome.Folder);
-                if (outcome.Interrupted) return 130;
+                if (outcome.Interrupted) return outcome.ExitCode;
                 output.WriteLine();
             }
             output.WriteLine("All run folders:");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NativeConv.Experiments.Data;
+using NativeConv.Experiments.Reports;
 using NativeConv.Experiments.Studies;
 using NativeConv.Experiments.Training;
 using Spectre.Console;
@@ -123,7 +124,7 @@ internal static class StudyCommand
         command.SetAction(result => Guarded(result, () =>
         {
             var settings = options.Read(result).Validate();
-            return RunStudy(study, settings, result, data: null, allowDownload: !result.GetValue(options.NoDownload)).Interrupted ? 130 : 0;
+            return RunStudy(study, settings, result, data: null, allowDownload: !result.GetValue(options.NoDownload)).ExitCode;
         }));
         return command;
     }
@@ -140,7 +141,8 @@ internal static class StudyCommand
             Progress = ReferenceEquals(output, Console.Out) ? TrainingProgress.ForConsole() : new PlainTrainingProgress(output, TimeSpan.FromSeconds(30)),
         };
         using var interrupt = ConsoleInterrupt.Install(CommandIo.Error(result));
-        return runner.Run(interrupt.Token);
+        var outcome = runner.Run(interrupt.Token);
+        return outcome.Interrupted ? outcome with { ExitCode = interrupt.ExitCode } : outcome;
     }
 
     /// <summary>
@@ -158,7 +160,8 @@ internal static class StudyCommand
             CommandIo.Error(result).WriteLine(e.Message);
             return 2;
         }
-        catch (Exception e) when (e is DataUnavailableException or DataFormatException or StudyResumeException or CheckpointFormatException or ArgumentException)
+        catch (Exception e) when (e is DataUnavailableException or DataFormatException or StudyResumeException or CheckpointFormatException
+                                      or TrainingDivergedException or RunLockedException or ArgumentException)
         {
             CommandIo.Error(result).WriteLine(e.Message);
             return 1;

@@ -7,8 +7,10 @@ namespace NativeConv.Experiments.Studies;
 /// The folder of one study run, and what makes it resumable: study.json (the settings that decide the numbers) and, per
 /// model and seed, models/&lt;model&gt;-seed&lt;seed&gt;/ with the trainer's checkpoint (written every epoch and on Ctrl-C)
 /// and result.json (written once the model is trained and tested: such a model is never retrained on --resume).
+/// A folder made by <see cref="Create"/> or <see cref="Open"/> holds the run's <see cref="RunLock"/> until disposed, so no
+/// second process writes into it at the same time.
 /// </summary>
-public sealed class StudyFolder
+public sealed class StudyFolder : IDisposable
 {
     public const string SettingsFileName = "study.json";
     public const string CheckpointFileName = "checkpoint.safetensors";
@@ -18,14 +20,24 @@ public sealed class StudyFolder
     /// <summary>The study.json key of the models a run trains (comma-separated, study order); absent in runs made before --models.</summary>
     public const string ModelsKey = "models";
 
-    private StudyFolder(string path) => Path = System.IO.Path.GetFullPath(path);
+    private readonly RunLock? _lock;
+
+    private StudyFolder(string path, RunLock? held = null)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _lock = held;
+    }
 
     public string Path { get; }
+
+    /// <summary>Releases the run folder's lock (a no-op for a folder only looked at).</summary>
+    public void Dispose() => _lock?.Dispose();
 
     /// <summary>A new run folder runs/&lt;study&gt;-&lt;timestamp&gt;/ holding the study's settings.</summary>
     public static StudyFolder Create(string study, string root, IReadOnlyList<(string Key, string Value)> settings)
     {
-        var folder = new StudyFolder(RunDirectory.Create(study, root));
+        var held = RunDirectory.CreateLocked(study, root);
+        var folder = new StudyFolder(held.Folder, held);
         var document = new Dictionary<string, string> { ["study"] = study };
         foreach (var (key, value) in settings) document[key] = value;
         AtomicFile.WriteAllText(folder.SettingsPath, JsonSerializer.Serialize(document, ResultsJson.SerializerOptions) + "\n");
@@ -34,7 +46,9 @@ public sealed class StudyFolder
 
     /// <summary>
     /// The folder to resume: <paramref name="resume"/> itself, or with "latest" the newest &lt;study&gt;-* folder under
-    /// <paramref name="root"/> that has a study.json. Throws <see cref="StudyResumeException"/> saying what is wrong.
+    /// <paramref name="root"/> that has a study.json, locked for this process (<see cref="RunLockedException"/> when another
+    /// live process holds it). Temporary files that a killed write left behind (".*.tmp-*") are removed. Throws
+    /// <see cref="StudyResumeException"/> saying what is wrong.
     /// </summary>
     public static StudyFolder Open(string study, string root, string resume)
     {
@@ -50,7 +64,20 @@ public sealed class StudyFolder
         var saved = folder.ReadSettings();
         if (!saved.TryGetValue("study", out var savedStudy) || savedStudy != study)
             throw new StudyResumeException($"--resume: {folder.Path} holds a '{savedStudy}' run, not '{study}'.");
-        return folder;
+        var held = RunLock.Acquire(folder.Path);
+        RemoveTemporaries(folder.Path);
+        return new StudyFolder(folder.Path, held);
+    }
+
+    /// <summary>Deletes ".NAME.tmp-*" files (an atomic write killed before its rename) anywhere in a locked run folder.</summary>
+    private static void RemoveTemporaries(string path)
+    {
+        foreach (var file in Directory.EnumerateFiles(path, ".*.tmp-*", SearchOption.AllDirectories))
+        {
+            try { File.Delete(file); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>
@@ -83,8 +110,7 @@ public sealed class StudyFolder
     public string SettingsPath => System.IO.Path.Combine(Path, SettingsFileName);
 
     public Dictionary<string, string> ReadSettings() =>
-        JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(SettingsPath), ResultsJson.SerializerOptions)
-        ?? throw new StudyResumeException($"--resume: {SettingsPath} is empty.");
+        ReadJson<Dictionary<string, string>>(SettingsPath, "it holds the run's settings; restore it from a copy, or start a new run without --resume");
 
     /// <summary>
     /// The models this run was started with, in the study's order: the saved --models selection, or every model of
@@ -133,13 +159,67 @@ public sealed class StudyFolder
     {
         string path = System.IO.Path.Combine(Path, "models", $"{StudyArtifacts.FileSafe(model)}-seed{seed}", ResultFileName);
         if (!File.Exists(path)) return null;
-        return JsonSerializer.Deserialize<ModelResult>(File.ReadAllText(path), ResultsJson.SerializerOptions)
-            ?? throw new StudyResumeException($"--resume: {path} is empty; delete it to retrain that model.");
+        const string remedy = "delete it to retrain that model";
+        string text;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("result", out var result) || !root.TryGetProperty("sha256", out var digest))
+                return ReadJson<ModelResult>(path, remedy); // written before results carried a digest
+            text = result.GetRawText();
+            if (!string.Equals(digest.GetString(), Sha256(text), StringComparison.OrdinalIgnoreCase))
+                throw new StudyResumeException($"--resume: {path} does not match its SHA-256: the file was changed after it was written; {remedy}.");
+        }
+        catch (JsonException e)
+        {
+            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
+        }
+        catch (InvalidOperationException e) // a "sha256" that is not a string
+        {
+            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
+        }
+        return Deserialize<ModelResult>(text, path, remedy);
     }
 
-    public void WriteResult(string model, int seed, ModelResult result) =>
+    private static string Sha256(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>
+    /// A JSON file of the run folder, or a <see cref="StudyResumeException"/> naming the file, what is wrong and
+    /// <paramref name="remedy"/> — never a System.Text.Json stack trace.
+    /// </summary>
+    private static T ReadJson<T>(string path, string remedy) where T : class => Deserialize<T>(File.ReadAllText(path), path, remedy);
+
+    private static T Deserialize<T>(string json, string path, string remedy) where T : class
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, ResultsJson.SerializerOptions)
+                ?? throw new JsonException("it holds JSON null");
+        }
+        catch (JsonException e)
+        {
+            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
+        }
+        catch (NotSupportedException e)
+        {
+            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    /// <summary>
+    /// Writes a model's finished result as {"format", "sha256", "result"}: the digest covers the result's JSON text exactly as
+    /// stored, so a changed byte is refused on --resume instead of entering results.json.
+    /// </summary>
+    public void WriteResult(string model, int seed, ModelResult result)
+    {
+        string json = JsonSerializer.Serialize(result, ResultsJson.SerializerOptions);
         AtomicFile.WriteAllText(System.IO.Path.Combine(ModelFolder(model, seed), ResultFileName),
-            JsonSerializer.Serialize(result, ResultsJson.SerializerOptions) + "\n");
+            $"{{\n  \"format\": \"nativeconv-result\",\n  \"sha256\": \"{Sha256(json)}\",\n  \"result\": {json}\n}}\n");
+    }
 }
 
 /// <summary>A --resume that cannot continue (no such folder, other study, other settings): shown as a message, no stack trace.</summary>

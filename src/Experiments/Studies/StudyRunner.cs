@@ -8,7 +8,11 @@ using Spectre.Console;
 namespace NativeConv.Experiments.Studies;
 
 /// <summary>How a study run ended.</summary>
-public sealed record StudyOutcome(string Folder, bool Interrupted, StudyResults? Results, IReadOnlyList<ModelAggregate> Aggregates, IReadOnlyList<string> Findings);
+public sealed record StudyOutcome(string Folder, bool Interrupted, StudyResults? Results, IReadOnlyList<ModelAggregate> Aggregates, IReadOnlyList<string> Findings)
+{
+    /// <summary>The command's exit code: 0 when the study finished, else what stopped it (130 Ctrl-C, 143 SIGTERM).</summary>
+    public int ExitCode { get; init; } = Interrupted ? ConsoleInterrupt.InterruptedExitCode : 0;
+}
 
 /// <summary>
 /// Runs one training study: prints the settings, loads the data (or takes it preloaded), prepares the seeded splits, trains
@@ -48,12 +52,28 @@ public sealed class StudyRunner
     /// <summary>Runs the study. Data and resume problems surface as <see cref="DataUnavailableException"/>, <see cref="DataFormatException"/> and <see cref="StudyResumeException"/>.</summary>
     public StudyOutcome Run(CancellationToken cancellation = default)
     {
+        try
+        {
+            return RunCore(cancellation);
+        }
+        finally
+        {
+            // The run folder's lock, released however the run ended (finished, interrupted, or a resume refused).
+            _heldFolder?.Dispose();
+            _heldFolder = null;
+        }
+    }
+
+    private StudyFolder? _heldFolder;
+
+    private StudyOutcome RunCore(CancellationToken cancellation)
+    {
         var numeric = _settings.NumericPairs();
         StudyFolder? folder = null;
         IReadOnlyList<string> models = _requestedModels ?? _study.Models;
         if (_settings.Resume is { } resume)
         {
-            folder = StudyFolder.Open(_study.Name, _settings.Out, resume);
+            folder = _heldFolder = StudyFolder.Open(_study.Name, _settings.Out, resume);
             folder.CheckSettings(numeric);
             // A resume continues the run's own models: without --models it takes them over, a different --models is refused.
             var saved = folder.SavedModels(_study);
@@ -85,7 +105,7 @@ public sealed class StudyRunner
         // The data first: a missing dataset must not leave an empty run folder behind.
         var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
         var splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
-        folder ??= StudyFolder.Create(_study.Name, _settings.Out, [.. numeric, (StudyFolder.ModelsKey, string.Join(",", models))]);
+        folder ??= _heldFolder = StudyFolder.Create(_study.Name, _settings.Out, [.. numeric, (StudyFolder.ModelsKey, string.Join(",", models))]);
         _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();

@@ -238,10 +238,18 @@ public sealed class Trainer : IDisposable
 
             var logits = _model.Forward(x);
             CheckLogits(logits, n, train.ClassCount);
-            var loss = Op.SoftmaxCrossEntropy(logits, y);
+            Tensor loss;
+            try
+            {
+                loss = Op.SoftmaxCrossEntropy(logits, y);
+            }
+            catch (InvalidOperationException e) // the op's one InvalidOperationException: a loss that is not finite
+            {
+                throw new TrainingDivergedException(_model.Name, epoch, step + 1, steps, "not finite", e);
+            }
             float lossValue = loss.Item();
             if (!float.IsFinite(lossValue))
-                throw new InvalidOperationException($"Training diverged at epoch {epoch}, step {step + 1}/{steps}: the loss is {lossValue}. Lower the learning rate, or check that the images are finite and scaled to [0, 1].");
+                throw new TrainingDivergedException(_model.Name, epoch, step + 1, steps, lossValue.ToString(System.Globalization.CultureInfo.InvariantCulture));
             int correct = CountCorrect(logits, train.Labels, order, start, n);
             loss.Backward();
             _optimizer.Step();

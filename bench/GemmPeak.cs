@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+
+namespace NativeConv.Bench;
+
+/// <summary>
+/// `gemm-peak`: this machine's FP32 multiply-add peak at 128-bit vectors and at the JIT's preferred width (register-only
+/// loops: 12 independent accumulator chains, `MultiplyAddEstimate`, i.e. one FMA where the CPU has FMA, a multiply and an
+/// add where it does not — as under DOTNET_EnableAVX2=0), on 1 thread and on every thread, then our SGEMM at a square size
+/// as a fraction of the peak of the width it runs. Run it under the environment whose path you want to rate:
+///
+///   DOTNET_EnableAVX2=0 dotnet run -c Release --project bench -- gemm-peak [--size 1024] [--threads T]
+/// </summary>
+public static class GemmPeak
+{
+    public const string Command = "gemm-peak";
+
+    public static int Run(string[] args)
+    {
+        int size = 1024, threads = Environment.ProcessorCount;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string? value = i + 1 < args.Length ? args[i + 1] : null;
+            switch (args[i])
+            {
+                case "--size" when value != null && int.TryParse(value, out size) && size >= 16: i++; break;
+                case "--threads" when value != null && int.TryParse(value, out threads) && threads >= 1: i++; break;
+                default:
+                    Console.Error.WriteLine($"{Command}: unknown or incomplete option '{args[i]}'. Options: --size N (≥ 16), --threads T (≥ 1).");
+                    return 2;
+            }
+        }
+        ParallelFor.ThreadCount = threads;
+        Console.WriteLine($"vector path: {CpuBackend.SimdDescription}; Vector<float> is {Vector<float>.Count * 32} bits; {threads} thread(s)");
+        double peak128 = Peak(Loop128, 4, threads), peakWide = Peak(LoopWide, Vector<float>.Count, threads);
+        Console.WriteLine($"peak, 128-bit: {Peak(Loop128, 4, 1):F1} GFLOP/s a core, {peak128:F1} on {threads} thread(s)");
+        Console.WriteLine($"peak, {Vector<float>.Count * 32}-bit: {Peak(LoopWide, Vector<float>.Count, 1):F1} GFLOP/s a core, {peakWide:F1} on {threads} thread(s)");
+
+        var a = GemmShape.Fill(size * size, 1);
+        var b = GemmShape.Fill(size * size, 2);
+        var c = GemmShape.Aligned(size * size);
+        void Call() => Gemm.Run(false, false, size, size, size, 1f, a, size, b, size, 0f, c, size);
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 1) Call();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < 3 || times.Count < 5)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Call();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        times.Sort();
+        double gflops = 2.0 * size * size * size / times[times.Count / 2] * 1e-9;
+        // The GEMM runs 128-bit code only where 256-bit vectors are not accelerated.
+        double peak = Vector256.IsHardwareAccelerated ? peakWide : peak128;
+        Console.WriteLine($"sgemm {size}³: {gflops:F1} GFLOP/s (median of {times.Count}) = {100 * gflops / peak:F0} % of the " +
+                          $"{(Vector256.IsHardwareAccelerated ? "wide" : "128-bit")} peak");
+        return 0;
+    }
+
+    // Best of 5 half-second runs of the loop on every thread at once (flops counted as 2 per lane per multiply-add).
+    private static double Peak(Func<long, float> loop, int lanes, int threads)
+    {
+        const long iterations = 20_000_000;
+        double best = 0;
+        for (int run = 0; run < 5; run++)
+        {
+            var clock = Stopwatch.StartNew();
+            var workers = Enumerable.Range(0, threads).Select(_ => Task.Factory.StartNew(() => loop(iterations), TaskCreationOptions.LongRunning)).ToArray();
+            Task.WaitAll(workers);
+            double seconds = clock.Elapsed.TotalSeconds;
+            best = Math.Max(best, threads * iterations * 12.0 * lanes * 2 / seconds * 1e-9);
+        }
+        return best;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Loop128(long iterations)
+    {
+        var m = Vector128.Create(0.999f);
+        var s = Vector128.Create(1e-3f);
+        Vector128<float> a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector128.MultiplyAddEstimate(a0, m, s); a1 = Vector128.MultiplyAddEstimate(a1, m, s);
+            a2 = Vector128.MultiplyAddEstimate(a2, m, s); a3 = Vector128.MultiplyAddEstimate(a3, m, s);
+            a4 = Vector128.MultiplyAddEstimate(a4, m, s); a5 = Vector128.MultiplyAddEstimate(a5, m, s);
+            a6 = Vector128.MultiplyAddEstimate(a6, m, s); a7 = Vector128.MultiplyAddEstimate(a7, m, s);
+            a8 = Vector128.MultiplyAddEstimate(a8, m, s); a9 = Vector128.MultiplyAddEstimate(a9, m, s);
+            a10 = Vector128.MultiplyAddEstimate(a10, m, s); a11 = Vector128.MultiplyAddEstimate(a11, m, s);
+        }
+        return Vector128.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float LoopWide(long iterations)
+    {
+        var m = new Vector<float>(0.999f);
+        var s = new Vector<float>(1e-3f);
+        Vector<float> a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector.MultiplyAddEstimate(a0, m, s); a1 = Vector.MultiplyAddEstimate(a1, m, s);
+            a2 = Vector.MultiplyAddEstimate(a2, m, s); a3 = Vector.MultiplyAddEstimate(a3, m, s);
+            a4 = Vector.MultiplyAddEstimate(a4, m, s); a5 = Vector.MultiplyAddEstimate(a5, m, s);
+            a6 = Vector.MultiplyAddEstimate(a6, m, s); a7 = Vector.MultiplyAddEstimate(a7, m, s);
+            a8 = Vector.MultiplyAddEstimate(a8, m, s); a9 = Vector.MultiplyAddEstimate(a9, m, s);
+            a10 = Vector.MultiplyAddEstimate(a10, m, s); a11 = Vector.MultiplyAddEstimate(a11, m, s);
+        }
+        return Vector.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+}

@@ -24,11 +24,16 @@ public static class ElementwiseSweep
         float.Epsilon, -float.Epsilon, 1f, -1f,
     ];
 
-    /// <summary>Random values in [−1, 1) with the specials sprinkled at every 5th position (so every lane and the tails meet them).</summary>
+    /// <summary>
+    /// Random values in [−1, 1) with the specials at every 3rd position, rotating (so every lane meets each of them), and
+    /// NaN, −0, +0 as the last three (so the scalar tail of every width meets them too).
+    /// </summary>
     public static float[] WithSpecials(int length, int seed)
     {
         var values = Support.TestRandom.Uniform(length, seed);
-        for (int i = seed % 5; i < length; i += 5) values[i] = Specials[(i / 5 + seed) % Specials.Length];
+        for (int i = seed % 3; i < length; i += 3) values[i] = Specials[(i / 3 + seed) % Specials.Length];
+        float[] last = [float.NaN, -0f, 0f];
+        for (int j = 0; j < 3 && j < length; j++) values[length - 3 + j < 0 ? j : length - 3 + j] = last[j];
         return values;
     }
 }

@@ -85,24 +85,40 @@ public class BiasKernelTests
         KernelSweep.Exact(expected, x, "in place");
     }
 
-    [Fact]
-    public void Gradient_is_bitwise_reproducible_across_thread_counts()
+    /// <summary>
+    /// Bias stays on TensorPrimitives (Add, Sum: their own Vector128/256/512 paths). NaN and ±0: y = x + b exactly as IEEE
+    /// adds (−0 + −0 = −0, −0 + +0 = +0, NaN stays NaN); a NaN in dy makes its channel's gradient NaN and no other.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 5, 1)]
+    [InlineData(3, 40, 1)]
+    [InlineData(2, 5, 17)]
+    [InlineData(2, 3, 64)]
+    public void Special_values(int batch, int channels, int spatial)
     {
-        var dy = TestRandom.Uniform(16 * 64 * 256, 3);
-        float[] Run(int threads)
+        int total = batch * channels * spatial;
+        var x = ElementwiseSweep.WithSpecials(total, total);
+        var bias = ElementwiseSweep.WithSpecials(channels, channels + 1);
+        var y = KernelSweep.Poisoned(total);
+        Bias.Forward(x, bias, y, batch, channels, spatial);
+        var expected = new float[total];
+        for (int i = 0; i < total; i++) expected[i] = x[i] + bias[i / spatial % channels];
+        KernelSweep.Exact(expected, y, $"Bias.Forward specials ({batch}, {channels}, {spatial})");
+
+        float[] signed = [-0f, 0f];
+        var minusZero = new float[2 * spatial];
+        Bias.Forward(new float[2 * spatial].Select(_ => -0f).ToArray(), signed, minusZero, 1, 2, spatial);
+        for (int s = 0; s < spatial; s++)
         {
-            int saved = Tensors.ParallelFor.ThreadCount;
-            try
-            {
-                Tensors.ParallelFor.ThreadCount = threads;
-                var d4 = new float[64];
-                Bias.Backward(dy, d4, 16, 64, 256);
-                var d2 = new float[64 * 256];
-                Bias.Backward(dy, d2, 16, 64 * 256, 1);
-                return [.. d4, .. d2];
-            }
-            finally { Tensors.ParallelFor.ThreadCount = saved; }
+            Assert.Equal(int.MinValue, BitConverter.SingleToInt32Bits(minusZero[s]));     // −0 + −0
+            Assert.Equal(0, BitConverter.SingleToInt32Bits(minusZero[spatial + s]));      // −0 + +0
         }
-        KernelSweep.Exact(Run(1), Run(2), "threads 1 vs 2");
+
+        var dy = TestRandom.Uniform(total, 3);
+        dy[(1 * channels + 2) * spatial + spatial / 2] = float.NaN; // batch 1, channel 2
+        var dBias = new float[channels];
+        Bias.Backward(dy, dBias, batch, channels, spatial);
+        for (int c = 0; c < channels; c++)
+            Assert.True(float.IsNaN(dBias[c]) == (c == 2), $"channel {c}: {dBias[c]}");
     }
 }

@@ -75,4 +75,22 @@ public class SoftmaxCrossEntropyKernelTests
         var p = new float[3];
         Assert.True(double.IsNaN(SoftmaxCrossEntropy.Forward(logits, [0f], p, 1, 3)));
     }
+
+    /// <summary>
+    /// Softmax-CE stays on TensorPrimitives per row (Max, Subtract, Exp, Multiply, MultiplyAdd). ±0: −0 and +0 logits are the
+    /// same logit (uniform probabilities, loss log K); a NaN logit makes its row's probabilities NaN, other rows untouched.
+    /// </summary>
+    [Fact]
+    public void Signed_zero_logits_are_equal_and_NaN_stays_in_its_row()
+    {
+        float[] logits = [-0f, 0f, -0f, 0f, 0f, 0f, 0f, 0f, 1f, float.NaN, 2f, 3f];
+        var p = new float[12];
+        double loss = SoftmaxCrossEntropy.Forward(logits.AsSpan(0, 8), [1f, 0f], p.AsSpan(0, 8), 2, 4);
+        Assert.Equal(Math.Log(4), loss, 1e-6);
+        for (int i = 0; i < 8; i++) Assert.Equal(0.25f, p[i]);
+
+        Assert.True(double.IsNaN(SoftmaxCrossEntropy.Forward(logits, [1f, 0f, 3f], p, 3, 4)));
+        for (int i = 0; i < 8; i++) Assert.Equal(0.25f, p[i]);
+        for (int i = 8; i < 12; i++) Assert.True(float.IsNaN(p[i]));
+    }
 }

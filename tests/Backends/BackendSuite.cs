@@ -12,7 +12,7 @@ namespace NativeConv.Tests.Backends;
 /// kernel forgets fails; backward kernels start from random gradients, so a kernel that overwrites instead of
 /// accumulating fails.
 /// </summary>
-public abstract class BackendSuite
+public abstract partial class BackendSuite
 {
     protected abstract IBackend Backend { get; }
 

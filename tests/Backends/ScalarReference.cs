@@ -95,7 +95,8 @@ public static class ScalarReference
         if (dBias is not null) for (int i = 0; i < dBias.Length; i++) dBias[i] += (float)dbSum[i];
     }
 
-    // Offset within the plane of window (oh, ow)'s FIRST maximum in row-major order.
+    // Offset within the plane of window (oh, ow)'s chosen element: its FIRST NaN in row-major order if it holds one (the value
+    // is then NaN, as in PyTorch), else its FIRST maximum (−0 == +0).
     private static int ArgMax(float[] x, int planeBase, in PoolGeometry g, int oh, int ow)
     {
         int best = -1;
@@ -104,23 +105,30 @@ public static class ScalarReference
             for (int kw = 0; kw < g.KW; kw++)
             {
                 int at = (oh * g.StrideH + kh) * g.W + ow * g.StrideW + kw;
+                if (float.IsNaN(x[planeBase + at])) return at;
                 if (best < 0 || x[planeBase + at] > bestValue) { best = at; bestValue = x[planeBase + at]; }
             }
         return best;
     }
 
-    // x (N, C, H, W) -> y (N, C, OH, OW)
+    // x (N, C, H, W) -> y (N, C, OH, OW): the IEEE 754-2019 maximum of each window (NaN if it holds one, +0 above −0).
     public static float[] MaxPool(float[] x, in PoolGeometry g)
     {
         var y = new float[g.N * g.C * g.OH * g.OW];
         for (int plane = 0; plane < g.N * g.C; plane++)
             for (int oh = 0; oh < g.OH; oh++)
                 for (int ow = 0; ow < g.OW; ow++)
-                    y[(plane * g.OH + oh) * g.OW + ow] = x[plane * g.H * g.W + ArgMax(x, plane * g.H * g.W, g, oh, ow)];
+                {
+                    float m = float.NegativeInfinity;
+                    for (int kh = 0; kh < g.KH; kh++)
+                        for (int kw = 0; kw < g.KW; kw++)
+                            m = MathF.Max(m, x[plane * g.H * g.W + (oh * g.StrideH + kh) * g.W + ow * g.StrideW + kw]);
+                    y[(plane * g.OH + oh) * g.OW + ow] = m;
+                }
         return y;
     }
 
-    // dx += dy routed to each window's first maximum.
+    // dx += G, G = the dy routed to each window's chosen element, summed from +0 (so a −0 gradient, or none, adds +0).
     public static void MaxPoolBackward(float[] x, float[] dy, float[] dx, in PoolGeometry g)
     {
         var sums = new double[dx.Length];

@@ -19,11 +19,34 @@ public static class Pooling
     {
         int ow = i % g.OW, oh = (i / g.OW) % g.OH, plane = i / (g.OW * g.OH);
         long planeBase = (long)plane * g.H * g.W;
-        y[i] = x[planeBase + WindowArgMax(g, x, planeBase, oh, ow)];
+        y[i] = WindowMax(g, x, planeBase, oh, ow);
+    }
+
+    // The IEEE 754-2019 maximum of window (oh, ow), the CPU's value: NaN if the window holds one, and +0 above −0 (so not
+    // x[argmax], which is the FIRST of equal values: −0 in a window whose first zero is −0).
+    private static float WindowMax(PoolParams g, FloatView x, long planeBase, int oh, int ow)
+    {
+        long origin = planeBase + (long)oh * g.StrideH * g.W + (long)ow * g.StrideW;
+        float m = x[origin];
+        for (int kh = 0; kh < g.KH; kh++)
+            for (int kw = 0; kw < g.KW; kw++)
+                m = IeeeMax(m, x[origin + (long)kh * g.W + kw]);
+        return m;
+    }
+
+    // maximum(a, b): NaN wins; equal zeros add up to +0 unless both are −0 (equal non-zeros: either).
+    private static float IeeeMax(float a, float b)
+    {
+        if (float.IsNaN(a)) return a;
+        if (float.IsNaN(b)) return b;
+        if (a > b) return a;
+        if (b > a) return b;
+        return a == 0f ? a + b : a;
     }
 
     /// <summary>
-    /// dx += dy routed to each window's FIRST maximum in row-major window order (the CPU's rule). Written as a gather: one
+    /// dx += dy routed to each window's chosen element (first NaN, else FIRST maximum in row-major window order: the CPU's
+    /// rule); the routed sum starts at +0, as the CPU's G does (dx = −0 receiving nothing becomes +0). Written as a gather: one
     /// thread per input pixel visits the windows that contain it and takes dy of those whose argmax is this pixel — no
     /// atomics even when windows overlap (stride &lt; window), so the sum order is fixed.
     /// </summary>
@@ -47,18 +70,22 @@ public static class Pooling
         dx[i] = g.Accumulate != 0 ? dx[i] + sum : sum;
     }
 
-    // Offset (h·W + w) within the plane of the first maximum of window (oh, ow), scanning row-major.
+    // Offset (h·W + w) within the plane of the chosen element of window (oh, ow), the CPU's rule: the first NaN in row-major
+    // order if the window holds one (a NaN compares false, so `v > best` alone would skip it and pick the finite maximum),
+    // else the first element equal to the maximum (−0 == +0).
     private static int WindowArgMax(PoolParams g, FloatView x, long planeBase, int oh, int ow)
     {
         int h0 = oh * g.StrideH, w0 = ow * g.StrideW;
         int best = h0 * g.W + w0;
         float bestValue = x[planeBase + best];
+        if (float.IsNaN(bestValue)) return best;
         for (int kh = 0; kh < g.KH; kh++)
             for (int kw = 0; kw < g.KW; kw++)
             {
                 int at = (h0 + kh) * g.W + w0 + kw;
                 float v = x[planeBase + at];
                 if (v > bestValue) { bestValue = v; best = at; }
+                else if (float.IsNaN(v)) return at;
             }
         return best;
     }

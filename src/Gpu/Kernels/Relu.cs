@@ -13,10 +13,13 @@ public static class Relu
         y[i] = v > 0f || float.IsNaN(v) ? v : 0f;
     }
 
-    /// <summary>dx += dy where y &gt; 0; y, dy, dx (n).</summary>
+    /// <summary>
+    /// dx += (dy where y &gt; 0, else +0); y, dy, dx (n). The +0 is added, not skipped, as on the CPU: a −0 in dx where y ≤ 0
+    /// becomes +0 (dx + G), and a NaN dy there is not routed.
+    /// </summary>
     [GpuKernel(KernelGrouping.Implicit)]
     public static void Backward(Index1D i, FloatView y, FloatView dy, FloatView dx)
     {
-        if (y[i] > 0f) dx[i] += dy[i];
+        dx[i] = dx[i] + (y[i] > 0f ? dy[i] : 0f);
     }
 }

@@ -39,11 +39,15 @@ public static class SoftmaxCrossEntropy
     }
 
     // probabilities (N, K), labels (N), dLoss (1) -> dLogits (N, K) += dLoss · (p − onehot) / N; one thread per element.
+    // In the CPU's form and order (s = dLoss / N; += p·s; −= s at the label), so the two agree on rounding and on the sign
+    // of a zero (dLoss = 0 turns a −0 at the label into +0, as on the CPU).
     [GpuKernel(KernelGrouping.Implicit)]
     public static void Backward(Index1D i, FloatView probabilities, FloatView labels, FloatView dLoss, FloatView dLogits, int rows, int classes)
     {
         int r = i / classes, k = i - r * classes;
-        float target = (int)labels[r] == k ? 1f : 0f;
-        dLogits[i] += dLoss[0] * (probabilities[i] - target) / rows;
+        float scale = dLoss[0] / rows;
+        float d = dLogits[i] + probabilities[i] * scale;
+        if ((int)labels[r] == k) d -= scale;
+        dLogits[i] = d;
     }
 }

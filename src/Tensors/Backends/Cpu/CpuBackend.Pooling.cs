@@ -5,10 +5,10 @@ namespace NativeConv.Tensors.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    public void MaxPool2DForward(Tensor x, Tensor y, in PoolGeometry g) => Kernels.MaxPool2D.Forward(x.Span, y.Span, g);
+    public void MaxPool2DForward(Tensor x, Tensor y, in PoolGeometry g) => MaxPoolKernel.Forward(x.Span, y.Span, g);
 
     public void MaxPool2DBackward(Tensor x, Tensor dy, Tensor dx, in PoolGeometry g, bool accumulate) =>
-        Kernels.MaxPool2D.Backward(x.Span, dy.Span, dx.Span, g, accumulate);
+        MaxPoolKernel.Backward(x.Span, dy.Span, dx.Span, g, accumulate);
 
     // (N, C, H, W) → (N, C): N·C planes of H·W.
     public void GlobalAvgPoolForward(Tensor x, Tensor y) =>

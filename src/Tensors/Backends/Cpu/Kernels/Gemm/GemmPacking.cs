@@ -195,6 +195,11 @@ internal static unsafe class GemmPacking
             Vector256.Load(src).Store(dst);
             Vector256.Load(src + 8).Store(dst + 8);
         }
+        else if (TKernel.NR == 8 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128.Load(src).Store(dst);
+            Vector128.Load(src + 4).Store(dst + 4);
+        }
         else
         {
             for (int j = 0; j < TKernel.NR; j++) dst[j] = src[j];

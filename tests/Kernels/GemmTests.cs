@@ -19,6 +19,12 @@ public class GemmTests
     /// <summary>The 12 × 8 NEON tile shape, run here by broadcasts (on ARM64 the lane FMA runs it; see run-arm64).</summary>
     public const string Arm64Shape = "Vector128x12";
 
+    /// <summary>
+    /// The same tile through the kernel's by-lane branch (four Ã values loaded as one vector, multiplied by lane), with the
+    /// lane FMA emulated: checks the branch's rows-to-lanes mapping on a machine without NEON.
+    /// </summary>
+    public const string Arm64Lanes = "Vector128x12-lanes";
+
     public static TheoryData<string> Kinds() => new(KindNames());
 
     /// <summary>Every kernel this machine runs, by name: the families, and the ARM64 tile shape where 128-bit SIMD runs.</summary>
@@ -26,7 +32,11 @@ public class GemmTests
     {
         foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar })
             if (Gemm.IsSupported(kind)) yield return kind.ToString();
-        if (Vector128.IsHardwareAccelerated) yield return Arm64Shape;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            yield return Arm64Shape;
+            yield return Arm64Lanes;
+        }
     }
 
     /// <summary>The kernel a Kinds() name stands for, blocked for the given caches (this machine's by default).</summary>
@@ -36,6 +46,9 @@ public class GemmTests
         if (kind == Arm64Shape)
             return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
                 Gemm.Run<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (kind == Arm64Lanes)
+            return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+                Gemm.Run<VectorKernel<LaneEmulatedVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         var gk = Enum.Parse<GemmKernelKind>(kind);
         return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
             Gemm.Run(gk, threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -433,4 +446,25 @@ public class GemmTests
                     Assert.Fail($"{kind} ta={ta} tb={tb} m={m} n={n} k={k}: wrote c[{i},{j}] in the stride padding.");
         }
     }
+}
+
+/// <summary>
+/// GemmVector128 with the by-lane multiply-add switched on and emulated (broadcast the lane, multiply-add), so that the
+/// micro-kernel's NEON branch runs on any machine.
+/// </summary>
+internal readonly unsafe struct LaneEmulatedVector128 : IGemmVector<Vector128<float>>
+{
+    public static int Count => GemmVector128.Count;
+    public static bool IsHardwareAccelerated => GemmVector128.IsHardwareAccelerated;
+    public static Vector128<float> Zero => GemmVector128.Zero;
+    public static Vector128<float> Load(float* p) => GemmVector128.Load(p);
+    public static void Store(float* p, Vector128<float> v) => GemmVector128.Store(p, v);
+    public static Vector128<float> Create(float value) => GemmVector128.Create(value);
+    public static Vector128<float> Broadcast(float* p) => GemmVector128.Broadcast(p);
+    public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => GemmVector128.Multiply(a, b);
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => GemmVector128.MultiplyAdd(a, b, c);
+    public static bool HasLaneMultiplyAdd => true;
+
+    public static Vector128<float> MultiplyAddByLane(Vector128<float> acc, Vector128<float> b, Vector128<float> quad, [System.Diagnostics.CodeAnalysis.ConstantExpected(Max = (byte)3)] byte lane) =>
+        GemmVector128.MultiplyAdd(Vector128.Create(quad.GetElement(lane)), b, acc);
 }

@@ -71,6 +71,51 @@ public class GemmShapeBenchmarks
     }
 }
 
+/// <summary>
+/// SGEMM through each micro-kernel family this machine runs, forced (Vector512, Vector256, Vector128, scalar), on a square
+/// and a thin conv shape, 2 threads: what the Vector128 kernel (ARM64 NEON's source) gives next to the wider ones on one
+/// machine. Run it again under DOTNET_EnableAVX2=0 for the Vector128 path as an x64 without AVX2 (and FMA) runs it, and
+/// under DOTNET_EnableHWIntrinsic=0 for the scalar baseline. The families are named as strings: the enum is internal.
+/// </summary>
+[Config(typeof(GemmConfig))]
+public class GemmKernelBenchmarks
+{
+    public static IEnumerable<string> Kinds() =>
+        new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar }
+            .Where(Gemm.IsSupported).Select(k => k.ToString());
+
+    public static IEnumerable<GemmShape> Shapes() =>
+    [
+        new("square1024", false, false, 1024, 1024, 1024),
+        new("conv-fwd-32x288x8192", false, false, 32, 8192, 288),
+    ];
+
+    [ParamsSource(nameof(Kinds))]
+    public string Kind = "";
+
+    [ParamsSource(nameof(Shapes))]
+    public GemmShape Shape = null!;
+
+    private GemmKernelKind _kind;
+    private ArraySegment<float> _a, _b, _c;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _kind = Enum.Parse<GemmKernelKind>(Kind);
+        _a = GemmShape.Fill(Shape.M * Shape.K, 1);
+        _b = GemmShape.Fill(Shape.K * Shape.N, 2);
+        _c = GemmShape.Aligned(Shape.M * Shape.N);
+    }
+
+    [Benchmark]
+    public void Forced()
+    {
+        var s = Shape;
+        Gemm.Run(_kind, 2, s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.K, _b, s.N, 0f, _c, s.N);
+    }
+}
+
 /// <summary>One GEMM shape: C (M, N) = op(A) (M, K) · op(B) (K, N). The name says where it comes from.</summary>
 public sealed record GemmShape(string Name, bool TransposeA, bool TransposeB, int M, int N, int K)
 {

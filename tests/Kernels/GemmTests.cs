@@ -1,20 +1,57 @@
+using System.Runtime.Intrinsics;
+using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 using NativeConv.Tests.Support;
 
 namespace NativeConv.Tests.Kernels;
 
+/// <summary>A GEMM call through one micro-kernel, blocked for given caches.</summary>
+public delegate void GemmRunner(int threads, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+    ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc);
+
 /// <summary>
-/// The SGEMM against a plain triple loop in double, for every micro-kernel family this machine runs (AVX-512, AVX2,
-/// scalar), every transpose combination, alpha/beta variants, padded leading dimensions and every tail around the tiles.
+/// The SGEMM against a plain triple loop in double, for every micro-kernel this machine runs (AVX-512, AVX2, Vector128,
+/// the ARM64 12-row Vector128 shape, scalar), every transpose combination, alpha/beta variants, padded leading dimensions
+/// and every tail around the tiles.
 /// </summary>
 public class GemmTests
 {
-    public static TheoryData<int> Kinds()
+    /// <summary>The 12 × 8 NEON tile shape, run here by broadcasts (on ARM64 the lane FMA runs it; see run-arm64).</summary>
+    public const string Arm64Shape = "Vector128x12";
+
+    /// <summary>
+    /// The same tile through the kernel's by-lane branch (four Ã values loaded as one vector, multiplied by lane), with the
+    /// lane FMA emulated: checks the branch's rows-to-lanes mapping on a machine without NEON.
+    /// </summary>
+    public const string Arm64Lanes = "Vector128x12-lanes";
+
+    public static TheoryData<string> Kinds() => new(KindNames());
+
+    /// <summary>Every kernel this machine runs, by name: the families, and the ARM64 tile shape where 128-bit SIMD runs.</summary>
+    public static IEnumerable<string> KindNames()
     {
-        var data = new TheoryData<int>();
-        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Scalar })
-            if (Gemm.IsSupported(kind)) data.Add((int)kind);
-        return data;
+        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar })
+            if (Gemm.IsSupported(kind)) yield return kind.ToString();
+        if (Vector128.IsHardwareAccelerated)
+        {
+            yield return Arm64Shape;
+            yield return Arm64Lanes;
+        }
+    }
+
+    /// <summary>The kernel a Kinds() name stands for, blocked for the given caches (this machine's by default).</summary>
+    internal static GemmRunner Runner(string kind, CpuCaches? caches = null)
+    {
+        var cc = caches ?? CpuCaches.Current;
+        if (kind == Arm64Shape)
+            return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+                Gemm.Run<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (kind == Arm64Lanes)
+            return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+                Gemm.Run<VectorKernel<LaneEmulatedVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        var gk = Enum.Parse<GemmKernelKind>(kind);
+        return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+            Gemm.Run(gk, threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     private static readonly (bool A, bool B)[] s_transposes = { (false, false), (false, true), (true, false), (true, true) };
@@ -24,70 +61,69 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Sweep_M_N_K_1_to_40_all_transposes(int kind)
+    public void Sweep_M_N_K_1_to_40_all_transposes(string kind)
     {
         int seed = 1;
         foreach (var (ta, tb) in s_transposes)
             for (int s = 1; s <= 40; s++)
             {
-                Check((GemmKernelKind)kind, 1, ta, tb, s, 33, 17, 1f, 0f, seed++);
-                Check((GemmKernelKind)kind, 1, ta, tb, 13, s, 17, 1f, 0f, seed++);
-                Check((GemmKernelKind)kind, 1, ta, tb, 13, 33, s, 1f, 0f, seed++);
+                Check(kind, 1, ta, tb, s, 33, 17, 1f, 0f, seed++);
+                Check(kind, 1, ta, tb, 13, s, 17, 1f, 0f, seed++);
+                Check(kind, 1, ta, tb, 13, 33, s, 1f, 0f, seed++);
             }
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Tile_edges_cross_K_block_edges(int kind)
+    public void Tile_edges_cross_K_block_edges(string kind)
     {
         int seed = 1000;
         foreach (var (ta, tb) in s_transposes)
             foreach (int m in s_edges)
                 foreach (int n in s_edges)
                     foreach (int k in new[] { 1, 7, 257 })
-                        Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
+                        Check(kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Alpha_beta_and_padded_strides(int kind)
+    public void Alpha_beta_and_padded_strides(string kind)
     {
         int seed = 5000;
         foreach (var (ta, tb) in s_transposes)
             foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (-1.5f, 0.5f), (0.25f, -2f), (0f, 0.5f), (0f, 0f) })
             {
-                Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++);
-                Check((GemmKernelKind)kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++, padA: 3, padB: 5, padC: 7);
-                Check((GemmKernelKind)kind, 2, ta, tb, 12, 32, 300, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+                Check(kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++);
+                Check(kind, 2, ta, tb, 29, 45, 70, alpha, beta, seed++, padA: 3, padB: 5, padC: 7);
+                Check(kind, 2, ta, tb, 12, 32, 300, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
                 // Long K, small C: the split-K path (partials added to C in split order).
-                Check((GemmKernelKind)kind, 2, ta, tb, 13, 33, 2100, alpha, beta, seed++, padA: 2, padB: 3, padC: 5);
+                Check(kind, 2, ta, tb, 13, 33, 2100, alpha, beta, seed++, padA: 2, padB: 3, padC: 5);
             }
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Empty_and_single_element_shapes(int kind)
+    public void Empty_and_single_element_shapes(string kind)
     {
         int seed = 7000;
         foreach (var (ta, tb) in s_transposes)
             foreach (var (m, n, k) in new[] { (0, 5, 3), (5, 0, 3), (5, 3, 0), (0, 0, 0), (1, 1, 1), (1, 1, 0), (1, 7, 1), (7, 1, 1), (1, 1, 300) })
             {
-                Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
-                Check((GemmKernelKind)kind, 2, ta, tb, m, n, k, 2f, 0.5f, seed++);
+                Check(kind, 2, ta, tb, m, n, k, 1f, 0f, seed++);
+                Check(kind, 2, ta, tb, m, n, k, 2f, 0.5f, seed++);
             }
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Larger_than_a_cache_block(int kind)
+    public void Larger_than_a_cache_block(string kind)
     {
-        var gk = (GemmKernelKind)kind;
         int seed = 9000;
         // Scalar runs are ~30× slower than the vector kernels: give them one combination of each shape.
-        foreach (var (ta, tb) in gk == GemmKernelKind.Scalar ? s_transposes[1..3] : s_transposes)
+        foreach (var (ta, tb) in kind == nameof(GemmKernelKind.Scalar) ? s_transposes[1..3] : s_transposes)
         {
-            Check(gk, 2, ta, tb, 257, 1031, 300, 1f, 0f, seed++);
-            Check(gk, 2, ta, tb, 1000, 17, 1031, 0.5f, 1f, seed++, padA: 3, padB: 1, padC: 9);
+            Check(kind, 2, ta, tb, 257, 1031, 300, 1f, 0f, seed++);
+            Check(kind, 2, ta, tb, 1000, 17, 1031, 0.5f, 1f, seed++, padA: 3, padB: 1, padC: 9);
         }
     }
 
@@ -97,17 +133,17 @@ public class GemmTests
         int seed = 11000;
         foreach (var (ta, tb) in s_transposes)
         {
-            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 32, 1024, 27, 1f, 0f, seed++);
-            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 64, 700, 576, 1f, 1f, seed++);
-            Check(GemmKernelKind.Auto, Environment.ProcessorCount, ta, tb, 24, 40, 5000, 1f, 0f, seed++);
+            Check(PublicEntryPoint, Environment.ProcessorCount, ta, tb, 32, 1024, 27, 1f, 0f, seed++);
+            Check(PublicEntryPoint, Environment.ProcessorCount, ta, tb, 64, 700, 576, 1f, 1f, seed++);
+            Check(PublicEntryPoint, Environment.ProcessorCount, ta, tb, 24, 40, 5000, 1f, 0f, seed++);
         }
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Result_does_not_depend_on_the_thread_count(int kind)
+    public void Result_does_not_depend_on_the_thread_count(string kind)
     {
-        var gk = (GemmKernelKind)kind;
+        var run = Runner(kind);
         foreach (var (ta, tb) in s_transposes)
             foreach (var (m, n, k) in new[] { (300, 600, 520), (40, 3000, 100), (70, 50, 3000) })
             {
@@ -115,8 +151,8 @@ public class GemmTests
                 var (b, ldb) = Operand(tb ? n : k, tb ? k : n, 0, 2);
                 var c1 = new float[m * n];
                 var c4 = new float[m * n];
-                Gemm.Run(gk, 1, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c1, n);
-                Gemm.Run(gk, 4, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c4, n);
+                run(1, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c1, n);
+                run(4, ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c4, n);
                 Assert.Equal(c1, c4);
             }
     }
@@ -161,13 +197,25 @@ public class GemmTests
             }
     }
 
-    [Fact]
-    public unsafe void Prepacked_B_gives_bitwise_the_result_of_packing_it()
+    /// <summary>The kernel families (the pre-packed path runs one per family: NR 32, 16, 8, 4).</summary>
+    public static TheoryData<string> Families()
+    {
+        var data = new TheoryData<string>();
+        foreach (var kind in new[] { GemmKernelKind.Auto, GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar })
+            if (Gemm.IsSupported(kind)) data.Add(kind.ToString());
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public unsafe void Prepacked_B_gives_bitwise_the_result_of_packing_it(string family)
     {
         // Whole-K panels read in place must give exactly what the driver computes after packing B itself: across NR tails,
-        // several N chunks (NcMax = 512) and K blocks (KcMax = 256), M edges, alpha/beta, and 1 or 2 threads. The panel
-        // columns past n hold NaN: they must never reach C.
-        int w = Gemm.PackedPanelWidth, seed = 9000;
+        // several N chunks and K blocks (this machine's blocking, and a tiny one: Kc 32, Nc one panel), M edges,
+        // alpha/beta, and 1 or 2 threads. The panel columns past n hold NaN: they must never reach C.
+        var kind = Enum.Parse<GemmKernelKind>(family);
+        var tiny = new CpuCaches(1 << 10, 4 << 10, 64 << 10, "test");
+        int w = Gemm.PanelWidth(kind == GemmKernelKind.Auto ? Gemm.AutoKind : kind), seed = 9000;
         foreach (int m in new[] { 1, 5, 12, 13, 64 })
         foreach (int n in new[] { 1, 31, w + 1, 600 })
         foreach (int k in new[] { 1, 7, 300 })
@@ -184,10 +232,15 @@ public class GemmTests
             var expected = TestRandom.Uniform(m * n, seed++);
             var actual = (float[])expected.Clone();
             int threads = 1 + seed % 2;
-            Gemm.Run(GemmKernelKind.Auto, threads, false, false, m, n, k, alpha, a, k, b, n, beta, expected, n);
+            var caches = seed % 3 == 0 ? tiny : CpuCaches.Current;
+            Gemm.Run(kind, threads, caches, false, false, m, n, k, alpha, a, k, b, n, beta, expected, n);
             fixed (float* pb = packed)
-                Gemm.RunPrepackedB(m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
-            KernelSweep.Exact(expected, actual, $"m={m} n={n} k={k} alpha={alpha} beta={beta} threads={threads}");
+            {
+                if (kind == GemmKernelKind.Auto && caches == CpuCaches.Current)
+                    Gemm.RunPrepackedB(m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
+                else Gemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
+            }
+            KernelSweep.Exact(expected, actual, $"{family} m={m} n={n} k={k} alpha={alpha} beta={beta} threads={threads} {caches.Source}");
         }
     }
 
@@ -206,11 +259,11 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Pack_ahead_matches_the_reference_across_tails_chunks_and_K_blocks(int kind)
+    public void Pack_ahead_matches_the_reference_across_tails_chunks_and_K_blocks(string kind)
     {
         // Forced on for small shapes, so every tail is cheap to reach: M edges (no full Ã panel at all for M < MR), a
-        // partial last B̃ panel, chunk sequences that end mid-block (N = 1100: chunks of NcMax = 512 and a tail), one or
-        // several K blocks (KcMax = 256), padded strides (the NaN padding of op(B) must never be copied into C), alpha/beta,
+        // partial last B̃ panel, chunk sequences that end mid-block (N = 1100: chunks of NcMax and a tail), one or
+        // several K blocks (K up to 520), padded strides (the NaN padding of op(B) must never be copied into C), alpha/beta,
         // and two threads claiming chunks from one counter.
         int seed = 20000;
         GemmDriver.PackAheadOverride = 1;
@@ -219,14 +272,14 @@ public class GemmTests
             foreach (int m in new[] { 1, 5, 13, 64 })
                 foreach (int n in new[] { 31, 33, 1100 })
                     foreach (int k in new[] { 1, 7, 300 })
-                        Check((GemmKernelKind)kind, 2, false, false, m, n, k, 1f, 0f, seed++, padB: 3);
+                        Check(kind, 2, false, false, m, n, k, 1f, 0f, seed++, padB: 3);
             // One full Ã panel (M = 12..23) and a last K block shorter than the next chunk's first: a block has more next
             // pieces than its tiles have k steps, and the rest is copied after the tiles.
             foreach (int m in new[] { 12, 16 })
                 foreach (int k in new[] { 257, 301, 511 })
-                    Check((GemmKernelKind)kind, 2, false, false, m, 1100, k, 1f, 0f, seed++);
+                    Check(kind, 2, false, false, m, 1100, k, 1f, 0f, seed++);
             foreach (var (alpha, beta) in new[] { (1f, 1f), (-1.5f, 0.5f), (0f, 0.5f) })
-                Check((GemmKernelKind)kind, 2, false, false, 24, 700, 520, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
+                Check(kind, 2, false, false, 24, 700, 520, alpha, beta, seed++, padA: 1, padB: 16, padC: 32);
         }
         finally
         {
@@ -236,10 +289,10 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Pack_ahead_gives_bitwise_the_result_of_packing_each_block(int kind)
+    public void Pack_ahead_gives_bitwise_the_result_of_packing_each_block(string kind)
     {
         // The same blocking and the same micro-kernel sums, only the packing moves into the tiles: results must be identical.
-        var gk = (GemmKernelKind)kind;
+        var run = Runner(kind);
         int seed = 21000;
         foreach (int m in new[] { 1, 12, 13, 16, 96 })
             foreach (int n in new[] { 33, 1100 })
@@ -251,11 +304,11 @@ public class GemmTests
                         var expected = TestRandom.Uniform(m * n, seed++);
                         var actual = (float[])expected.Clone();
                         GemmDriver.PackAheadOverride = -1;
-                        try { Gemm.Run(gk, threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, expected, n); }
+                        try { run(threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, expected, n); }
                         finally { GemmDriver.PackAheadOverride = 1; }
-                        try { Gemm.Run(gk, threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, actual, n); }
+                        try { run(threads, false, false, m, n, k, 0.75f, a, k, b, n, 1f, actual, n); }
                         finally { GemmDriver.PackAheadOverride = 0; }
-                        KernelSweep.Exact(expected, actual, $"{gk} m={m} n={n} k={k} threads={threads}");
+                        KernelSweep.Exact(expected, actual, $"{kind} m={m} n={n} k={k} threads={threads}");
                     }
     }
 
@@ -265,7 +318,7 @@ public class GemmTests
         // 16 × 315 · 6700 (op(B) 8.4 MB): pack-ahead by the shape's own choice, K = 315 → blocks of 158 and 157, so the last
         // block of a chunk is shorter than the next chunk's first. Bitwise against the same call with pack-ahead off.
         const int m = 16, n = 6700, k = 315;
-        Assert.True(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2).PackAhead);
+        Assert.True(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2, Blocking512).PackAhead);
         var a = TestRandom.Uniform(m * k, 1);
         var b = TestRandom.Uniform(k * n, 2);
         var expected = new float[m * n];
@@ -282,10 +335,10 @@ public class GemmTests
     {
         // 64 × 576 · 4000 (op(B) 9.2 MB): the shape of a conv layer's forward GEMM, on the pack-ahead path by its own choice.
         const int m = 64, n = 4000, k = 576;
-        var plan = GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2);
+        var plan = GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k }, 2, Blocking512);
         Assert.True(plan.PackAhead, "a thin op(A) with an op(B) of 8 MiB or more should pack ahead");
-        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k, TransposeB = true }, 2).PackAhead);
-        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = 128, N = n, K = k }, 2).PackAhead);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = m, N = n, K = k, TransposeB = true }, 2, Blocking512).PackAhead);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(new GemmArgs { M = 128, N = n, K = k }, 2, Blocking512).PackAhead);
 
         var a = TestRandom.Uniform(m * k, 1);
         var b = TestRandom.Uniform(k * n, 2);
@@ -323,7 +376,7 @@ public class GemmTests
     }
 
     /// <summary>A stored (rows, cols) operand with row stride cols + pad; the padding is NaN so reading it shows up.</summary>
-    private static (float[] Data, int Stride) Operand(int rows, int cols, int pad, int seed)
+    internal static (float[] Data, int Stride) Operand(int rows, int cols, int pad, int seed)
     {
         int stride = Math.Max(1, cols + pad);
         var data = TestRandom.Uniform(Math.Max(0, (rows - 1) * stride + cols), seed);
@@ -332,7 +385,22 @@ public class GemmTests
         return (data, stride);
     }
 
-    private static void Check(GemmKernelKind kind, int threads, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
+    private static readonly GemmBlocking Blocking512 = GemmBlocking.For<Kernel512>(CpuCaches.Current);
+
+    /// <summary>Check's name for the public entry point (Auto kind, this machine's caches, the process's threads).</summary>
+    private const string PublicEntryPoint = "public";
+
+    private static void Check(string kind, int threads, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
+        int seed, int padA = 0, int padB = 0, int padC = 0)
+    {
+        if (kind == PublicEntryPoint)
+            Check((_, ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc) => Gemm.Run(ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc),
+                kind, threads, ta, tb, m, n, k, alpha, beta, seed, padA, padB, padC);
+        else Check(Runner(kind), kind, threads, ta, tb, m, n, k, alpha, beta, seed, padA, padB, padC);
+    }
+
+    /// <summary>One call through <paramref name="run"/> against the double-precision reference; C's stride padding untouched.</summary>
+    internal static void Check(GemmRunner run, string kind, int threads, bool ta, bool tb, int m, int n, int k, float alpha, float beta,
         int seed, int padA = 0, int padB = 0, int padC = 0)
     {
         var (a, lda) = Operand(ta ? k : m, ta ? m : k, padA, seed * 3);
@@ -347,8 +415,7 @@ public class GemmTests
         if (beta == 0f)
             for (int i = 0; i < m; i++) TestRandom.Poison(c.AsSpan(i * ldc, n));
 
-        if (kind == GemmKernelKind.Auto) Gemm.Run(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else Gemm.Run(kind, threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        run(threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
         for (int i = 0; i < m; i++)
         {
@@ -379,4 +446,25 @@ public class GemmTests
                     Assert.Fail($"{kind} ta={ta} tb={tb} m={m} n={n} k={k}: wrote c[{i},{j}] in the stride padding.");
         }
     }
+}
+
+/// <summary>
+/// GemmVector128 with the by-lane multiply-add switched on and emulated (broadcast the lane, multiply-add), so that the
+/// micro-kernel's NEON branch runs on any machine.
+/// </summary>
+internal readonly unsafe struct LaneEmulatedVector128 : IGemmVector<Vector128<float>>
+{
+    public static int Count => GemmVector128.Count;
+    public static bool IsHardwareAccelerated => GemmVector128.IsHardwareAccelerated;
+    public static Vector128<float> Zero => GemmVector128.Zero;
+    public static Vector128<float> Load(float* p) => GemmVector128.Load(p);
+    public static void Store(float* p, Vector128<float> v) => GemmVector128.Store(p, v);
+    public static Vector128<float> Create(float value) => GemmVector128.Create(value);
+    public static Vector128<float> Broadcast(float* p) => GemmVector128.Broadcast(p);
+    public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => GemmVector128.Multiply(a, b);
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => GemmVector128.MultiplyAdd(a, b, c);
+    public static bool HasLaneMultiplyAdd => true;
+
+    public static Vector128<float> MultiplyAddByLane(Vector128<float> acc, Vector128<float> b, Vector128<float> quad, [System.Diagnostics.CodeAnalysis.ConstantExpected(Max = (byte)3)] byte lane) =>
+        GemmVector128.MultiplyAdd(Vector128.Create(quad.GetElement(lane)), b, acc);
 }

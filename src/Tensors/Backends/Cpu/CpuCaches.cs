@@ -17,7 +17,7 @@ public sealed record CpuCaches(long L1DataBytes, long L2Bytes, long L3Bytes, str
     public static CpuCaches Current { get; } = Detect();
 
     /// <summary>"L1d 32 KiB, L2 512 KiB, L3 32 MiB (sysfs)": for run headers and `devices`.</summary>
-    public string Describe() => $"L1d {Format(L1DataBytes)}, L2 {Format(L2Bytes)}, L3 {Format(L3Bytes)} ({Source})";
+    public string Describe() => $"L1d {FormatBytes(L1DataBytes)}, L2 {FormatBytes(L2Bytes)}, L3 {FormatBytes(L3Bytes)} ({Source})";
 
     private static CpuCaches Detect()
     {
@@ -69,6 +69,7 @@ public sealed record CpuCaches(long L1DataBytes, long L2Bytes, long L3Bytes, str
 
     private static string? ReadLine(string path) => File.Exists(path) ? File.ReadAllText(path).Trim() : null;
 
-    private static string Format(long bytes) =>
+    /// <summary>"512 KiB", "32 MiB".</summary>
+    internal static string FormatBytes(long bytes) =>
         bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? $"{bytes >> 20} MiB" : $"{bytes >> 10} KiB";
 }

@@ -3,13 +3,18 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
+// The Vector256 and Vector128 kernels: one source (VectorKernel), one tile shape per register file.
+using Kernel256 = VectorKernel<GemmVector256, Vector256<float>, Rows6>;
+using Kernel128 = VectorKernel<GemmVector128, Vector128<float>, Rows6>;
+using Kernel128Arm64 = VectorKernel<GemmVector128, Vector128<float>, Rows12>;
+
 /// <summary>
 /// Single-precision GEMM on row-major spans: C = alpha·op(A)·op(B) + beta·C, op(A) (M, K), op(B) (K, N), C (M, N).
 /// lda/ldb/ldc are the row strides of A, B, C as STORED (A stored (K, M) when transposeA, B stored (N, K) when
 /// transposeB). beta = 0 overwrites C without reading it (NaN garbage in C is replaced).
 ///
-/// Packed and cache-blocked (see <see cref="GemmDriver"/>), a 12 × 32 AVX-512 or 6 × 16 AVX2 register-blocked
-/// micro-kernel, parallel over <see cref="ParallelFor"/> (inline, single-threaded, when called from a parallel body).
+/// Packed and cache-blocked for this machine's L1d and L2 (see <see cref="GemmDriver"/>, <see cref="GemmBlocking"/>), a
+/// 12 × 32 AVX-512, 6 × 16 AVX2, 12 × 8 NEON or 6 × 8 SSE/AVX register-blocked micro-kernel, parallel over <see cref="ParallelFor"/> (inline, single-threaded, when called from a parallel body).
 /// </summary>
 public static class Gemm
 {
@@ -30,8 +35,38 @@ public static class Gemm
     /// The same, forcing a micro-kernel family and a thread budget (tests run every family the machine can execute, and
     /// check that the result does not depend on the thread count).
     /// </summary>
-    internal static unsafe void Run(GemmKernelKind kind, int threads, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+    internal static void Run(GemmKernelKind kind, int threads, bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        => Run(kind, threads, CpuCaches.Current, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>The same, blocked for the given cache sizes instead of this machine's (tests: tiny, huge and odd caches).</summary>
+    internal static void Run(GemmKernelKind kind, int threads, CpuCaches caches, bool transposeA, bool transposeB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        switch (kind == GemmKernelKind.Auto ? AutoKind : kind)
+        {
+            case GemmKernelKind.Vector512:
+                Run<Kernel512>(threads, caches, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                break;
+            case GemmKernelKind.Vector256:
+                Run<Kernel256>(threads, caches, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                break;
+            case GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd:
+                Run<Kernel128Arm64>(threads, caches, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                break;
+            case GemmKernelKind.Vector128:
+                Run<Kernel128>(threads, caches, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                break;
+            default:
+                Run<KernelScalar>(threads, caches, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                break;
+        }
+    }
+
+    /// <summary>The same with one given micro-kernel (tests: the ARM64 12 × 8 tile shape, run on x64 by broadcasts).</summary>
+    internal static unsafe void Run<TKernel>(int threads, CpuCaches caches, bool transposeA, bool transposeB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        where TKernel : struct, IMicroKernel
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Gemm: dimensions must be non-negative, got m={m}, n={n}, k={k}.");
@@ -49,39 +84,62 @@ public static class Gemm
                 TransposeA = transposeA, TransposeB = transposeB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
                 A = pa, Lda = lda, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
             };
-            Execute(kind == GemmKernelKind.Auto ? AutoKind : kind, g, threads);
+            Execute<TKernel>(g, threads, caches);
         }
     }
 
     /// <summary>A validated, non-empty call: C = beta·C when there is nothing to multiply, else the driver of the kernel.</summary>
-    private static unsafe void Execute(GemmKernelKind kind, in GemmArgs g, int threads)
+    private static unsafe void Execute<TKernel>(in GemmArgs g, int threads, CpuCaches caches) where TKernel : struct, IMicroKernel
     {
         if (g.K == 0 || g.Alpha == 0f)
         {
             GemmEdges.ScaleC(g.C, g.Ldc, g.M, g.N, g.Beta);
             return;
         }
-        switch (kind)
-        {
-            case GemmKernelKind.Vector512: GemmDriver.Run<Kernel512>(g, threads); break;
-            case GemmKernelKind.Vector256: GemmDriver.Run<Kernel256>(g, threads); break;
-            default: GemmDriver.Run<KernelScalar>(g, threads); break;
-        }
+        GemmDriver.Run<TKernel>(g, threads, GemmBlocking.For<TKernel>(caches));
     }
 
     /// <summary>
     /// Columns per packed B panel of the micro-kernel <see cref="Run(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
     /// picks on this machine: the panel width a caller of <see cref="RunPrepackedB"/> lays its B out in.
     /// </summary>
-    internal static int PackedPanelWidth => AutoKind switch
+    internal static int PackedPanelWidth => PanelWidth(AutoKind);
+
+    /// <summary>Columns per packed B panel of a kernel family (8 for both Vector128 shapes).</summary>
+    internal static int PanelWidth(GemmKernelKind kind) => kind switch
     {
         GemmKernelKind.Vector512 => Kernel512.NR,
         GemmKernelKind.Vector256 => Kernel256.NR,
+        GemmKernelKind.Vector128 => Kernel128.NR,
         _ => KernelScalar.NR,
     };
 
-    private static GemmKernelKind AutoKind =>
-        UseVector512 ? GemmKernelKind.Vector512 : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256 : GemmKernelKind.Scalar;
+    /// <summary>The widest family the hardware accelerates: AVX-512, then AVX2, then 128-bit (NEON, SSE/AVX), then scalar.</summary>
+    internal static GemmKernelKind AutoKind =>
+        UseVector512 ? GemmKernelKind.Vector512
+        : Vector256.IsHardwareAccelerated ? GemmKernelKind.Vector256
+        : Vector128.IsHardwareAccelerated ? GemmKernelKind.Vector128
+        : GemmKernelKind.Scalar;
+
+    /// <summary>
+    /// The blocking the public entry point uses on this machine, for run headers:
+    /// "AVX2 6 × 16: Kc 352, Nc 176 (L1d 32 KiB, L2 512 KiB, sysfs)".
+    /// </summary>
+    public static string Blocking => Describe(AutoKind, CpuCaches.Current);
+
+    /// <summary>A kernel family's tile and its blocking for the given caches.</summary>
+    internal static string Describe(GemmKernelKind kind, CpuCaches caches) => kind switch
+    {
+        GemmKernelKind.Vector512 => Describe<Kernel512>("AVX-512", caches),
+        GemmKernelKind.Vector256 => Describe<Kernel256>("AVX2", caches),
+        GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd => Describe<Kernel128Arm64>("Vector128 (NEON)", caches),
+        GemmKernelKind.Vector128 => Describe<Kernel128>("Vector128", caches),
+        GemmKernelKind.Auto => Describe(AutoKind, caches),
+        _ => Describe<KernelScalar>("scalar", caches),
+    };
+
+    private static string Describe<TKernel>(string name, CpuCaches caches) where TKernel : struct, IMicroKernel =>
+        $"{name} {TKernel.MR} × {TKernel.NR}: {GemmBlocking.For<TKernel>(caches).Describe()}";
 
     /// <summary>
     /// C (m, n) = alpha·A·B̃ + beta·C with B̃ already in the micro-kernel's packed layout, so the GEMM reads it in place
@@ -92,12 +150,18 @@ public static class Gemm
     /// </summary>
     internal static unsafe void RunPrepackedB(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
         float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)
+        => RunPrepackedB(AutoKind, CpuCaches.Current, m, n, k, alpha, a, lda, packedB, packedLength, beta, c, ldc, threads);
+
+    /// <summary>The same with a given kernel family (panels <see cref="PanelWidth"/>(kind) wide) and cache sizes (tests).</summary>
+    internal static unsafe void RunPrepackedB(GemmKernelKind kind, CpuCaches caches, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Gemm: dimensions must be non-negative, got m={m}, n={n}, k={k}.");
         CheckOperand("a", m, k, a.Length, lda, false, "lda");
         CheckOperand("c", m, n, c.Length, ldc, false, "ldc");
-        int w = PackedPanelWidth;
+        if (kind == GemmKernelKind.Auto) kind = AutoKind;
+        int w = PanelWidth(kind);
         long needed = (long)(n + w - 1) / w * k * w;
         if (packedLength < needed)
             throw new ArgumentException($"Gemm: a pre-packed B of {k} × {n} in {w}-wide panels needs {needed} floats, got {packedLength}.", nameof(packedLength));
@@ -109,7 +173,14 @@ public static class Gemm
             {
                 M = m, N = n, K = k, Alpha = alpha, Beta = beta, A = pa, Lda = lda, C = pc, Ldc = ldc, PackedB = packedB,
             };
-            Execute(AutoKind, g, threads);
+            switch (kind)
+            {
+                case GemmKernelKind.Vector512: Execute<Kernel512>(g, threads, caches); break;
+                case GemmKernelKind.Vector256: Execute<Kernel256>(g, threads, caches); break;
+                case GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd: Execute<Kernel128Arm64>(g, threads, caches); break;
+                case GemmKernelKind.Vector128: Execute<Kernel128>(g, threads, caches); break;
+                default: Execute<KernelScalar>(g, threads, caches); break;
+            }
         }
     }
 
@@ -118,6 +189,7 @@ public static class Gemm
     {
         GemmKernelKind.Vector512 => UseVector512,
         GemmKernelKind.Vector256 => Vector256.IsHardwareAccelerated,
+        GemmKernelKind.Vector128 => Vector128.IsHardwareAccelerated,
         _ => true,
     };
 

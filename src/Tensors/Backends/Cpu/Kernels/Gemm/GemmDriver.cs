@@ -19,7 +19,8 @@ internal unsafe struct GemmArgs
 }
 
 /// <summary>
-/// How one call is cut up (Goto/BLIS blocking, adapted to a whole-Ã pre-pack):
+/// How one call is cut up (Goto/BLIS blocking, adapted to a whole-Ã pre-pack; the limits from the machine's caches, see
+/// <see cref="GemmBlocking"/>):
 ///   K in blocks of ≤ KcMax: an Ã micro-panel (MR × Kc) stays in L1 while it meets every B̃ panel of a chunk;
 ///   N in chunks of ≤ NcMax columns: a chunk's B̃ block (Kc × Nc) stays in L2 while every Ã panel streams past it;
 ///   the work items of the parallel loop are (K split × N chunk × M chunk); N is split first, because op(A) is packed once
@@ -30,6 +31,8 @@ internal unsafe struct GemmArgs
 /// </summary>
 internal struct GemmPlan
 {
+    /// <summary>The K block and N chunk limits this plan was cut with (from the caches and the tile shape).</summary>
+    public GemmBlocking Blocking;
     /// <summary>K block length (≤ KcMax, blocks balanced) and the number of K blocks.</summary>
     public int Kc, KBlocks;
     /// <summary>Ã panels (⌈M/MR⌉) and the padded row count they cover.</summary>
@@ -56,12 +59,6 @@ internal struct GemmPlan
 /// <summary>The blocked, packed, multi-threaded GEMM driver, specialised per micro-kernel.</summary>
 internal static unsafe class GemmDriver
 {
-    // K block: Ã micro-panel 12 × 256 × 4 B = 12 KiB in L1 (48 KiB on both Zen 5 and Cascade Lake) next to the B̃ stream.
-    internal const int KcMax = 256;
-
-    // N chunk: B̃ block 256 × 512 × 4 B = 512 KiB, half of a 1 MiB L2 (Zen 5 and Cascade Lake alike).
-    internal const int NcMax = 512;
-
     // Below this many flops (2·M·N·K) a call runs on the calling thread: waking the workers costs more than it saves.
     internal const double SerialFlops = 4e6;
 
@@ -82,11 +79,12 @@ internal static unsafe class GemmDriver
     /// <summary>Tests force pack-ahead on (+1) or off (−1) for the calls their thread makes; 0 decides by shape.</summary>
     [ThreadStatic] internal static int PackAheadOverride;
 
-    public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
+    public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads, GemmBlocking blocking) where TKernel : struct, IMicroKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        var plan = new GemmPlan();
-        plan.KBlocks = (g.K + KcMax - 1) / KcMax;
+        int kcMax = blocking.KcMax, ncMax = blocking.NcMax;
+        var plan = new GemmPlan { Blocking = blocking };
+        plan.KBlocks = (g.K + kcMax - 1) / kcMax;
         plan.Kc = (g.K + plan.KBlocks - 1) / plan.KBlocks;
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
@@ -102,7 +100,7 @@ internal static unsafe class GemmDriver
         plan.Splits = (plan.KBlocks + plan.BlocksPerSplit - 1) / plan.BlocksPerSplit;
 
         int panelsN = (g.N + nr - 1) / nr;
-        int nChunks = (panelsN * nr + NcMax - 1) / NcMax;
+        int nChunks = (panelsN * nr + ncMax - 1) / ncMax;
         // A few items per thread: round to a multiple of the threads so no thread idles through the last round.
         if (threads > 1 && plan.Splits * nChunks < 4 * threads && plan.Splits % threads != 0)
             nChunks = Math.Min(panelsN, RoundUp(nChunks, threads));
@@ -125,9 +123,9 @@ internal static unsafe class GemmDriver
         return plan;
     }
 
-    public static void Run<TKernel>(in GemmArgs g, int threads) where TKernel : struct, IMicroKernel
+    public static void Run<TKernel>(in GemmArgs g, int threads, GemmBlocking blocking) where TKernel : struct, IMicroKernel
     {
-        var plan = MakePlan<TKernel>(g, threads);
+        var plan = MakePlan<TKernel>(g, threads, blocking);
 
         // op(A) is packed once and shared by every item, lazily per K block by whichever items first need it (see
         // ItemBody.EnsurePacked): a single parallel loop per call, and the packing overlaps the first items' compute.

@@ -140,6 +140,14 @@ internal static unsafe class GemmPacking
                         GemmTranspose.Block16(src + 16 * g.Ldb + p0, g.Ldb, upper, panel + (nint)p0 * nr + 16, nr, 16);
                     }
                 }
+                else if (nr % 4 == 0 && cols == nr && Vector128.IsHardwareAccelerated && GemmTranspose.Has4x4)
+                {
+                    // A whole panel, 4 k × 4 columns at a time (the AVX2, SSE and NEON panels, NR = 16 or 8).
+                    float* src = g.B + (nint)(j0 + jp * nr) * g.Ldb + k0;
+                    for (; p0 + 4 <= kc; p0 += 4)
+                        for (int j = 0; j < nr; j += 4)
+                            GemmTranspose.Block4x4(src + j * g.Ldb + p0, g.Ldb, panel + (nint)p0 * nr + j, nr);
+                }
                 for (int j = 0; j < cols; j++)
                 {
                     float* src = g.B + (nint)(j0 + jp * nr + j) * g.Ldb + k0;
@@ -194,6 +202,11 @@ internal static unsafe class GemmPacking
         {
             Vector256.Load(src).Store(dst);
             Vector256.Load(src + 8).Store(dst + 8);
+        }
+        else if (TKernel.NR == 8 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128.Load(src).Store(dst);
+            Vector128.Load(src + 4).Store(dst + 4);
         }
         else
         {

@@ -1,15 +1,57 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 /// <summary>
-/// In-register 16 × 16 float transposes for the packers (AVX-512): turning 16 rows of a row-major operand into k-major
-/// panel rows costs 64 shuffles per 256 floats instead of 256 scalar strided stores.
+/// In-register float transposes for the packers: 16 × 16 (AVX-512): turning 16 rows of a row-major operand into k-major
+/// panel rows costs 64 shuffles per 256 floats instead of 256 scalar strided stores; 4 × 4 (128-bit: SSE, NEON) for the
+/// narrower panels, 8 shuffles per 16 floats.
 /// </summary>
 internal static unsafe class GemmTranspose
 {
+    /// <summary>Whether <see cref="Block4x4"/> runs in vector registers here (SSE or ARM64 NEON).</summary>
+    public static bool Has4x4 => Sse.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    /// <summary>
+    /// 4 × 4 block at src (row stride srcStride) -> dst (row stride dstStride): dst[k·dstStride + r] = src[r·srcStride + k].
+    /// Only where <see cref="Has4x4"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Block4x4(float* src, nint srcStride, float* dst, nint dstStride)
+    {
+        var r0 = Vector128.Load(src);
+        var r1 = Vector128.Load(src + srcStride);
+        var r2 = Vector128.Load(src + 2 * srcStride);
+        var r3 = Vector128.Load(src + 3 * srcStride);
+        if (Sse.IsSupported)
+        {
+            // Interleave pairs of rows, then pairs of 64-bit halves.
+            var t0 = Sse.UnpackLow(r0, r1); var t1 = Sse.UnpackLow(r2, r3);
+            var t2 = Sse.UnpackHigh(r0, r1); var t3 = Sse.UnpackHigh(r2, r3);
+            Sse.MoveLowToHigh(t0, t1).Store(dst);
+            Sse.MoveHighToLow(t1, t0).Store(dst + dstStride);
+            Sse.MoveLowToHigh(t2, t3).Store(dst + 2 * dstStride);
+            Sse.MoveHighToLow(t3, t2).Store(dst + 3 * dstStride);
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            var t0 = AdvSimd.Arm64.ZipLow(r0, r1).AsDouble(); var t1 = AdvSimd.Arm64.ZipLow(r2, r3).AsDouble();
+            var t2 = AdvSimd.Arm64.ZipHigh(r0, r1).AsDouble(); var t3 = AdvSimd.Arm64.ZipHigh(r2, r3).AsDouble();
+            AdvSimd.Arm64.ZipLow(t0, t1).AsSingle().Store(dst);
+            AdvSimd.Arm64.ZipHigh(t0, t1).AsSingle().Store(dst + dstStride);
+            AdvSimd.Arm64.ZipLow(t2, t3).AsSingle().Store(dst + 2 * dstStride);
+            AdvSimd.Arm64.ZipHigh(t2, t3).AsSingle().Store(dst + 3 * dstStride);
+        }
+        else
+        {
+            for (int r = 0; r < 4; r++)
+                for (int k = 0; k < 4; k++) dst[k * dstStride + r] = src[r * srcStride + k];
+        }
+    }
+
     /// <summary>
     /// rows × 16 block (0 ≤ rows ≤ 16, missing rows read as zero) at src with row stride srcStride -> 16 output rows at dst with
     /// stride dstStride, of which the first <paramref name="width"/> (12 or 16) floats are stored: dst[k·dstStride + r] = src[r·srcStride + k].

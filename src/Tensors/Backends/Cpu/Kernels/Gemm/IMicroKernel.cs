@@ -88,5 +88,7 @@ internal enum GemmKernelKind
     Auto,
     Vector512,
     Vector256,
+    /// <summary>128-bit vectors: 12 × 8 on ARM64 NEON, 6 × 8 on x64 without AVX2.</summary>
+    Vector128,
     Scalar,
 }

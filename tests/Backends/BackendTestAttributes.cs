@@ -1,6 +1,7 @@
 using System.Reflection;
-using Xunit.Abstractions;
+using System.Runtime.CompilerServices;
 using Xunit.Sdk;
+using Xunit.v3;
 
 namespace NativeConv.Tests.Backends;
 
@@ -9,44 +10,64 @@ namespace NativeConv.Tests.Backends;
 /// when it returns a reason (no CUDA device here, a CPU kernel not landed yet) the test is reported as SKIPPED with that
 /// reason instead of running — never silently passed.
 /// </summary>
-[XunitTestCaseDiscoverer("NativeConv.Tests.Backends.BackendFactDiscoverer", "NativeConv.Tests")]
+[XunitTestCaseDiscoverer(typeof(BackendFactDiscoverer))]
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class BackendFactAttribute : FactAttribute { }
+public sealed class BackendFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+    : FactAttribute(sourceFilePath, sourceLineNumber);
 
 /// <summary>The [Theory] twin of <see cref="BackendFactAttribute"/>.</summary>
-[XunitTestCaseDiscoverer("NativeConv.Tests.Backends.BackendTheoryDiscoverer", "NativeConv.Tests")]
+[XunitTestCaseDiscoverer(typeof(BackendTheoryDiscoverer))]
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class BackendTheoryAttribute : TheoryAttribute { }
+public sealed class BackendTheoryAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+    : TheoryAttribute(sourceFilePath, sourceLineNumber);
 
+/// <summary>
+/// The skip is decided at discovery, per concrete suite class (the attributes sit on the shared base class's methods, so
+/// the attribute's own static <c>Skip</c>/<c>SkipUnless</c> cannot tell the CUDA suite from the CPU one). A skipped theory
+/// becomes ONE skipped test case carrying the reason, as in xunit v2, rather than one skip per data row.
+/// </summary>
 internal static class BackendSkip
 {
-    public static string? ReasonFor(ITestMethod testMethod)
+    public static string? ReasonFor(IXunitTestMethod testMethod)
     {
-        var type = testMethod.TestClass.Class.ToRuntimeType();
-        var method = type?.GetMethod("SkipReason", BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly,
-            [typeof(string)]);
+        var method = testMethod.TestClass.Class.GetMethod("SkipReason",
+            BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly, [typeof(string)]);
         return method?.Invoke(null, [testMethod.Method.Name]) as string;
     }
-}
 
-public sealed class BackendFactDiscoverer(IMessageSink diagnosticMessageSink) : FactDiscoverer(diagnosticMessageSink)
-{
-    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo factAttribute)
+    public static IReadOnlyCollection<IXunitTestCase> Skipped(ITestFrameworkDiscoveryOptions discoveryOptions,
+        IXunitTestMethod testMethod, IFactAttribute attribute, string reason)
     {
-        string? reason = BackendSkip.ReasonFor(testMethod);
-        if (reason is null) return base.Discover(discoveryOptions, testMethod, factAttribute);
-        return [new XunitSkippedDataRowTestCase(DiagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),
-            discoveryOptions.MethodDisplayOptionsOrDefault(), testMethod, reason)];
+        var details = TestIntrospectionHelper.GetTestCaseDetails(discoveryOptions, testMethod, attribute);
+        // Unconditional skip: no SkipType/SkipUnless/SkipWhen, so the runner reports it skipped with this reason.
+        return [new XunitTestCase(details.ResolvedTestMethod, details.TestCaseDisplayName, details.UniqueID, details.Explicit,
+            details.SkipExceptions, reason, skipType: null, skipUnless: null, skipWhen: null,
+            testMethod.Traits.ToDictionary(t => t.Key, t => new HashSet<string>(t.Value, StringComparer.OrdinalIgnoreCase),
+                StringComparer.OrdinalIgnoreCase), testMethodArguments: null,
+            details.SourceFilePath, details.SourceLineNumber, details.Timeout)];
     }
 }
 
-public sealed class BackendTheoryDiscoverer(IMessageSink diagnosticMessageSink) : TheoryDiscoverer(diagnosticMessageSink)
+public sealed class BackendFactDiscoverer : FactDiscoverer
 {
-    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo theoryAttribute)
+    public override ValueTask<IReadOnlyCollection<IXunitTestCase>> Discover(ITestFrameworkDiscoveryOptions discoveryOptions,
+        IXunitTestMethod testMethod, IFactAttribute factAttribute)
     {
         string? reason = BackendSkip.ReasonFor(testMethod);
-        if (reason is null) return base.Discover(discoveryOptions, testMethod, theoryAttribute);
-        return [new XunitSkippedDataRowTestCase(DiagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),
-            discoveryOptions.MethodDisplayOptionsOrDefault(), testMethod, reason)];
+        return reason is null
+            ? base.Discover(discoveryOptions, testMethod, factAttribute)
+            : new(BackendSkip.Skipped(discoveryOptions, testMethod, factAttribute, reason));
+    }
+}
+
+public sealed class BackendTheoryDiscoverer : TheoryDiscoverer
+{
+    public override ValueTask<IReadOnlyCollection<IXunitTestCase>> Discover(ITestFrameworkDiscoveryOptions discoveryOptions,
+        IXunitTestMethod testMethod, IFactAttribute factAttribute)
+    {
+        string? reason = BackendSkip.ReasonFor(testMethod);
+        return reason is null
+            ? base.Discover(discoveryOptions, testMethod, factAttribute)
+            : new(BackendSkip.Skipped(discoveryOptions, testMethod, factAttribute, reason));
     }
 }

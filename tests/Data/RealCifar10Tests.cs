@@ -1,5 +1,4 @@
 using NativeConv.Experiments.Data;
-using Xunit.Abstractions;
 
 namespace NativeConv.Tests.Data;
 

@@ -4,7 +4,6 @@ using NativeConv.Layers.Optim;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Ops;
-using Xunit.Abstractions;
 
 namespace NativeConv.Tests.EndToEnd;
 

@@ -1,4 +1,5 @@
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tests.Support;
 
 namespace NativeConv.Tests.Kernels;

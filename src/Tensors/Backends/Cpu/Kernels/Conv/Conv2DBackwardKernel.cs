@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using NativeConv.Tensors.Geometry;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// Convolution backward as GEMMs around im2col/col2im, for each group of images (see <see cref="Conv2DForwardKernel"/>):

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// The weight gradient of a Winograd F(2×2, 3×3) convolution. The forward is y_t = Aᵀ [Σ_c U[oc][c] ⊙ V_t[c]] A per 2×2

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using NativeConv.Tensors.Geometry;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>How the CPU computes a convolution: its forward, its input gradient and its weight gradient.</summary>
 public enum Conv2DAlgorithm

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using NativeConv.Tensors.Geometry;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// im2col and its adjoint col2im for one image, the data movement of convolution-as-GEMM.

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -15,40 +14,44 @@ public static class Conv2DReluKernels
     /// <summary>
     /// dst = max(src + bias, 0), same length (dst may alias src): the bias add of the convolution, then ReLU with the rules of
     /// <see cref="Relu.Forward"/> (TensorPrimitives.Max(v, 0)): a NaN stays that NaN, −0 becomes +0. Bias 0 is plain ReLU
-    /// (v + 0 differs from v only for v = −0, which ReLU maps to +0 anyway).
+    /// (v + 0 differs from v only for v = −0, which ReLU maps to +0 anyway). <paramref name="width"/>: Auto takes
+    /// <see cref="ConvVectors.Best"/>; tests force each width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BiasRelu(ReadOnlySpan<float> src, float bias, Span<float> dst)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void BiasRelu(ReadOnlySpan<float> src, float bias, Span<float> dst, ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         if (dst.Length != src.Length)
             throw new ArgumentException("Conv2DReluKernels.BiasRelu: src and dst must have the same length.");
-        int n = src.Length, i = 0;
+        switch (ConvVectors.Resolve(width, "Conv2DReluKernels"))
+        {
+            case ConvVectorWidth.Vector512: BiasRelu<Vec512>(src, bias, dst); break;
+            case ConvVectorWidth.Vector256: BiasRelu<Vec256>(src, bias, dst); break;
+            case ConvVectorWidth.Vector128: BiasRelu<Vec128>(src, bias, dst); break;
+            default: BiasRelu<VecScalar>(src, bias, dst); break;
+        }
+    }
+
+    // Whole vectors of TVec, then narrower steps down to 128 bits (rows of 8..15 floats), then scalars: every element
+    // gets the same two operations whatever the step, so the width never changes a bit.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BiasRelu<TVec>(ReadOnlySpan<float> src, float bias, Span<float> dst) where TVec : struct, IConvVector<TVec>
+    {
+        int n = src.Length;
         ref float srcRef = ref MemoryMarshal.GetReference(src);
         ref float dstRef = ref MemoryMarshal.GetReference(dst);
-        // v & ~(v <= 0): keeps positives and NaN (every comparison with NaN is false), zeroes the rest to +0.
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var b = Vector512.Create(bias);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                var v = Vector512.LoadUnsafe(ref srcRef, (nuint)i) + b;
-                Vector512.AndNot(v, Vector512.LessThanOrEqual(v, Vector512<float>.Zero)).StoreUnsafe(ref dstRef, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var b = Vector256.Create(bias);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                var v = Vector256.LoadUnsafe(ref srcRef, (nuint)i) + b;
-                Vector256.AndNot(v, Vector256.LessThanOrEqual(v, Vector256<float>.Zero)).StoreUnsafe(ref dstRef, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref srcRef, i) + bias;
-            Unsafe.Add(ref dstRef, i) = v <= 0f ? 0f : v;
-        }
+        int i = BiasReluSteps<TVec>(ref srcRef, bias, ref dstRef, 0, n);
+        if (TVec.Count > 8) i = BiasReluSteps<Vec256>(ref srcRef, bias, ref dstRef, i, n);
+        if (TVec.Count > 4) i = BiasReluSteps<Vec128>(ref srcRef, bias, ref dstRef, i, n);
+        if (TVec.Count > 1) BiasReluSteps<VecScalar>(ref srcRef, bias, ref dstRef, i, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BiasReluSteps<TVec>(ref float src, float bias, ref float dst, int i, int n) where TVec : struct, IConvVector<TVec>
+    {
+        var b = TVec.Broadcast(bias);
+        for (; i <= n - TVec.Count; i += TVec.Count)
+            TVec.Store(ref dst, (nuint)i, TVec.Relu(TVec.Load(ref src, (nuint)i) + b));
+        return i;
     }
 
     /// <summary>

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -22,15 +21,27 @@ public static class Conv2DWeightDots
 
     /// <summary>
     /// c (m, n) (row stride ldc) = (overwrite ? 0 : c) + a (m, length) · bᵀ where b is (n, length); a and b have row
-    /// strides lda and ldb.
+    /// strides lda and ldb. <paramref name="width"/>: Auto takes <see cref="ConvVectors.Best"/>; tests force each width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, int m, int n, int length,
-        Span<float> c, int ldc, bool overwrite)
+        Span<float> c, int ldc, bool overwrite, ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         if (m <= 0 || n <= 0) return;
         if ((long)(m - 1) * lda + length > a.Length || (long)(n - 1) * ldb + length > b.Length || (long)(m - 1) * ldc + n > c.Length)
             throw new ArgumentException($"Conv2DWeightDots.Accumulate: operands too small for ({m} × {length}) · ({n} × {length})ᵀ.");
+        switch (ConvVectors.Resolve(width, "Conv2DWeightDots"))
+        {
+            case ConvVectorWidth.Vector512: Accumulate<Vec512>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
+            case ConvVectorWidth.Vector256: Accumulate<Vec256>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
+            case ConvVectorWidth.Vector128: Accumulate<Vec128>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
+            default: Accumulate<VecScalar>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Accumulate<TVec>(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, int m, int n, int length,
+        Span<float> c, int ldc, bool overwrite) where TVec : struct, IConvVector<TVec>
+    {
         ref float a0 = ref MemoryMarshal.GetReference(a);
         ref float b0 = ref MemoryMarshal.GetReference(b);
         ref float c0 = ref MemoryMarshal.GetReference(c);
@@ -42,14 +53,14 @@ public static class Conv2DWeightDots
             int j = 0;
             for (; j <= n - 4; j += 4)
             {
-                Block4x4(ref Unsafe.Add(ref a0, i * lda), lda, ref Unsafe.Add(ref b0, j * ldb), ldb, length, block);
+                Block4x4<TVec>(ref Unsafe.Add(ref a0, i * lda), lda, ref Unsafe.Add(ref b0, j * ldb), ldb, length, block);
                 for (int r = 0; r < 4; r++)
                 for (int s = 0; s < 4; s++)
                     Store(ref Unsafe.Add(ref c0, (i + r) * ldc + j + s), block[r * 4 + s], overwrite);
             }
             for (; j < n; j++)
             {
-                Block4x1(ref Unsafe.Add(ref a0, i * lda), lda, ref Unsafe.Add(ref b0, j * ldb), length, block);
+                Block4x1<TVec>(ref Unsafe.Add(ref a0, i * lda), lda, ref Unsafe.Add(ref b0, j * ldb), length, block);
                 for (int r = 0; r < 4; r++)
                     Store(ref Unsafe.Add(ref c0, (i + r) * ldc + j), block[r], overwrite);
             }
@@ -65,72 +76,44 @@ public static class Conv2DWeightDots
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ref float target, float value, bool overwrite) => target = overwrite ? value : target + value;
 
-    // out[r·4 + s] = a_r · b_s for rows r, s = 0..3.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block4x4(ref float a, int lda, ref float b, int ldb, int length, Span<float> result)
+    // out[r·4 + s] = a_r · b_s for rows r, s = 0..3: whole vectors (lanes summed once, in the width's own order), then the
+    // scalar tail added on. The scalar width is all tail, from 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x4<TVec>(ref float a, int lda, ref float b, int ldb, int length, Span<float> result)
+        where TVec : struct, IConvVector<TVec>
     {
         ref float a1 = ref Unsafe.Add(ref a, lda), a2 = ref Unsafe.Add(ref a, 2 * lda), a3 = ref Unsafe.Add(ref a, 3 * lda);
         ref float b1 = ref Unsafe.Add(ref b, ldb), b2 = ref Unsafe.Add(ref b, 2 * ldb), b3 = ref Unsafe.Add(ref b, 3 * ldb);
-        int p = 0;
-        if (Vector512.IsHardwareAccelerated && length >= 16)
+        int p = 0, count = TVec.Count;
+        if (count > 1 && length >= count)
         {
-            Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
-            Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
-            Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
-            Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
-            for (; p <= length - 16; p += 16)
+            TVec s00 = default, s01 = default, s02 = default, s03 = default;
+            TVec s10 = default, s11 = default, s12 = default, s13 = default;
+            TVec s20 = default, s21 = default, s22 = default, s23 = default;
+            TVec s30 = default, s31 = default, s32 = default, s33 = default;
+            for (; p <= length - count; p += count)
             {
-                var vb0 = Vector512.LoadUnsafe(ref b, (nuint)p);
-                var vb1 = Vector512.LoadUnsafe(ref b1, (nuint)p);
-                var vb2 = Vector512.LoadUnsafe(ref b2, (nuint)p);
-                var vb3 = Vector512.LoadUnsafe(ref b3, (nuint)p);
-                var va = Vector512.LoadUnsafe(ref a, (nuint)p);
-                s00 = Vector512.FusedMultiplyAdd(va, vb0, s00); s01 = Vector512.FusedMultiplyAdd(va, vb1, s01);
-                s02 = Vector512.FusedMultiplyAdd(va, vb2, s02); s03 = Vector512.FusedMultiplyAdd(va, vb3, s03);
-                va = Vector512.LoadUnsafe(ref a1, (nuint)p);
-                s10 = Vector512.FusedMultiplyAdd(va, vb0, s10); s11 = Vector512.FusedMultiplyAdd(va, vb1, s11);
-                s12 = Vector512.FusedMultiplyAdd(va, vb2, s12); s13 = Vector512.FusedMultiplyAdd(va, vb3, s13);
-                va = Vector512.LoadUnsafe(ref a2, (nuint)p);
-                s20 = Vector512.FusedMultiplyAdd(va, vb0, s20); s21 = Vector512.FusedMultiplyAdd(va, vb1, s21);
-                s22 = Vector512.FusedMultiplyAdd(va, vb2, s22); s23 = Vector512.FusedMultiplyAdd(va, vb3, s23);
-                va = Vector512.LoadUnsafe(ref a3, (nuint)p);
-                s30 = Vector512.FusedMultiplyAdd(va, vb0, s30); s31 = Vector512.FusedMultiplyAdd(va, vb1, s31);
-                s32 = Vector512.FusedMultiplyAdd(va, vb2, s32); s33 = Vector512.FusedMultiplyAdd(va, vb3, s33);
+                var vb0 = TVec.Load(ref b, (nuint)p);
+                var vb1 = TVec.Load(ref b1, (nuint)p);
+                var vb2 = TVec.Load(ref b2, (nuint)p);
+                var vb3 = TVec.Load(ref b3, (nuint)p);
+                var va = TVec.Load(ref a, (nuint)p);
+                s00 = TVec.MultiplyAdd(va, vb0, s00); s01 = TVec.MultiplyAdd(va, vb1, s01);
+                s02 = TVec.MultiplyAdd(va, vb2, s02); s03 = TVec.MultiplyAdd(va, vb3, s03);
+                va = TVec.Load(ref a1, (nuint)p);
+                s10 = TVec.MultiplyAdd(va, vb0, s10); s11 = TVec.MultiplyAdd(va, vb1, s11);
+                s12 = TVec.MultiplyAdd(va, vb2, s12); s13 = TVec.MultiplyAdd(va, vb3, s13);
+                va = TVec.Load(ref a2, (nuint)p);
+                s20 = TVec.MultiplyAdd(va, vb0, s20); s21 = TVec.MultiplyAdd(va, vb1, s21);
+                s22 = TVec.MultiplyAdd(va, vb2, s22); s23 = TVec.MultiplyAdd(va, vb3, s23);
+                va = TVec.Load(ref a3, (nuint)p);
+                s30 = TVec.MultiplyAdd(va, vb0, s30); s31 = TVec.MultiplyAdd(va, vb1, s31);
+                s32 = TVec.MultiplyAdd(va, vb2, s32); s33 = TVec.MultiplyAdd(va, vb3, s33);
             }
-            result[0] = Vector512.Sum(s00); result[1] = Vector512.Sum(s01); result[2] = Vector512.Sum(s02); result[3] = Vector512.Sum(s03);
-            result[4] = Vector512.Sum(s10); result[5] = Vector512.Sum(s11); result[6] = Vector512.Sum(s12); result[7] = Vector512.Sum(s13);
-            result[8] = Vector512.Sum(s20); result[9] = Vector512.Sum(s21); result[10] = Vector512.Sum(s22); result[11] = Vector512.Sum(s23);
-            result[12] = Vector512.Sum(s30); result[13] = Vector512.Sum(s31); result[14] = Vector512.Sum(s32); result[15] = Vector512.Sum(s33);
-        }
-        else if (Vector256.IsHardwareAccelerated && length >= 8)
-        {
-            Vector256<float> s00 = default, s01 = default, s02 = default, s03 = default;
-            Vector256<float> s10 = default, s11 = default, s12 = default, s13 = default;
-            Vector256<float> s20 = default, s21 = default, s22 = default, s23 = default;
-            Vector256<float> s30 = default, s31 = default, s32 = default, s33 = default;
-            for (; p <= length - 8; p += 8)
-            {
-                var vb0 = Vector256.LoadUnsafe(ref b, (nuint)p);
-                var vb1 = Vector256.LoadUnsafe(ref b1, (nuint)p);
-                var vb2 = Vector256.LoadUnsafe(ref b2, (nuint)p);
-                var vb3 = Vector256.LoadUnsafe(ref b3, (nuint)p);
-                var va = Vector256.LoadUnsafe(ref a, (nuint)p);
-                s00 = Vector256.FusedMultiplyAdd(va, vb0, s00); s01 = Vector256.FusedMultiplyAdd(va, vb1, s01);
-                s02 = Vector256.FusedMultiplyAdd(va, vb2, s02); s03 = Vector256.FusedMultiplyAdd(va, vb3, s03);
-                va = Vector256.LoadUnsafe(ref a1, (nuint)p);
-                s10 = Vector256.FusedMultiplyAdd(va, vb0, s10); s11 = Vector256.FusedMultiplyAdd(va, vb1, s11);
-                s12 = Vector256.FusedMultiplyAdd(va, vb2, s12); s13 = Vector256.FusedMultiplyAdd(va, vb3, s13);
-                va = Vector256.LoadUnsafe(ref a2, (nuint)p);
-                s20 = Vector256.FusedMultiplyAdd(va, vb0, s20); s21 = Vector256.FusedMultiplyAdd(va, vb1, s21);
-                s22 = Vector256.FusedMultiplyAdd(va, vb2, s22); s23 = Vector256.FusedMultiplyAdd(va, vb3, s23);
-                va = Vector256.LoadUnsafe(ref a3, (nuint)p);
-                s30 = Vector256.FusedMultiplyAdd(va, vb0, s30); s31 = Vector256.FusedMultiplyAdd(va, vb1, s31);
-                s32 = Vector256.FusedMultiplyAdd(va, vb2, s32); s33 = Vector256.FusedMultiplyAdd(va, vb3, s33);
-            }
-            result[0] = Vector256.Sum(s00); result[1] = Vector256.Sum(s01); result[2] = Vector256.Sum(s02); result[3] = Vector256.Sum(s03);
-            result[4] = Vector256.Sum(s10); result[5] = Vector256.Sum(s11); result[6] = Vector256.Sum(s12); result[7] = Vector256.Sum(s13);
-            result[8] = Vector256.Sum(s20); result[9] = Vector256.Sum(s21); result[10] = Vector256.Sum(s22); result[11] = Vector256.Sum(s23);
-            result[12] = Vector256.Sum(s30); result[13] = Vector256.Sum(s31); result[14] = Vector256.Sum(s32); result[15] = Vector256.Sum(s33);
+            result[0] = TVec.Sum(s00); result[1] = TVec.Sum(s01); result[2] = TVec.Sum(s02); result[3] = TVec.Sum(s03);
+            result[4] = TVec.Sum(s10); result[5] = TVec.Sum(s11); result[6] = TVec.Sum(s12); result[7] = TVec.Sum(s13);
+            result[8] = TVec.Sum(s20); result[9] = TVec.Sum(s21); result[10] = TVec.Sum(s22); result[11] = TVec.Sum(s23);
+            result[12] = TVec.Sum(s30); result[13] = TVec.Sum(s31); result[14] = TVec.Sum(s32); result[15] = TVec.Sum(s33);
         }
         else result.Clear();
 
@@ -146,36 +129,24 @@ public static class Conv2DWeightDots
     }
 
     // out[r] = a_r · b for rows r = 0..3 of a and one row of b.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block4x1(ref float a, int lda, ref float b, int length, Span<float> result)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x1<TVec>(ref float a, int lda, ref float b, int length, Span<float> result)
+        where TVec : struct, IConvVector<TVec>
     {
         ref float a1 = ref Unsafe.Add(ref a, lda), a2 = ref Unsafe.Add(ref a, 2 * lda), a3 = ref Unsafe.Add(ref a, 3 * lda);
-        int p = 0;
-        if (Vector512.IsHardwareAccelerated && length >= 16)
+        int p = 0, count = TVec.Count;
+        if (count > 1 && length >= count)
         {
-            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (; p <= length - 16; p += 16)
+            TVec s0 = default, s1 = default, s2 = default, s3 = default;
+            for (; p <= length - count; p += count)
             {
-                var vb = Vector512.LoadUnsafe(ref b, (nuint)p);
-                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a, (nuint)p), vb, s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a1, (nuint)p), vb, s1);
-                s2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a2, (nuint)p), vb, s2);
-                s3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a3, (nuint)p), vb, s3);
+                var vb = TVec.Load(ref b, (nuint)p);
+                s0 = TVec.MultiplyAdd(TVec.Load(ref a, (nuint)p), vb, s0);
+                s1 = TVec.MultiplyAdd(TVec.Load(ref a1, (nuint)p), vb, s1);
+                s2 = TVec.MultiplyAdd(TVec.Load(ref a2, (nuint)p), vb, s2);
+                s3 = TVec.MultiplyAdd(TVec.Load(ref a3, (nuint)p), vb, s3);
             }
-            result[0] = Vector512.Sum(s0); result[1] = Vector512.Sum(s1); result[2] = Vector512.Sum(s2); result[3] = Vector512.Sum(s3);
-        }
-        else if (Vector256.IsHardwareAccelerated && length >= 8)
-        {
-            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (; p <= length - 8; p += 8)
-            {
-                var vb = Vector256.LoadUnsafe(ref b, (nuint)p);
-                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)p), vb, s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a1, (nuint)p), vb, s1);
-                s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a2, (nuint)p), vb, s2);
-                s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a3, (nuint)p), vb, s3);
-            }
-            result[0] = Vector256.Sum(s0); result[1] = Vector256.Sum(s1); result[2] = Vector256.Sum(s2); result[3] = Vector256.Sum(s3);
+            result[0] = TVec.Sum(s0); result[1] = TVec.Sum(s1); result[2] = TVec.Sum(s2); result[3] = TVec.Sum(s3);
         }
         else result[..4].Clear();
 

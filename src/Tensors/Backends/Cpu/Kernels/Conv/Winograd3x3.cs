@@ -55,13 +55,6 @@ public static unsafe partial class Winograd3x3
     private const int Slack = 32;
 
     /// <summary>
-    /// Cap on a group's V (16·C·T) and M (16·OC·T) together: 256 Ki floats = 1 MiB, half the 2 MiB L2, so the GEMMs read
-    /// V and the output transform reads M from L2 (measured in docs/perf/conv.md: 32→32 @32 one image per group, 64→128
-    /// @8 five; groups of twice that were 5–15% slower).
-    /// </summary>
-    internal const int GroupBudgetFloats = 256 * 1024;
-
-    /// <summary>
     /// x (N, C, H, W), w (OC, C, 3, 3) — or, when <paramref name="flipWeights"/>, w (C, OC, 3, 3) read as
     /// W′[oc][c] = rot180(w[c][oc]) — bias (OC) or empty → y (N, OC, OH, OW): overwritten (+ bias), or ACCUMULATED when
     /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
@@ -102,15 +95,13 @@ public static unsafe partial class Winograd3x3
     }
 
     /// <summary>
-    /// Images per group: V and M within <see cref="GroupBudgetFloats"/>, and ≥ 4 groups per thread so dynamic claiming
-    /// balances.
+    /// Images per group on this machine: V (16·C·T) and M (16·OC·T) together within half the core's L2, so the GEMMs read
+    /// V and the output transform reads M from L2 (measured with a 2 MiB L2, docs/perf/conv.md: 32→32 @32 one image per
+    /// group, 64→128 @8 five; groups of twice that were 5–15% slower), and ≥ 4 groups per thread so dynamic claiming
+    /// balances. The convolution drivers take it from their <see cref="ConvPlan"/>.
     /// </summary>
-    public static int ImagesPerGroup(in WinogradProblem p)
-    {
-        int b = (int)Math.Max(1, GroupBudgetFloats / (16L * (p.C + p.OC) * p.TilesPerImage));
-        int maxForParallelism = Math.Max(1, p.N / (4 * ParallelFor.ThreadCount));
-        return Math.Min(b, maxForParallelism);
-    }
+    public static int ImagesPerGroup(in WinogradProblem p) =>
+        ConvPlan.WinogradImagesPerGroup(p, ConvPlan.GroupBudgets.From(CpuCaches.Current).WinogradFloats, ParallelFor.ThreadCount);
 
     /// <summary>
     /// w (OC, C, 3, 3) → u (16, OC, C): u[4i + j][oc][c] = (G g Gᵀ)[i][j], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].

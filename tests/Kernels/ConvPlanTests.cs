@@ -31,11 +31,18 @@ public class ConvPlanTests
     [Fact]
     public void A_cache_hit_allocates_nothing()
     {
+        // The least of a few rounds: the runtime itself may allocate on this thread once in a while (tiering up the
+        // method mid-loop), while an allocating lookup would allocate in every round.
         var g = Layer(93, 64, 8, 128);
         ConvPlan.For(g, Conv2DAlgorithm.Auto);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) ConvPlan.For(g, Conv2DAlgorithm.Auto);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long least = long.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++) ConvPlan.For(g, Conv2DAlgorithm.Auto);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
     }
 
     [Fact]
@@ -81,16 +88,20 @@ public class ConvPlanTests
         var l2Of2MiB = new CpuCaches(32 << 10, 2 << 20, 32 << 20, "test");
         var l2Of512KiB = new CpuCaches(32 << 10, 512 << 10, 32 << 20, "test");
 
-        // 64→128 @8: V and M are 16·192·16 floats an image; half of a 2 MiB L2 holds 5, half of 512 KiB holds 1.
+        // 64→128 @8: V and M are 16·192·16 floats an image; half of a 2 MiB L2 holds 5, half of 512 KiB 1, but the
+        // GEMM keeps ≥ 64 tiles: 4 images of 16.
         var g = Layer(128, 64, 8, 128);
         Assert.Equal(5, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of2MiB).ForwardWinogradImages);
-        Assert.Equal(1, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).ForwardWinogradImages);
+        Assert.Equal(4, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).ForwardWinogradImages);
+        // 32→32 @32: 16·64·256 floats an image, over any of these budgets: one image.
+        Assert.Equal(1, ConvPlan.Create(Layer(128, 32, 32, 32), Conv2DAlgorithm.Auto, threads: 2, caches: l2Of2MiB).ForwardWinogradImages);
         Assert.Equal(5, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: CpuCaches.Fallback).ForwardWinogradImages);
 
-        // 16→32 @14, im2col: 5 images make the GEMM ~1024 columns; their 141 Ki-float column matrix fits 5/16 of 2 MiB only.
+        // 16→32 @14, im2col: 5 images make the GEMM ~1024 columns; their 138 Ki-float column matrix fits 5/16 of 2 MiB
+        // only; with 512 KiB the floor of 256 columns keeps 2.
         var h = Layer(128, 16, 14, 32);
         Assert.Equal(5, ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of2MiB).Im2ColImagesPerGroup);
-        Assert.Equal(1, ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).Im2ColImagesPerGroup);
+        Assert.Equal(2, ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).Im2ColImagesPerGroup);
         Assert.Equal(5, ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: CpuCaches.Fallback).Im2ColImagesPerGroup);
 
         // Few images: at least 4 groups per thread wins over the cache.

@@ -242,25 +242,37 @@ public sealed class ConvPlan
     private const int TargetColumns = 1024;
 
     /// <summary>
+    /// Floors under the cache caps: a GEMM narrower than this loses more than an L2-resident group saves (Winograd, one
+    /// 8×8 image per group, N = 16 tiles: 1.5× slower, docs/perf/conv.md), so a small L2 never shrinks a group below
+    /// it (the group then streams from L3).
+    /// </summary>
+    private const int MinIm2ColColumns = 256, MinWinogradTiles = 64;
+
+    /// <summary>
     /// Images per im2col GEMM (and per backward group): enough that the GEMM's N = B·OH·OW reaches about
     /// <see cref="TargetColumns"/> (small images: 14×14, 8×8), while the group's column matrix stays within
-    /// <paramref name="columnBudget"/> and the groups still spread over the workers (≥ 4 per thread). Measured on the
+    /// <paramref name="columnBudget"/> (but N ≥ <see cref="MinIm2ColColumns"/>) and the groups still spread over the
+    /// workers (≥ 4 per thread). Measured on the
     /// study layers: see docs/perf/conv.md.
     /// </summary>
     internal static int ImagesPerGemm(in ConvGeometry g, long columnBudget, int threads)
     {
         if (IsPointwise(g)) return 1; // no im2col copy to amortise; the GEMM reads x_n in place
         int pixels = g.OutputPixels;
-        int b = Math.Max(1, TargetColumns / pixels);
-        while (b > 1 && (long)g.PatchSize * pixels * b > columnBudget) b--;
+        int b = Math.Max(1, TargetColumns / pixels), floor = (MinIm2ColColumns + pixels - 1) / pixels;
+        while (b > floor && (long)g.PatchSize * pixels * b > columnBudget) b--;
         int maxForParallelism = Math.Max(1, g.N / (4 * threads));
         return Math.Min(b, maxForParallelism);
     }
 
-    /// <summary>Images per Winograd group: V and M within <paramref name="budget"/>, and ≥ 4 groups per thread.</summary>
+    /// <summary>
+    /// Images per Winograd group: V and M within <paramref name="budget"/> (but ≥ <see cref="MinWinogradTiles"/> tiles),
+    /// and ≥ 4 groups per thread.
+    /// </summary>
     internal static int WinogradImagesPerGroup(in WinogradProblem p, long budget, int threads)
     {
-        int b = (int)Math.Max(1, budget / (16L * (p.C + p.OC) * p.TilesPerImage));
+        int floor = (MinWinogradTiles + p.TilesPerImage - 1) / p.TilesPerImage;
+        int b = (int)Math.Max(floor, budget / (16L * (p.C + p.OC) * p.TilesPerImage));
         int maxForParallelism = Math.Max(1, p.N / (4 * threads));
         return Math.Min(b, maxForParallelism);
     }

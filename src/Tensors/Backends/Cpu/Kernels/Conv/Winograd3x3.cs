@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
@@ -81,17 +80,24 @@ public static unsafe partial class Winograd3x3
         TransformWeights(w, p.OC, p.C, flipWeights, u);
         fixed (float* px = x, pw = u, pb = bias, py = y, pm = inputMask)
         {
-            var body = new Body
+            var body = new Body<NoRelu, OverwriteOutput>
             {
                 X = px, U = pw, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
-                ImagesPerGroup = images, Accumulate = accumulate, Width = width,
-                Mask = inputMask.IsEmpty ? null : pm, Relu = relu,
+                ImagesPerGroup = images, Width = width, Mask = inputMask.IsEmpty ? null : pm,
             };
-            int groups = (p.N + images - 1) / images;
-            // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
-            if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
-            else for (int group = 0; group < groups; group++) body.Execute(group, 0);
+            // The output's write mode and the fused ReLU as type parameters: one compiled loop each.
+            if (accumulate) RunGroups(body.As<NoRelu, AccumulateOutput>());
+            else if (relu) RunGroups(body.As<FusedRelu, OverwriteOutput>());
+            else RunGroups(body);
         }
+    }
+
+    private static void RunGroups<TRelu, TWrite>(Body<TRelu, TWrite> body) where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
+    {
+        int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
+        // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
+        if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
+        else for (int group = 0; group < groups; group++) body.Execute(group, 0);
     }
 
     /// <summary>
@@ -145,13 +151,16 @@ public static unsafe partial class Winograd3x3
     /// <summary>Floats between ξ planes: ≥ planeFloats, ≡ 16 (one cache line) mod 1024 (4 KiB).</summary>
     private static long PlaneStride(int planeFloats) => RoundUp(planeFloats, 1024) + 16;
 
-    private struct Body : IParallelBody
+    /// <summary>One group of images per item; TRelu: ReLU on each (overwritten) output plane; TWrite: y overwritten or added to.</summary>
+    private struct Body<TRelu, TWrite> : IParallelBody where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
     {
         public float* X, U, Bias, Y, Mask;
         public WinogradProblem P;
         public int ImagesPerGroup;
-        public bool Accumulate, Relu;
         public ConvVectorWidth Width;
+
+        public readonly Body<TRelu2, TWrite2> As<TRelu2, TWrite2>() where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode =>
+            new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width };
 
         public void Execute(int group, int worker)
         {
@@ -225,10 +234,10 @@ public static unsafe partial class Winograd3x3
                 for (int oc = 0; oc < p.OC; oc++)
                 {
                     float* dst = Y + ((long)(first + b) * p.OC + oc) * outPlane;
-                    OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
-                        Bias == null ? 0f : Bias[oc], dst, p, Accumulate, ps);
+                    OutputTile<TVec, TWrite>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
+                        Bias == null ? 0f : Bias[oc], dst, p, ps);
                     // Fused ReLU forward: the plane just written is still in L1.
-                    if (Relu) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
+                    if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
                 }
             }
         }
@@ -356,11 +365,11 @@ public static unsafe partial class Winograd3x3
 
     /// <summary>
     /// One output plane: m[ξ·mPlane + t] (16 products of flattened tile t) → dst (OH, OW) = Aᵀ m A + bias, Aᵀ = [1 1 1 0;
-    /// 0 1 −1 −1], clipped at odd OH/OW; overwritten, or added to dst when accumulate.
+    /// 0 1 −1 −1], clipped at odd OH/OW; overwritten, or added to dst (TWrite).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputTile<TVec>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p, bool accumulate,
-        float* scratch) where TVec : struct, IConvVector<TVec>
+    private static void OutputTile<TVec, TWrite>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p,
+        float* scratch) where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
     {
         int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count, tiles = tilesH * tilesW;
         int rPlane = (tilesH + 1) * tilesW + Slack, zPlane = tiles + Slack;
@@ -395,24 +404,27 @@ public static unsafe partial class Winograd3x3
             float* left = z + 2 * a * zPlane + th * tilesW, right = left + zPlane;
             for (int k = 0; k < tilesW; k += n)
                 TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
-            CopyOrAdd(line, dst + (long)oy * p.OW, p.OW, accumulate);
+            CopyOrAdd<TVec, TWrite>(line, dst + (long)oy * p.OW, p.OW);
         }
     }
 
-    /// <summary>dst[0..count) = src (or += src), inlined in 16/8/4/1 steps: output rows are 8..32 floats.</summary>
+    /// <summary>dst[0..count) = src (or += src), inlined in TVec, 256-, 128-bit and scalar steps: output rows are 8..32 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyOrAdd(float* src, float* dst, int count, bool accumulate)
+    private static void CopyOrAdd<TVec, TWrite>(float* src, float* dst, int count)
+        where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
     {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= count; i += 16)
-                (accumulate ? Vector512.Load(dst + i) + Vector512.Load(src + i) : Vector512.Load(src + i)).Store(dst + i);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= count; i += 8)
-                (accumulate ? Vector256.Load(dst + i) + Vector256.Load(src + i) : Vector256.Load(src + i)).Store(dst + i);
-        if (Vector128.IsHardwareAccelerated)
-            for (; i + 4 <= count; i += 4)
-                (accumulate ? Vector128.Load(dst + i) + Vector128.Load(src + i) : Vector128.Load(src + i)).Store(dst + i);
-        for (; i < count; i++) dst[i] = accumulate ? dst[i] + src[i] : src[i];
+        int i = CopyOrAddSteps<TVec, TWrite>(src, dst, 0, count);
+        if (TVec.Count > 8) i = CopyOrAddSteps<Vec256, TWrite>(src, dst, i, count);
+        if (TVec.Count > 4) i = CopyOrAddSteps<Vec128, TWrite>(src, dst, i, count);
+        if (TVec.Count > 1) CopyOrAddSteps<VecScalar, TWrite>(src, dst, i, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CopyOrAddSteps<TVec, TWrite>(float* src, float* dst, int i, int count)
+        where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
+    {
+        for (; i + TVec.Count <= count; i += TVec.Count)
+            TVec.Store(dst + i, TWrite.Accumulate ? TVec.Load(dst + i) + TVec.Load(src + i) : TVec.Load(src + i));
+        return i;
     }
 }

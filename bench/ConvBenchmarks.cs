@@ -7,6 +7,7 @@ using BenchmarkDotNet.Running;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Bench;

@@ -1,6 +1,7 @@
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 namespace NativeConv.Tensors;
 

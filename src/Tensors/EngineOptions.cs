@@ -1,5 +1,6 @@
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 namespace NativeConv.Tensors;
 

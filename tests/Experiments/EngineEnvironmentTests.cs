@@ -3,6 +3,7 @@ using NativeConv.Experiments.Commands;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tests.Support;
 
 namespace NativeConv.Tests.Experiments;

@@ -1,6 +1,7 @@
 using NativeConv.Tensors;
 using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 using NativeConv.Tensors.Ops;
 using NativeConv.Tests.Support;

@@ -2,6 +2,7 @@ using NativeConv.Layers;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 using NativeConv.Tensors.Ops;
 using NativeConv.Tests.Gradients;
@@ -71,19 +72,22 @@ public class Conv2DReluFusionTests
             var expected = new float[n];
             System.Numerics.Tensors.TensorPrimitives.Add(src, bias, expected);
             Relu.Forward(expected, expected);
-            var actual = new float[n];
-            TestRandom.Poison(actual);
-            Conv2DReluKernels.BiasRelu(src, bias, actual);
-            AssertBitwise(expected, actual, $"bias {bias}, length {n}");
-            if (bias == 0f)
+            foreach (var vectors in ConvVectorWidths.Supported)
             {
-                var plain = new float[n];
-                Relu.Forward(src, plain); // bias 0 is the plain ReLU
-                AssertBitwise(plain, actual, $"bias 0 vs ReLU, length {n}");
+                var actual = new float[n];
+                TestRandom.Poison(actual);
+                Conv2DReluKernels.BiasRelu(src, bias, actual, vectors);
+                AssertBitwise(expected, actual, $"{vectors}: bias {bias}, length {n}");
+                if (bias == 0f)
+                {
+                    var plain = new float[n];
+                    Relu.Forward(src, plain); // bias 0 is the plain ReLU
+                    AssertBitwise(plain, actual, $"{vectors}: bias 0 vs ReLU, length {n}");
+                }
+                var inPlace = (float[])src.Clone();
+                Conv2DReluKernels.BiasRelu(inPlace, bias, inPlace, vectors);
+                AssertBitwise(expected, inPlace, $"{vectors}: bias {bias} in place, length {n}");
             }
-            var inPlace = (float[])src.Clone();
-            Conv2DReluKernels.BiasRelu(inPlace, bias, inPlace);
-            AssertBitwise(expected, inPlace, $"bias {bias} in place, length {n}");
         }
     }
 

@@ -1,5 +1,6 @@
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 using NativeConv.Tests.Support;
 
@@ -7,8 +8,9 @@ namespace NativeConv.Tests.Kernels;
 
 public class Im2ColTests
 {
-    [Fact]
-    public void ImageToColumns_matches_scalar_reference_on_awkward_shapes()
+    [Theory]
+    [MemberData(nameof(ConvVectorWidths.All), MemberType = typeof(ConvVectorWidths))]
+    public void ImageToColumns_matches_scalar_reference_on_awkward_shapes(ConvVectorWidth vectors)
     {
         int checkedCases = 0;
         foreach (var testCase in ConvReference.AwkwardCases())
@@ -26,7 +28,7 @@ public class Im2ColTests
             {
                 var image = x.AsSpan(n * imageSize, imageSize);
                 ConvReference.Im2Col(image, expected.AsSpan(n * pixels), stride, g);
-                Im2Col.ImageToColumns(image, actual.AsSpan(n * pixels), stride, g);
+                Im2Col.ImageToColumns(image, actual.AsSpan(n * pixels), stride, g, vectors);
             }
             AssertBitwise(expected, actual, testCase.ToString());
             checkedCases++;
@@ -34,8 +36,9 @@ public class Im2ColTests
         Assert.True(checkedCases > 200, $"only {checkedCases} cases");
     }
 
-    [Fact]
-    public void ColumnsToImageAdd_matches_scalar_reference_and_accumulates()
+    [Theory]
+    [MemberData(nameof(ConvVectorWidths.All), MemberType = typeof(ConvVectorWidths))]
+    public void ColumnsToImageAdd_matches_scalar_reference_and_accumulates(ConvVectorWidth vectors)
     {
         int seed = 100;
         foreach (var testCase in ConvReference.AwkwardCases())
@@ -49,7 +52,7 @@ public class Im2ColTests
             for (int n = 0; n < g.N; n++)
             {
                 ConvReference.Col2ImAdd(col.AsSpan(n * pixels), stride, expected.AsSpan(n * imageSize, imageSize), g);
-                Im2Col.ColumnsToImageAdd(((float[])col.Clone()).AsSpan(n * pixels), stride, actual.AsSpan(n * imageSize, imageSize), g);
+                Im2Col.ColumnsToImageAdd(((float[])col.Clone()).AsSpan(n * pixels), stride, actual.AsSpan(n * imageSize, imageSize), g, vectors);
             }
             for (int i = 0; i < expected.Length; i++)
                 Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (1 + Math.Abs(expected[i])),
@@ -86,6 +89,7 @@ public class Im2ColTests
     public void Stride_one_rows_of_every_width(int stride)
     {
         var widths = Enumerable.Range(1, 70).Append(257);
+        foreach (var vectors in ConvVectorWidths.Supported)
         foreach (int width in widths)
         foreach (var padding in new[] { Padding.Same, Padding.Valid, Padding.Explicit(2, 1) })
         {
@@ -96,16 +100,16 @@ public class Im2ColTests
             var actual = new float[expected.Length];
             TestRandom.Poison(actual);
             ConvReference.Im2Col(x, expected, g.OutputPixels, g);
-            Im2Col.ImageToColumns(x, actual, g.OutputPixels, g);
-            AssertBitwise(expected, actual, $"width {width} {padding} stride (1,{stride})");
+            Im2Col.ImageToColumns(x, actual, g.OutputPixels, g, vectors);
+            AssertBitwise(expected, actual, $"{vectors}: width {width} {padding} stride (1,{stride})");
 
             var initial = TestRandom.Uniform(x.Length, width + 1000);
             var back = (float[])initial.Clone();
             var backExpected = (float[])initial.Clone();
             ConvReference.Col2ImAdd(expected, g.OutputPixels, backExpected, g);
-            Im2Col.ColumnsToImageAdd((float[])expected.Clone(), g.OutputPixels, back, g);
+            Im2Col.ColumnsToImageAdd((float[])expected.Clone(), g.OutputPixels, back, g, vectors);
             for (int i = 0; i < back.Length; i++)
-                Assert.True(Math.Abs(back[i] - backExpected[i]) <= 1e-5f * (1 + Math.Abs(backExpected[i])), $"col2im width {width} {padding} pixel {i}");
+                Assert.True(Math.Abs(back[i] - backExpected[i]) <= 1e-5f * (1 + Math.Abs(backExpected[i])), $"{vectors}: col2im width {width} {padding} pixel {i}");
         }
     }
 

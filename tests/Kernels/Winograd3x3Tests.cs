@@ -1,5 +1,6 @@
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 using NativeConv.Tests.Support;
 
@@ -18,13 +19,7 @@ public class Winograd3x3Tests
 {
     private const double RelativeTolerance = 1e-5;
 
-    public static TheoryData<WinogradVectorWidth> Widths()
-    {
-        var data = new TheoryData<WinogradVectorWidth>();
-        foreach (var width in new[] { WinogradVectorWidth.Vector512, WinogradVectorWidth.Vector256, WinogradVectorWidth.Scalar })
-            if (Winograd3x3.IsSupported(width)) data.Add(width);
-        return data;
-    }
+    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
 
     private static readonly Padding[] Paddings =
         [Padding.Valid, Padding.Same, Padding.Explicit(2, 2), Padding.Explicit(1, 2), Padding.Explicit(2, 0), Padding.Explicit(0, 1)];
@@ -66,7 +61,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Forward_matches_direct_convolution(WinogradVectorWidth width)
+    public void Forward_matches_direct_convolution(ConvVectorWidth width)
     {
         int seed = 11, cases = 0;
         foreach (var g in Geometries())
@@ -87,7 +82,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Input_gradient_accumulates_onto_dx(WinogradVectorWidth width)
+    public void Input_gradient_accumulates_onto_dx(ConvVectorWidth width)
     {
         int seed = 700;
         foreach (var g in Geometries())
@@ -109,7 +104,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Weight_gradient_accumulates_onto_dw_and_dbias(WinogradVectorWidth width)
+    public void Weight_gradient_accumulates_onto_dw_and_dbias(ConvVectorWidth width)
     {
         int seed = 1300, cases = 0;
         foreach (var g in Geometries())

@@ -4,6 +4,8 @@ using NativeConv.Gpu;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends;
 using NativeConv.Tensors.Backends.Cpu;
+using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 namespace NativeConv.Experiments.Commands;
 

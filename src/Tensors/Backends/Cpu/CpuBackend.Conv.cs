@@ -1,4 +1,4 @@
-using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Backends.Cpu;

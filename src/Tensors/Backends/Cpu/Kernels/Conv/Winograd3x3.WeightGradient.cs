@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// The weight gradient of a Winograd F(2×2, 3×3) convolution. The forward is y_t = Aᵀ [Σ_c U[oc][c] ⊙ V_t[c]] A per 2×2
@@ -27,7 +27,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput,
         Span<float> dw, Span<float> dBias, in WinogradProblem p, int imagesPerGroup = 0,
-        WinogradVectorWidth width = WinogradVectorWidth.Auto)
+        ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
             || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
@@ -36,9 +36,7 @@ public static unsafe partial class Winograd3x3
         if (x.Length < (long)p.N * p.C * p.H * p.W || dy.Length < outputs || dw.Length < p.OC * p.C * 9
             || (!dBias.IsEmpty && dBias.Length < p.OC) || (!reluOutput.IsEmpty && reluOutput.Length < outputs))
             throw new ArgumentException($"Winograd3x3.WeightGradient: spans x {x.Length}, dy {dy.Length}, ReLU output {reluOutput.Length}, dw {dw.Length}, dBias {dBias.Length} are too small for {p}.");
-        if (width == WinogradVectorWidth.Auto) width = BestWidth;
-        else if (!IsSupported(width))
-            throw new ArgumentException($"Winograd3x3: {width} transforms cannot run on this machine.");
+        width = ConvVectors.Resolve(width, "Winograd3x3");
 
         int images = imagesPerGroup > 0 ? Math.Min(imagesPerGroup, p.N) : ImagesPerGroup(p);
         int groups = (p.N + images - 1) / images;
@@ -100,21 +98,22 @@ public static unsafe partial class Winograd3x3
         public int PartialStride;
         public WinogradProblem P;
         public int ImagesPerGroup, Groups, Chunks;
-        public WinogradVectorWidth Width;
+        public ConvVectorWidth Width;
 
         public void Execute(int chunk, int worker)
         {
             switch (Width)
             {
-                case WinogradVectorWidth.Vector512: Chunk<Vec512>(chunk); break;
-                case WinogradVectorWidth.Vector256: Chunk<Vec256>(chunk); break;
+                case ConvVectorWidth.Vector512: Chunk<Vec512>(chunk); break;
+                case ConvVectorWidth.Vector256: Chunk<Vec256>(chunk); break;
+                case ConvVectorWidth.Vector128: Chunk<Vec128>(chunk); break;
                 default: Chunk<VecScalar>(chunk); break;
             }
         }
 
         // The groups of one chunk (sizes differ by at most one group), summed into the chunk's partial.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Chunk<TVec>(int chunk) where TVec : struct, IWinogradVector<TVec>
+        private readonly void Chunk<TVec>(int chunk) where TVec : struct, IConvVector<TVec>
         {
             ref readonly var p = ref P;
             int tilesPerImage = p.TilesPerImage;
@@ -180,7 +179,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GradientTile<TVec>(float* src, in WinogradProblem p, float* yHat, long yPlane, float* scratch)
-        where TVec : struct, IWinogradVector<TVec>
+        where TVec : struct, IConvVector<TVec>
     {
         int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count, tiles = tilesH * tilesW;
         int rPlane = (tilesH + 1) * tilesW + Slack, zPlane = tiles + Slack;
@@ -208,6 +207,13 @@ public static unsafe partial class Winograd3x3
                     Vec256.Deinterleave(line + 2 * k, out var e, out var o);
                     Vec256.Store(even + k, e);
                     Vec256.Store(odd + k, o);
+                }
+            if (n > 4)
+                for (; k + 4 <= pairs; k += 4)
+                {
+                    Vec128.Deinterleave(line + 2 * k, out var e, out var o);
+                    Vec128.Store(even + k, e);
+                    Vec128.Store(odd + k, o);
                 }
             for (; k < pairs; k++)
             {
@@ -244,7 +250,7 @@ public static unsafe partial class Winograd3x3
     // Ŷ[4·i + 0..3] at one vector of tiles = (u, u + v, u − v, −v).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RowOut<TVec>(float* yHat, long yPlane, int i, TVec u, TVec v, TVec zero)
-        where TVec : struct, IWinogradVector<TVec>
+        where TVec : struct, IConvVector<TVec>
     {
         float* at = yHat + 4 * i * yPlane;
         TVec.Store(at, u);

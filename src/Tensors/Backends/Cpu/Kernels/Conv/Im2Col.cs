@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using NativeConv.Tensors.Geometry;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// im2col and its adjoint col2im for one image, the data movement of convolution-as-GEMM.
@@ -19,11 +18,27 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 /// </summary>
 public static class Im2Col
 {
-    /// <summary>image (C, H, W) → col (C·KH·KW, OH·OW) with row stride colStride. Every element of each row's first OH·OW is written.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ImageToColumns(ReadOnlySpan<float> image, Span<float> col, int colStride, in ConvGeometry g)
+    /// <summary>
+    /// image (C, H, W) → col (C·KH·KW, OH·OW) with row stride colStride. Every element of each row's first OH·OW is written.
+    /// <paramref name="width"/>: the row copies' vectors (Auto: <see cref="ConvVectors.Best"/>; tests force each width).
+    /// </summary>
+    public static void ImageToColumns(ReadOnlySpan<float> image, Span<float> col, int colStride, in ConvGeometry g,
+        ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         CheckSpans(image.Length, col.Length, colStride, g, "ImageToColumns");
+        switch (ConvVectors.Resolve(width, "Im2Col"))
+        {
+            case ConvVectorWidth.Vector512: ImageToColumns<Vec512>(image, col, colStride, g); break;
+            case ConvVectorWidth.Vector256: ImageToColumns<Vec256>(image, col, colStride, g); break;
+            case ConvVectorWidth.Vector128: ImageToColumns<Vec128>(image, col, colStride, g); break;
+            default: ImageToColumns<VecScalar>(image, col, colStride, g); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ImageToColumns<TVec>(ReadOnlySpan<float> image, Span<float> col, int colStride, in ConvGeometry g)
+        where TVec : struct, IConvVector<TVec>
+    {
         int h = g.H, w = g.W, oh = g.OH, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
         ref float img = ref MemoryMarshal.GetReference(image);
         ref float dstBase = ref MemoryMarshal.GetReference(col);
@@ -55,7 +70,7 @@ public static class Im2Col
                         // never outside the image) and then zero the owLo / ow−owHi edge columns of each row, which the
                         // block copy filled with the neighbouring row's pixels.
                         int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
-                        Copy(ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), ref Unsafe.Add(ref dst, start), end - start);
+                        Copy<TVec>(ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), ref Unsafe.Add(ref dst, start), end - start);
                         if (owLo > 0 || owHi < ow)
                             for (int oy = ohLo; oy < ohHi; oy++)
                             {
@@ -71,7 +86,7 @@ public static class Im2Col
                         ref float dstRow = ref Unsafe.Add(ref dst, oy * ow);
                         ref float src = ref Unsafe.Add(ref plane, (oy * sh + ih0) * w + owLo * sw + iw0);
                         if (owLo > 0) Zero(ref dstRow, owLo);
-                        if (sw == 1) Copy(ref src, ref Unsafe.Add(ref dstRow, owLo), valid);
+                        if (sw == 1) Copy<TVec>(ref src, ref Unsafe.Add(ref dstRow, owLo), valid);
                         else
                         {
                             ref float d = ref Unsafe.Add(ref dstRow, owLo);
@@ -88,12 +103,25 @@ public static class Im2Col
     /// <summary>
     /// image (C, H, W) += col2im(col): col (C·KH·KW, OH·OW) with row stride colStride; every column entry is added to the
     /// input pixel it was gathered from (overlapping patches accumulate; padding entries are dropped). Adjoint of
-    /// <see cref="ImageToColumns"/>. col is scratch: entries that fall on padding may be overwritten with zeros.
+    /// ImageToColumns. col is scratch: entries that fall on padding may be overwritten with zeros.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ColumnsToImageAdd(Span<float> col, int colStride, Span<float> image, in ConvGeometry g)
+    public static void ColumnsToImageAdd(Span<float> col, int colStride, Span<float> image, in ConvGeometry g,
+        ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         CheckSpans(image.Length, col.Length, colStride, g, "ColumnsToImageAdd");
+        switch (ConvVectors.Resolve(width, "Im2Col"))
+        {
+            case ConvVectorWidth.Vector512: ColumnsToImageAdd<Vec512>(col, colStride, image, g); break;
+            case ConvVectorWidth.Vector256: ColumnsToImageAdd<Vec256>(col, colStride, image, g); break;
+            case ConvVectorWidth.Vector128: ColumnsToImageAdd<Vec128>(col, colStride, image, g); break;
+            default: ColumnsToImageAdd<VecScalar>(col, colStride, image, g); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ColumnsToImageAdd<TVec>(Span<float> col, int colStride, Span<float> image, in ConvGeometry g)
+        where TVec : struct, IConvVector<TVec>
+    {
         int h = g.H, w = g.W, ow = g.OW, sh = g.StrideH, sw = g.StrideW;
         ref float img = ref MemoryMarshal.GetReference(image);
         ref float srcBase = ref MemoryMarshal.GetReference(col);
@@ -125,14 +153,14 @@ public static class Im2Col
                                 for (int i = owHi; i < ow; i++) Unsafe.Add(ref srcRow, i) = 0f;
                             }
                         int start = ohLo * ow + owLo, end = (ohHi - 1) * ow + owHi;
-                        Add(ref Unsafe.Add(ref src, start), ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), end - start);
+                        Add<TVec>(ref Unsafe.Add(ref src, start), ref Unsafe.Add(ref plane, (ohLo + ih0) * w + owLo + iw0), end - start);
                         continue;
                     }
                     for (int oy = ohLo; oy < ohHi; oy++)
                     {
                         ref float s = ref Unsafe.Add(ref src, oy * ow + owLo);
                         ref float dst = ref Unsafe.Add(ref plane, (oy * sh + ih0) * w + owLo * sw + iw0);
-                        if (sw == 1) Add(ref s, ref dst, valid);
+                        if (sw == 1) Add<TVec>(ref s, ref dst, valid);
                         else
                             for (int i = 0; i < valid; i++) Unsafe.Add(ref dst, i * sw) += Unsafe.Add(ref s, i);
                     }
@@ -169,42 +197,46 @@ public static class Im2Col
             MemoryMarshal.CreateSpan(ref dst, length).Clear();
     }
 
-    // Short contiguous copies (image rows of 8..32 floats): vector moves inline, cheaper than a memmove call.
+    // Short contiguous copies (image rows of 8..32 floats): vector moves inline, cheaper than a memmove call. Whole TVec
+    // vectors, narrower steps, then one overlapping 128-bit vector for the last 1..3 floats (rewriting a few floats with the
+    // same values is harmless for a copy).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(ref float src, ref float dst, int length)
+    private static void Copy<TVec>(ref float src, ref float dst, int length) where TVec : struct, IConvVector<TVec>
     {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= length - 16; i += 16)
-                Vector512.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
-        if (Vector256.IsHardwareAccelerated)
+        int i = CopySteps<TVec>(ref src, ref dst, 0, length);
+        if (TVec.Count > 8) i = CopySteps<Vec256>(ref src, ref dst, i, length);
+        if (TVec.Count > 4) i = CopySteps<Vec128>(ref src, ref dst, i, length);
+        if (TVec.Count > 1 && i < length && length >= 4)
         {
-            for (; i <= length - 8; i += 8)
-                Vector256.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
-            // Overlapping final vector: rewriting a few floats with the same values is harmless for a copy.
-            if (i < length && length >= 8)
-            {
-                Vector256.LoadUnsafe(ref src, (nuint)(length - 8)).StoreUnsafe(ref dst, (nuint)(length - 8));
-                return;
-            }
+            Vec128.Store(ref dst, (nuint)(length - 4), Vec128.Load(ref src, (nuint)(length - 4)));
+            return;
         }
         for (; i < length; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, i);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CopySteps<TVec>(ref float src, ref float dst, int i, int length) where TVec : struct, IConvVector<TVec>
+    {
+        for (; i <= length - TVec.Count; i += TVec.Count)
+            TVec.Store(ref dst, (nuint)i, TVec.Load(ref src, (nuint)i));
+        return i;
+    }
+
     // dst[i] += src[i]; no overlapping tail here (it would add twice).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(ref float src, ref float dst, int length)
+    private static void Add<TVec>(ref float src, ref float dst, int length) where TVec : struct, IConvVector<TVec>
     {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= length - 16; i += 16)
-                (Vector512.LoadUnsafe(ref dst, (nuint)i) + Vector512.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i <= length - 8; i += 8)
-                (Vector256.LoadUnsafe(ref dst, (nuint)i) + Vector256.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
-        if (Vector128.IsHardwareAccelerated)
-            for (; i <= length - 4; i += 4)
-                (Vector128.LoadUnsafe(ref dst, (nuint)i) + Vector128.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
-        for (; i < length; i++) Unsafe.Add(ref dst, i) += Unsafe.Add(ref src, i);
+        int i = AddSteps<TVec>(ref src, ref dst, 0, length);
+        if (TVec.Count > 8) i = AddSteps<Vec256>(ref src, ref dst, i, length);
+        if (TVec.Count > 4) i = AddSteps<Vec128>(ref src, ref dst, i, length);
+        if (TVec.Count > 1) AddSteps<VecScalar>(ref src, ref dst, i, length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AddSteps<TVec>(ref float src, ref float dst, int i, int length) where TVec : struct, IConvVector<TVec>
+    {
+        for (; i <= length - TVec.Count; i += TVec.Count)
+            TVec.Store(ref dst, (nuint)i, TVec.Load(ref dst, (nuint)i) + TVec.Load(ref src, (nuint)i));
+        return i;
     }
 }

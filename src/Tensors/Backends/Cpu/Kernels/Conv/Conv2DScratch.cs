@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// Per-thread scratch for the convolution drivers: the im2col matrix and its gradient, gathered groups, dW partials. Each ParallelFor worker (and any

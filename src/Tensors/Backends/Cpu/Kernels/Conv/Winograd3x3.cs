@@ -1,9 +1,7 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using NativeConv.Tensors.Geometry;
 
-namespace NativeConv.Tensors.Backends.Cpu.Kernels;
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
 /// The stride-1 3×3 convolution a Winograd call computes: input (N, C, H, W) → output (N, OC, OH, OW) with PadTop/PadLeft
@@ -34,9 +32,6 @@ public readonly record struct WinogradProblem(int N, int C, int H, int W, int OC
     }
 }
 
-/// <summary>Which vector code the Winograd transforms use (tests force each one the machine can run).</summary>
-public enum WinogradVectorWidth { Auto, Vector512, Vector256, Scalar }
-
 /// <summary>
 /// Winograd F(2×2, 3×3) convolution (Lavin &amp; Gray 2015): every 2×2 output tile is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A of the
 /// 4×4 input tile d, so a tile costs 16 multiplies per (oc, c) instead of 36. Over a group of images with T tiles:
@@ -59,13 +54,6 @@ public static unsafe partial class Winograd3x3
     private const int Slack = 32;
 
     /// <summary>
-    /// Cap on a group's V (16·C·T) and M (16·OC·T) together: 256 Ki floats = 1 MiB, half the 2 MiB L2, so the GEMMs read
-    /// V and the output transform reads M from L2 (measured in docs/perf/conv.md: 32→32 @32 one image per group, 64→128
-    /// @8 five; groups of twice that were 5–15% slower).
-    /// </summary>
-    internal const int GroupBudgetFloats = 256 * 1024;
-
-    /// <summary>
     /// x (N, C, H, W), w (OC, C, 3, 3) — or, when <paramref name="flipWeights"/>, w (C, OC, 3, 3) read as
     /// W′[oc][c] = rot180(w[c][oc]) — bias (OC) or empty → y (N, OC, OH, OW): overwritten (+ bias), or ACCUMULATED when
     /// <paramref name="accumulate"/>. <paramref name="imagesPerGroup"/>: 0 picks <see cref="ImagesPerGroup"/>.
@@ -75,7 +63,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
-        WinogradVectorWidth width = WinogradVectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
+        ConvVectorWidth width = ConvVectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
     {
         if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
             || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
@@ -85,49 +73,41 @@ public static unsafe partial class Winograd3x3
             throw new ArgumentException($"Winograd3x3: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {p}.");
         if ((!inputMask.IsEmpty && inputMask.Length < (long)p.N * p.C * p.H * p.W) || (relu && accumulate))
             throw new ArgumentException($"Winograd3x3: input mask {inputMask.Length} too small for {p}, or relu with accumulate (the ReLU applies to an overwritten output only).");
-        if (width == WinogradVectorWidth.Auto) width = BestWidth;
-        else if (!IsSupported(width))
-            throw new ArgumentException($"Winograd3x3: {width} transforms cannot run on this machine.");
+        width = ConvVectors.Resolve(width, "Winograd3x3");
 
         int images = imagesPerGroup > 0 ? Math.Min(imagesPerGroup, p.N) : ImagesPerGroup(p);
         var u = Conv2DScratch.WinogradWeights(16 * p.OC * p.C);
         TransformWeights(w, p.OC, p.C, flipWeights, u);
         fixed (float* px = x, pw = u, pb = bias, py = y, pm = inputMask)
         {
-            var body = new Body
+            var body = new Body<NoRelu, OverwriteOutput>
             {
                 X = px, U = pw, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
-                ImagesPerGroup = images, Accumulate = accumulate, Width = width,
-                Mask = inputMask.IsEmpty ? null : pm, Relu = relu,
+                ImagesPerGroup = images, Width = width, Mask = inputMask.IsEmpty ? null : pm,
             };
-            int groups = (p.N + images - 1) / images;
-            // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
-            if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
-            else for (int group = 0; group < groups; group++) body.Execute(group, 0);
+            // The output's write mode and the fused ReLU as type parameters: one compiled loop each.
+            if (accumulate) RunGroups(body.As<NoRelu, AccumulateOutput>());
+            else if (relu) RunGroups(body.As<FusedRelu, OverwriteOutput>());
+            else RunGroups(body);
         }
     }
 
-    /// <summary>
-    /// Images per group: V and M within <see cref="GroupBudgetFloats"/>, and ≥ 4 groups per thread so dynamic claiming
-    /// balances.
-    /// </summary>
-    public static int ImagesPerGroup(in WinogradProblem p)
+    private static void RunGroups<TRelu, TWrite>(Body<TRelu, TWrite> body) where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
     {
-        int b = (int)Math.Max(1, GroupBudgetFloats / (16L * (p.C + p.OC) * p.TilesPerImage));
-        int maxForParallelism = Math.Max(1, p.N / (4 * ParallelFor.ThreadCount));
-        return Math.Min(b, maxForParallelism);
+        int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
+        // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
+        if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
+        else for (int group = 0; group < groups; group++) body.Execute(group, 0);
     }
 
-    /// <summary>The widest transform code this machine runs (x86 AVX-512 / AVX2 permutes; scalar elsewhere).</summary>
-    public static WinogradVectorWidth BestWidth { get; } =
-        Avx512F.IsSupported ? WinogradVectorWidth.Vector512 : Avx2.IsSupported ? WinogradVectorWidth.Vector256 : WinogradVectorWidth.Scalar;
-
-    public static bool IsSupported(WinogradVectorWidth width) => width switch
-    {
-        WinogradVectorWidth.Vector512 => Avx512F.IsSupported,
-        WinogradVectorWidth.Vector256 => Avx2.IsSupported,
-        _ => true,
-    };
+    /// <summary>
+    /// Images per group on this machine: V (16·C·T) and M (16·OC·T) together within half the core's L2, so the GEMMs read
+    /// V and the output transform reads M from L2 (measured with a 2 MiB L2, docs/perf/conv.md: 32→32 @32 one image per
+    /// group, 64→128 @8 five; groups of twice that were 5–15% slower), and ≥ 4 groups per thread so dynamic claiming
+    /// balances. The convolution drivers take it from their <see cref="ConvPlan"/>.
+    /// </summary>
+    public static int ImagesPerGroup(in WinogradProblem p) =>
+        ConvPlan.WinogradImagesPerGroup(p, ConvPlan.GroupBudgets.From(CpuCaches.Current).WinogradFloats, ParallelFor.ThreadCount);
 
     /// <summary>
     /// w (OC, C, 3, 3) → u (16, OC, C): u[4i + j][oc][c] = (G g Gᵀ)[i][j], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
@@ -171,27 +151,31 @@ public static unsafe partial class Winograd3x3
     /// <summary>Floats between ξ planes: ≥ planeFloats, ≡ 16 (one cache line) mod 1024 (4 KiB).</summary>
     private static long PlaneStride(int planeFloats) => RoundUp(planeFloats, 1024) + 16;
 
-    private struct Body : IParallelBody
+    /// <summary>One group of images per item; TRelu: ReLU on each (overwritten) output plane; TWrite: y overwritten or added to.</summary>
+    private struct Body<TRelu, TWrite> : IParallelBody where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
     {
         public float* X, U, Bias, Y, Mask;
         public WinogradProblem P;
         public int ImagesPerGroup;
-        public bool Accumulate, Relu;
-        public WinogradVectorWidth Width;
+        public ConvVectorWidth Width;
+
+        public readonly Body<TRelu2, TWrite2> As<TRelu2, TWrite2>() where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode =>
+            new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width };
 
         public void Execute(int group, int worker)
         {
             switch (Width)
             {
-                case WinogradVectorWidth.Vector512: Group<Vec512>(group); break;
-                case WinogradVectorWidth.Vector256: Group<Vec256>(group); break;
+                case ConvVectorWidth.Vector512: Group<Vec512>(group); break;
+                case ConvVectorWidth.Vector256: Group<Vec256>(group); break;
+                case ConvVectorWidth.Vector128: Group<Vec128>(group); break;
                 default: Group<VecScalar>(group); break;
             }
         }
 
         // One group of images: V, 16 GEMMs, output.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Group<TVec>(int group) where TVec : struct, IWinogradVector<TVec>
+        private readonly void Group<TVec>(int group) where TVec : struct, IConvVector<TVec>
         {
             ref readonly var p = ref P;
             int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, p.N - first);
@@ -250,10 +234,10 @@ public static unsafe partial class Winograd3x3
                 for (int oc = 0; oc < p.OC; oc++)
                 {
                     float* dst = Y + ((long)(first + b) * p.OC + oc) * outPlane;
-                    OutputTile<TVec>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
-                        Bias == null ? 0f : Bias[oc], dst, p, Accumulate, ps);
+                    OutputTile<TVec, TWrite>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
+                        Bias == null ? 0f : Bias[oc], dst, p, ps);
                     // Fused ReLU forward: the plane just written is still in L1.
-                    if (Relu) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
+                    if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
                 }
             }
         }
@@ -291,7 +275,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void InputTile<TVec>(float* src, in WinogradProblem p, float* v, in TileLayout layout, int t0, long vPlane,
-        float* scratch) where TVec : struct, IWinogradVector<TVec>
+        float* scratch) where TVec : struct, IConvVector<TVec>
     {
         int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count;
         int rPlane = (tilesH + 1) * tilesW + Slack;
@@ -328,12 +312,20 @@ public static unsafe partial class Winograd3x3
                 TVec.Store(firstTarget + k, e);
                 TVec.Store(secondTarget + k, o);
             }
-            if (n > 8) // 16×16 and smaller images have rows too short for a 512-bit step: 256-bit, then scalar
+            // 16×16 and smaller images have rows too short for a wide step: narrower steps, then scalar.
+            if (n > 8)
                 for (; k + 8 <= pairs; k += 8)
                 {
                     Vec256.Deinterleave(line + 2 * k, out var e, out var o);
                     Vec256.Store(firstTarget + k, e);
                     Vec256.Store(secondTarget + k, o);
+                }
+            if (n > 4)
+                for (; k + 4 <= pairs; k += 4)
+                {
+                    Vec128.Deinterleave(line + 2 * k, out var e, out var o);
+                    Vec128.Store(firstTarget + k, e);
+                    Vec128.Store(secondTarget + k, o);
                 }
             for (; k < pairs; k++)
             {
@@ -373,11 +365,11 @@ public static unsafe partial class Winograd3x3
 
     /// <summary>
     /// One output plane: m[ξ·mPlane + t] (16 products of flattened tile t) → dst (OH, OW) = Aᵀ m A + bias, Aᵀ = [1 1 1 0;
-    /// 0 1 −1 −1], clipped at odd OH/OW; overwritten, or added to dst when accumulate.
+    /// 0 1 −1 −1], clipped at odd OH/OW; overwritten, or added to dst (TWrite).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputTile<TVec>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p, bool accumulate,
-        float* scratch) where TVec : struct, IWinogradVector<TVec>
+    private static void OutputTile<TVec, TWrite>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p,
+        float* scratch) where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
     {
         int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count, tiles = tilesH * tilesW;
         int rPlane = (tilesH + 1) * tilesW + Slack, zPlane = tiles + Slack;
@@ -412,132 +404,27 @@ public static unsafe partial class Winograd3x3
             float* left = z + 2 * a * zPlane + th * tilesW, right = left + zPlane;
             for (int k = 0; k < tilesW; k += n)
                 TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
-            CopyOrAdd(line, dst + (long)oy * p.OW, p.OW, accumulate);
+            CopyOrAdd<TVec, TWrite>(line, dst + (long)oy * p.OW, p.OW);
         }
     }
 
-    /// <summary>dst[0..count) = src (or += src), inlined in 16/8/4/1 steps: output rows are 8..32 floats.</summary>
+    /// <summary>dst[0..count) = src (or += src), inlined in TVec, 256-, 128-bit and scalar steps: output rows are 8..32 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CopyOrAdd(float* src, float* dst, int count, bool accumulate)
+    private static void CopyOrAdd<TVec, TWrite>(float* src, float* dst, int count)
+        where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
     {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= count; i += 16)
-                (accumulate ? Vector512.Load(dst + i) + Vector512.Load(src + i) : Vector512.Load(src + i)).Store(dst + i);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= count; i += 8)
-                (accumulate ? Vector256.Load(dst + i) + Vector256.Load(src + i) : Vector256.Load(src + i)).Store(dst + i);
-        if (Vector128.IsHardwareAccelerated)
-            for (; i + 4 <= count; i += 4)
-                (accumulate ? Vector128.Load(dst + i) + Vector128.Load(src + i) : Vector128.Load(src + i)).Store(dst + i);
-        for (; i < count; i++) dst[i] = accumulate ? dst[i] + src[i] : src[i];
-    }
-}
-
-/// <summary>The few vector operations the Winograd transforms need, over one vector width (specialised per struct).</summary>
-internal unsafe interface IWinogradVector<TSelf> where TSelf : struct, IWinogradVector<TSelf>
-{
-    static abstract int Count { get; }
-    static abstract TSelf Load(float* p);
-    static abstract void Store(float* p, TSelf v);
-    static abstract TSelf Broadcast(float value);
-    static abstract TSelf operator +(TSelf a, TSelf b);
-    static abstract TSelf operator -(TSelf a, TSelf b);
-
-    /// <summary>p[0 .. 2·Count) → its even and its odd elements.</summary>
-    static abstract void Deinterleave(float* p, out TSelf even, out TSelf odd);
-
-    /// <summary>even, odd → p[0 .. 2·Count) = even0 odd0 even1 odd1 …</summary>
-    static abstract void Interleave(TSelf even, TSelf odd, float* p);
-}
-
-internal readonly unsafe struct Vec512(Vector512<float> value) : IWinogradVector<Vec512>
-{
-    private readonly Vector512<float> _v = value;
-    private static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static readonly Vector512<int> OddIndices = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    private static readonly Vector512<int> LowIndices = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static readonly Vector512<int> HighIndices = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-
-    public static int Count => 16;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Load(float* p) => new(Vector512.Load(p));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec512 v) => v._v.Store(p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Broadcast(float value) => new(Vector512.Create(value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator +(Vec512 a, Vec512 b) => new(a._v + b._v);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator -(Vec512 a, Vec512 b) => new(a._v - b._v);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(float* p, out Vec512 even, out Vec512 odd)
-    {
-        var lo = Vector512.Load(p);
-        var hi = Vector512.Load(p + 16);
-        even = new(Avx512F.PermuteVar16x32x2(lo, EvenIndices, hi));
-        odd = new(Avx512F.PermuteVar16x32x2(lo, OddIndices, hi));
+        int i = CopyOrAddSteps<TVec, TWrite>(src, dst, 0, count);
+        if (TVec.Count > 8) i = CopyOrAddSteps<Vec256, TWrite>(src, dst, i, count);
+        if (TVec.Count > 4) i = CopyOrAddSteps<Vec128, TWrite>(src, dst, i, count);
+        if (TVec.Count > 1) CopyOrAddSteps<VecScalar, TWrite>(src, dst, i, count);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(Vec512 even, Vec512 odd, float* p)
+    private static int CopyOrAddSteps<TVec, TWrite>(float* src, float* dst, int i, int count)
+        where TVec : struct, IConvVector<TVec> where TWrite : struct, IWriteMode
     {
-        Avx512F.PermuteVar16x32x2(even._v, LowIndices, odd._v).Store(p);
-        Avx512F.PermuteVar16x32x2(even._v, HighIndices, odd._v).Store(p + 16);
-    }
-}
-
-internal readonly unsafe struct Vec256(Vector256<float> value) : IWinogradVector<Vec256>
-{
-    private readonly Vector256<float> _v = value;
-
-    public static int Count => 8;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Load(float* p) => new(Vector256.Load(p));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec256 v) => v._v.Store(p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Broadcast(float value) => new(Vector256.Create(value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator +(Vec256 a, Vec256 b) => new(a._v + b._v);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator -(Vec256 a, Vec256 b) => new(a._v - b._v);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(float* p, out Vec256 even, out Vec256 odd)
-    {
-        var lo = Vector256.Load(p);
-        var hi = Vector256.Load(p + 8);
-        // shufps works per 128-bit lane: [l0 l2 h0 h2 | l4 l6 h4 h6]; the 64-bit permute puts the halves in order.
-        var e = Avx.Shuffle(lo, hi, 0b10_00_10_00);
-        var o = Avx.Shuffle(lo, hi, 0b11_01_11_01);
-        even = new(Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle());
-        odd = new(Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(Vec256 even, Vec256 odd, float* p)
-    {
-        var lo = Avx.UnpackLow(even._v, odd._v);   // e0 o0 e1 o1 | e4 o4 e5 o5
-        var hi = Avx.UnpackHigh(even._v, odd._v);  // e2 o2 e3 o3 | e6 o6 e7 o7
-        Avx.Permute2x128(lo, hi, 0x20).Store(p);
-        Avx.Permute2x128(lo, hi, 0x31).Store(p + 8);
-    }
-}
-
-internal readonly unsafe struct VecScalar(float value) : IWinogradVector<VecScalar>
-{
-    private readonly float _v = value;
-
-    public static int Count => 1;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Load(float* p) => new(*p);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, VecScalar v) => *p = v._v;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Broadcast(float value) => new(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator +(VecScalar a, VecScalar b) => new(a._v + b._v);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator -(VecScalar a, VecScalar b) => new(a._v - b._v);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(float* p, out VecScalar even, out VecScalar odd)
-    {
-        even = new(p[0]);
-        odd = new(p[1]);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(VecScalar even, VecScalar odd, float* p)
-    {
-        p[0] = even._v;
-        p[1] = odd._v;
+        for (; i + TVec.Count <= count; i += TVec.Count)
+            TVec.Store(dst + i, TWrite.Accumulate ? TVec.Load(dst + i) + TVec.Load(src + i) : TVec.Load(src + i));
+        return i;
     }
 }

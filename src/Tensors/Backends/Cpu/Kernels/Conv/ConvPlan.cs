@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using NativeConv.Tensors.Geometry;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
+
+/// <summary>How the CPU computes a convolution: its forward, its input gradient and its weight gradient.</summary>
+public enum Conv2DAlgorithm
+{
+    /// <summary>Per layer from its shape (<see cref="Conv2DAlgorithms.PreferWinograd"/>).</summary>
+    Auto,
+    /// <summary>im2col + GEMM (forward), Wᵀ·dY + col2im (dx), dY·colᵀ (dW).</summary>
+    Im2Col,
+    /// <summary>Winograd F(2×2, 3×3) wherever the geometry allows it (3×3, stride 1, padding 0..2), im2col elsewhere.</summary>
+    Winograd,
+}
+
+/// <summary>
+/// The algorithm setting: process-wide <see cref="Default"/> (set by the program at its command-line edge; Auto unless
+/// set), overridable per calling thread with <see cref="Force"/> (tests, benchmarks: the choice is made on the thread that
+/// calls the kernel, before any parallel work). The kernels read it once per call, to pick their <see cref="ConvPlan"/>.
+/// </summary>
+public static class Conv2DAlgorithms
+{
+    public static Conv2DAlgorithm Default { get; set; } = Conv2DAlgorithm.Auto;
+
+    [ThreadStatic] private static int t_forced; // 0: none; otherwise the algorithm + 1
+
+    /// <summary>The algorithm in force on this thread.</summary>
+    public static Conv2DAlgorithm Current => t_forced > 0 ? (Conv2DAlgorithm)(t_forced - 1) : Default;
+
+    /// <summary>Forces an algorithm on this thread until the returned scope is disposed.</summary>
+    public static Scope Force(Conv2DAlgorithm algorithm)
+    {
+        var scope = new Scope(t_forced);
+        t_forced = (int)algorithm + 1;
+        return scope;
+    }
+
+    public readonly struct Scope(int previous) : IDisposable
+    {
+        public void Dispose() => t_forced = previous;
+    }
+
+    /// <summary>
+    /// True when a convolution with this geometry runs Winograd under <paramref name="algorithm"/>: its forward and its
+    /// weight gradient (inputGradient false; both are products of the forward problem's transforms), or its input gradient.
+    /// </summary>
+    public static bool UseWinograd(in ConvGeometry g, Conv2DAlgorithm algorithm, bool inputGradient) => algorithm switch
+    {
+        Conv2DAlgorithm.Im2Col => false,
+        Conv2DAlgorithm.Winograd => WinogradProblem.Supports(g),
+        _ => WinogradProblem.Supports(g) && PreferWinograd(inputGradient ? WinogradProblem.InputGradient(g) : WinogradProblem.Forward(g)),
+    };
+
+    /// <summary>
+    /// The Auto rule, per Winograd problem (the forward, or dx as a forward from OC to C channels): Winograd when both its
+    /// channel counts are at least <see cref="MinWinogradChannels"/>. The 16 GEMMs save 20·C·OC of 36·C·OC multiply-adds
+    /// per tile; the transforms cost about a·C + b·OC per tile, and with K = C = 16 the GEMM is too thin for the saving
+    /// to pay for them. Measured, 1 thread, batch 128 (docs/perf/conv.md): every study layer with 32 or more channels on
+    /// both sides is faster with Winograd, forward 1.3–1.45×, dx 1.03–1.3×; 16→32 @14 is 5–15% slower, forward and dx.
+    /// dW (2 threads): 1.2–1.75× faster on the four CIFAR CNN(32, 64) layers with 32 or more channels.
+    /// </summary>
+    public static bool PreferWinograd(in WinogradProblem p) => p.C >= MinWinogradChannels && p.OC >= MinWinogradChannels;
+
+    internal const int MinWinogradChannels = 32;
+}
+
+/// <summary>How one pass of a convolution is computed.</summary>
+public enum ConvMethod
+{
+    /// <summary>im2col + GEMM (dx: Wᵀ·dY + col2im; dW: dY·colᵀ as a GEMM).</summary>
+    Im2Col,
+    /// <summary>dW only: dY·colᵀ as blocked dot products (<see cref="Conv2DWeightDots"/>), for first layers' narrow patches.</summary>
+    Im2ColDots,
+    /// <summary>
+    /// 1×1, stride 1, unpadded, one image per GEMM: the image is its own column matrix (no im2col, no col2im; its dW a GEMM
+    /// or, for few channels, dot products as <see cref="Im2ColDots"/>).
+    /// </summary>
+    Pointwise,
+    /// <summary>Winograd F(2×2, 3×3).</summary>
+    Winograd,
+}
+
+/// <summary>
+/// Everything a convolution decides before it touches data, decided once per (geometry with its batch size, algorithm
+/// setting, thread count) and cached, as cuDNN and oneDNN do: the method of each pass (forward, dx, dW), the images per
+/// GEMM / Winograd group, the weight gradient's chunks, the per-thread scratch each group needs. Group sizes come from the
+/// machine's cache sizes (<see cref="CpuCaches"/>; the constants they were tuned with are the fallbacks). The kernels only
+/// follow the plan, so the same plan gives bitwise the same results (every reduction's order is fixed by it).
+/// </summary>
+public sealed class ConvPlan
+{
+    /// <summary>The geometry (batch size included) the plan is for.</summary>
+    public ConvGeometry Geometry { get; }
+    /// <summary>The algorithm setting it was made under (Auto, Im2Col, Winograd).</summary>
+    public Conv2DAlgorithm Algorithm { get; }
+    /// <summary>The thread count it was sized for.</summary>
+    public int Threads { get; }
+
+    public ConvMethod Forward { get; }
+    public ConvMethod InputGradient { get; }
+    public ConvMethod WeightGradient { get; }
+
+    /// <summary>Images per im2col group (forward and the im2col backward pass) and the number of such groups.</summary>
+    public int Im2ColImagesPerGroup { get; }
+    public int Im2ColGroups { get; }
+    /// <summary>Images per group of the Winograd forward, of the Winograd dx, of the Winograd dW (0 where not Winograd).</summary>
+    public int ForwardWinogradImages { get; }
+    public int InputGradientWinogradImages { get; }
+    public int WeightGradientWinogradImages { get; }
+    /// <summary>Chunks of the im2col backward pass when it computes dW (and dBias): each sums into its own partial.</summary>
+    public int Im2ColWeightChunks { get; }
+    /// <summary>Per-thread scratch floats of one im2col group: the column matrix (also the dcol of dx).</summary>
+    public long ColumnFloats { get; }
+    /// <summary>Per-thread scratch floats of one Winograd group's V and M (the largest of the three passes).</summary>
+    public long WinogradGroupFloats { get; }
+
+    private ConvPlan(in ConvGeometry g, Conv2DAlgorithm algorithm, int threads, in GroupBudgets budgets, int forcedImages)
+    {
+        Geometry = g;
+        Algorithm = algorithm;
+        Threads = threads;
+        bool winogradForward = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
+        bool winogradDx = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: true);
+
+        Im2ColImagesPerGroup = forcedImages > 0 ? Math.Min(forcedImages, g.N) : ImagesPerGemm(g, budgets.ColumnFloats, threads);
+        Im2ColGroups = (g.N + Im2ColImagesPerGroup - 1) / Im2ColImagesPerGroup;
+        bool pointwise = Im2ColImagesPerGroup == 1 && IsPointwise(g);
+        var im2col = pointwise ? ConvMethod.Pointwise : ConvMethod.Im2Col;
+
+        Forward = winogradForward ? ConvMethod.Winograd : im2col;
+        InputGradient = winogradDx ? ConvMethod.Winograd : im2col;
+        WeightGradient = winogradForward ? ConvMethod.Winograd
+            : Conv2DWeightDots.Prefer(g.PatchSize) ? ConvMethod.Im2ColDots : im2col;
+
+        if (winogradForward)
+        {
+            var forward = WinogradProblem.Forward(g);
+            ForwardWinogradImages = WeightGradientWinogradImages =
+                forcedImages > 0 ? Math.Min(forcedImages, g.N) : WinogradImagesPerGroup(forward, budgets.WinogradFloats, threads);
+        }
+        if (winogradDx)
+            InputGradientWinogradImages = forcedImages > 0
+                ? Math.Min(forcedImages, g.N) : WinogradImagesPerGroup(WinogradProblem.InputGradient(g), budgets.WinogradFloats, threads);
+
+        Im2ColWeightChunks = Im2ColChunks(weights: true, bias: true);
+        ColumnFloats = pointwise ? 0 : (long)g.PatchSize * g.OutputPixels * Im2ColImagesPerGroup;
+        WinogradGroupFloats = Math.Max(WinogradFloats(WinogradProblem.Forward(g), Math.Max(ForwardWinogradImages, WeightGradientWinogradImages)),
+            WinogradFloats(WinogradProblem.InputGradient(g), InputGradientWinogradImages));
+    }
+
+    /// <summary>
+    /// "32→32 3×3 s1 @32×32 N128, 2 threads: fwd winograd ×1, dx winograd ×1, dW winograd ×1 (8 chunks)": what the plan
+    /// chose, for run headers and benchmark logs.
+    /// </summary>
+    public string Describe()
+    {
+        var g = Geometry;
+        string Pass(ConvMethod m, int winogradImages) => m switch
+        {
+            ConvMethod.Winograd => $"winograd ×{winogradImages}",
+            ConvMethod.Pointwise => "1×1 gemm",
+            ConvMethod.Im2ColDots => $"im2col dots ×{Im2ColImagesPerGroup}",
+            _ => $"im2col ×{Im2ColImagesPerGroup}",
+        };
+        string dwChunks = WeightGradient == ConvMethod.Winograd
+            ? $"{WinogradWeightChunks(WeightGradientWinogradImages)} chunks" : $"{Im2ColWeightChunks} chunks";
+        return $"{g.C}→{g.OC} {g.KH}×{g.KW} s{g.StrideH} @{g.H}×{g.W} N{g.N}, {Threads} threads, {Algorithm.ToString().ToLowerInvariant()}: "
+            + $"fwd {Pass(Forward, ForwardWinogradImages)}, dx {Pass(InputGradient, InputGradientWinogradImages)}, "
+            + $"dW {Pass(WeightGradient, WeightGradientWinogradImages)} ({dwChunks})";
+    }
+
+    public override string ToString() => Describe();
+
+    /// <summary>Chunks of the im2col backward pass for the reductions it computes (dx alone: any chunking gives the same bits).</summary>
+    internal int Im2ColChunks(bool weights, bool bias) =>
+        ChunkCount(Im2ColGroups, weights ? Geometry.OC * Geometry.PatchSize : 0, bias ? Geometry.OC : 0, Threads);
+
+    /// <summary>Chunks of the Winograd weight gradient for groups of this many images (≤ 4 per thread, ≤ the groups).</summary>
+    internal int WinogradWeightChunks(int imagesPerGroup)
+    {
+        int groups = (Geometry.N + imagesPerGroup - 1) / imagesPerGroup;
+        return Math.Max(1, Math.Min(groups, 4 * Threads));
+    }
+
+    // ---- the cache ----
+
+    private readonly record struct Key(ConvGeometry Geometry, Conv2DAlgorithm Algorithm, int Threads);
+
+    /// <summary>Plans made so far. A model has a handful of layers and batch sizes; the cap only guards against a caller
+    /// that sweeps thousands of shapes (then the cache starts over).</summary>
+    private static readonly ConcurrentDictionary<Key, ConvPlan> s_plans = new();
+    private const int MaxCachedPlans = 1024;
+
+    /// <summary>
+    /// The plan for this geometry under <paramref name="algorithm"/> and the current thread count: made on first use, then
+    /// the same object (a dictionary lookup, no allocation). Thread-safe; two threads racing on a new key may both build a
+    /// plan, and one of them is kept — plans for one key are equal, so either is right.
+    /// </summary>
+    public static ConvPlan For(in ConvGeometry g, Conv2DAlgorithm algorithm)
+    {
+        var key = new Key(g, algorithm, ParallelFor.ThreadCount);
+        if (s_plans.TryGetValue(key, out var plan)) return plan;
+        if (s_plans.Count >= MaxCachedPlans) s_plans.Clear();
+        plan = new ConvPlan(key.Geometry, algorithm, key.Threads, GroupBudgets.From(CpuCaches.Current), forcedImages: 0);
+        return s_plans.GetOrAdd(key, plan);
+    }
+
+    /// <summary>
+    /// An uncached plan with every group forced to <paramref name="imagesPerGroup"/> images (tests, benchmarks), or, with
+    /// other <paramref name="caches"/> or <paramref name="threads"/>, the plan another machine would make.
+    /// </summary>
+    public static ConvPlan Create(in ConvGeometry g, Conv2DAlgorithm algorithm, int imagesPerGroup = 0, int threads = 0,
+        CpuCaches? caches = null) =>
+        new(g, algorithm, threads > 0 ? threads : ParallelFor.ThreadCount, GroupBudgets.From(caches ?? CpuCaches.Current), imagesPerGroup);
+
+    // ---- sizing rules ----
+
+    /// <summary>True when the column matrix is the image itself (1×1 kernel, stride 1, no padding).</summary>
+    public static bool IsPointwise(in ConvGeometry g) =>
+        g.KH == 1 && g.KW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadTop == 0 && g.PadLeft == 0;
+
+    /// <summary>
+    /// Per-thread working-set caps, as fractions of the core's L2 (the fractions of the 2 MiB L2 they were tuned on,
+    /// docs/perf/conv.md): an im2col group's column matrix ≤ 5/16 of L2, so it and the GEMM's packed copy stay in L2;
+    /// a Winograd group's V and M ≤ half the L2, so the GEMMs read V and the output transform reads M from L2. Without a
+    /// cache reading, the tuned constants (160 Ki and 256 Ki floats).
+    /// </summary>
+    internal readonly record struct GroupBudgets(long ColumnFloats, long WinogradFloats)
+    {
+        public static GroupBudgets Fallback => new(160 * 1024, 256 * 1024);
+
+        public static GroupBudgets From(CpuCaches caches)
+        {
+            if (ReferenceEquals(caches, CpuCaches.Fallback) || caches.L2Bytes <= 0) return Fallback;
+            long l2Floats = caches.L2Bytes / sizeof(float);
+            return new(l2Floats * 5 / 16, l2Floats / 2);
+        }
+    }
+
+    /// <summary>Target GEMM width (columns) when batching small images for im2col.</summary>
+    private const int TargetColumns = 1024;
+
+    /// <summary>
+    /// Floors under the cache caps: a GEMM narrower than this loses more than an L2-resident group saves (Winograd, one
+    /// 8×8 image per group, N = 16 tiles: 1.5× slower, docs/perf/conv.md), so a small L2 never shrinks a group below
+    /// it (the group then streams from L3).
+    /// </summary>
+    private const int MinIm2ColColumns = 256, MinWinogradTiles = 64;
+
+    /// <summary>
+    /// Images per im2col GEMM (and per backward group): enough that the GEMM's N = B·OH·OW reaches about
+    /// <see cref="TargetColumns"/> (small images: 14×14, 8×8), while the group's column matrix stays within
+    /// <paramref name="columnBudget"/> (but N ≥ <see cref="MinIm2ColColumns"/>) and the groups still spread over the
+    /// workers (≥ 4 per thread). Measured on the
+    /// study layers: see docs/perf/conv.md.
+    /// </summary>
+    internal static int ImagesPerGemm(in ConvGeometry g, long columnBudget, int threads)
+    {
+        if (IsPointwise(g)) return 1; // no im2col copy to amortise; the GEMM reads x_n in place
+        int pixels = g.OutputPixels;
+        int b = Math.Max(1, TargetColumns / pixels), floor = (MinIm2ColColumns + pixels - 1) / pixels;
+        while (b > floor && (long)g.PatchSize * pixels * b > columnBudget) b--;
+        int maxForParallelism = Math.Max(1, g.N / (4 * threads));
+        return Math.Min(b, maxForParallelism);
+    }
+
+    /// <summary>
+    /// Images per Winograd group: V and M within <paramref name="budget"/> (but ≥ <see cref="MinWinogradTiles"/> tiles),
+    /// and ≥ 4 groups per thread.
+    /// </summary>
+    internal static int WinogradImagesPerGroup(in WinogradProblem p, long budget, int threads)
+    {
+        int floor = (MinWinogradTiles + p.TilesPerImage - 1) / p.TilesPerImage;
+        int b = (int)Math.Max(floor, budget / (16L * (p.C + p.OC) * p.TilesPerImage));
+        int maxForParallelism = Math.Max(1, p.N / (4 * threads));
+        return Math.Min(b, maxForParallelism);
+    }
+
+    private static long WinogradFloats(in WinogradProblem p, int images) => images == 0 ? 0 : 16L * (p.C + p.OC) * p.TilesPerImage * images;
+
+    /// <summary>Cap on the floats held by dW partials (16 MiB): very large layers get fewer, larger chunks.</summary>
+    private const int PartialBudgetFloats = 4 << 20;
+
+    /// <summary>
+    /// Chunks of groups: about four per thread so dynamic claiming balances the workers, never more than the groups, and
+    /// few enough that the partials stay within <see cref="PartialBudgetFloats"/>.
+    /// </summary>
+    internal static int ChunkCount(int groups, int weightSize, int biasSize, int threads)
+    {
+        int chunks = Math.Min(groups, 4 * threads);
+        int perChunk = weightSize + biasSize;
+        if (perChunk > 0) chunks = Math.Min(chunks, 1 + PartialBudgetFloats / perChunk);
+        return Math.Max(1, chunks);
+    }
+}

@@ -63,7 +63,7 @@ public static class AlternateOpenBlas
         var ours = GemmShape.Aligned(shape.M * shape.N);
         var theirs = GemmShape.Aligned(shape.M * shape.N);
         int lda = shape.TransposeA ? shape.M : shape.K, ldb = shape.TransposeB ? shape.K : shape.N;
-        void RunOurs() => Gemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, ours, shape.N);
+        void RunOurs() => Sgemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, ours, shape.N);
         void RunTheirs() => OpenBlas.Sgemm(shape, a, lda, b, ldb, theirs);
 
         // Both must compute the same product before their speeds mean anything.

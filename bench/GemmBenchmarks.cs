@@ -34,7 +34,7 @@ public class GemmBenchmarks
     }
 
     [Benchmark]
-    public void Square() => Gemm.Run(false, false, N, N, N, 1f, _a, N, _b, N, 0f, _c, N);
+    public void Square() => Sgemm.Run(false, false, N, N, N, 1f, _a, N, _b, N, 0f, _c, N);
 }
 
 /// <summary>
@@ -67,7 +67,7 @@ public class GemmShapeBenchmarks
     public void Shaped()
     {
         var s = Shape;
-        Gemm.Run(s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.TransposeA ? s.M : s.K, _b, s.TransposeB ? s.K : s.N, 0f, _c, s.N);
+        Sgemm.Run(s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.TransposeA ? s.M : s.K, _b, s.TransposeB ? s.K : s.N, 0f, _c, s.N);
     }
 }
 
@@ -82,7 +82,7 @@ public class GemmKernelBenchmarks
 {
     public static IEnumerable<string> Kinds() =>
         new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar }
-            .Where(Gemm.IsSupported).Select(k => k.ToString());
+            .Where(Sgemm.IsSupported).Select(k => k.ToString());
 
     public static IEnumerable<GemmShape> Shapes() =>
     [
@@ -112,7 +112,7 @@ public class GemmKernelBenchmarks
     public void Forced()
     {
         var s = Shape;
-        Gemm.Run(_kind, 2, s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.K, _b, s.N, 0f, _c, s.N);
+        Sgemm.Run(_kind, 2, s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.K, _b, s.N, 0f, _c, s.N);
     }
 }
 

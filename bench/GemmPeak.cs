@@ -44,7 +44,7 @@ public static class GemmPeak
         var a = GemmShape.Fill(size * size, 1);
         var b = GemmShape.Fill(size * size, 2);
         var c = GemmShape.Aligned(size * size);
-        void Call() => Gemm.Run(false, false, size, size, size, 1f, a, size, b, size, 0f, c, size);
+        void Call() => Sgemm.Run(false, false, size, size, size, 1f, a, size, b, size, 0f, c, size);
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < 1) Call();
         var times = new List<double>();

@@ -55,10 +55,10 @@ public class GemmBlockingTests
     [Fact]
     public void Blocking_description_names_the_tile_the_blocks_and_the_caches()
     {
-        string text = Gemm.Describe(GemmKernelKind.Vector256, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs"));
+        string text = Sgemm.Describe(GemmKernelKind.Vector256, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs"));
         Assert.Equal("AVX2 6 × 16: Kc 352, Nc 176 (L1d 32 KiB, L2 512 KiB, sysfs)", text);
-        Assert.Contains(CpuCaches.Current.Source, Gemm.Blocking);
-        Assert.StartsWith("Vector128 6 × 8: Kc 576", Gemm.Describe(GemmKernelKind.Vector128, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs")));
+        Assert.Contains(CpuCaches.Current.Source, Sgemm.Blocking);
+        Assert.StartsWith("Vector128 6 × 8: Kc 576", Sgemm.Describe(GemmKernelKind.Vector128, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs")));
     }
 
     public static TheoryData<string, string> KindsAndCaches()

@@ -31,7 +31,7 @@ public class GemmTests
     public static IEnumerable<string> KindNames()
     {
         foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar })
-            if (Gemm.IsSupported(kind)) yield return kind.ToString();
+            if (Sgemm.IsSupported(kind)) yield return kind.ToString();
         if (Vector128.IsHardwareAccelerated)
         {
             yield return Arm64Shape;
@@ -45,13 +45,13 @@ public class GemmTests
         var cc = caches ?? CpuCaches.Current;
         if (kind == Arm64Shape)
             return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-                Gemm.Run<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                Sgemm.Run<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         if (kind == Arm64Lanes)
             return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-                Gemm.Run<VectorKernel<LaneEmulatedVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                Sgemm.Run<VectorKernel<LaneEmulatedVector128, Vector128<float>, Rows12>>(threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         var gk = Enum.Parse<GemmKernelKind>(kind);
         return (threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-            Gemm.Run(gk, threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            Sgemm.Run(gk, threads, cc, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     private static readonly (bool A, bool B)[] s_transposes = { (false, false), (false, true), (true, false), (true, true) };
@@ -177,7 +177,7 @@ public class GemmTests
         var c0 = TestRandom.Uniform(m * ldc, 3);
         c0.CopyTo(c);
         if (beta == 0f) TestRandom.Poison(c);
-        Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, beta, c, ldc);
+        Sgemm.Run(false, false, m, n, k, 1f, a, k, b, n, beta, c, ldc);
 
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j += j < n - 48 ? 7 : 1) // every 7th column, and every column of the edge tiles
@@ -202,7 +202,7 @@ public class GemmTests
     {
         var data = new TheoryData<string>();
         foreach (var kind in new[] { GemmKernelKind.Auto, GemmKernelKind.Vector512, GemmKernelKind.Vector256, GemmKernelKind.Vector128, GemmKernelKind.Scalar })
-            if (Gemm.IsSupported(kind)) data.Add(kind.ToString());
+            if (Sgemm.IsSupported(kind)) data.Add(kind.ToString());
         return data;
     }
 
@@ -215,7 +215,7 @@ public class GemmTests
         // alpha/beta, and 1 or 2 threads. The panel columns past n hold NaN: they must never reach C.
         var kind = Enum.Parse<GemmKernelKind>(family);
         var tiny = new CpuCaches(1 << 10, 4 << 10, 64 << 10, "test");
-        int w = Gemm.PanelWidth(kind == GemmKernelKind.Auto ? Gemm.AutoKind : kind), seed = 9000;
+        int w = Sgemm.PanelWidth(kind == GemmKernelKind.Auto ? Sgemm.AutoKind : kind), seed = 9000;
         foreach (int m in new[] { 1, 5, 12, 13, 64 })
         foreach (int n in new[] { 1, 31, w + 1, 600 })
         foreach (int k in new[] { 1, 7, 300 })
@@ -233,12 +233,12 @@ public class GemmTests
             var actual = (float[])expected.Clone();
             int threads = 1 + seed % 2;
             var caches = seed % 3 == 0 ? tiny : CpuCaches.Current;
-            Gemm.Run(kind, threads, caches, false, false, m, n, k, alpha, a, k, b, n, beta, expected, n);
+            Sgemm.Run(kind, threads, caches, false, false, m, n, k, alpha, a, k, b, n, beta, expected, n);
             fixed (float* pb = packed)
             {
                 if (kind == GemmKernelKind.Auto && caches == CpuCaches.Current)
-                    Gemm.RunPrepackedB(m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
-                else Gemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
+                    Sgemm.RunPrepackedB(m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
+                else Sgemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, threads);
             }
             KernelSweep.Exact(expected, actual, $"{family} m={m} n={n} k={k} alpha={alpha} beta={beta} threads={threads} {caches.Source}");
         }
@@ -247,12 +247,12 @@ public class GemmTests
     [Fact]
     public unsafe void Prepacked_B_shorter_than_its_panels_is_refused()
     {
-        int w = Gemm.PackedPanelWidth;
+        int w = Sgemm.PackedPanelWidth;
         var packed = new float[2 * 3 * w - 1]; // n = w + 1 needs two whole panels of k = 3
         var ex = Assert.Throws<ArgumentException>(() =>
         {
             fixed (float* pb = packed)
-                Gemm.RunPrepackedB(2, w + 1, 3, 1f, new float[6], 3, pb, packed.Length, 0f, new float[2 * (w + 1)], w + 1, 1);
+                Sgemm.RunPrepackedB(2, w + 1, 3, 1f, new float[6], 3, pb, packed.Length, 0f, new float[2 * (w + 1)], w + 1, 1);
         });
         Assert.Contains("pre-packed", ex.Message);
     }
@@ -324,9 +324,9 @@ public class GemmTests
         var expected = new float[m * n];
         var actual = new float[m * n];
         GemmDriver.PackAheadOverride = -1;
-        try { Gemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, expected, n); }
+        try { Sgemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, expected, n); }
         finally { GemmDriver.PackAheadOverride = 0; }
-        Gemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, actual, n);
+        Sgemm.Run(GemmKernelKind.Auto, 2, false, false, m, n, k, 1f, a, k, b, n, 0f, actual, n);
         KernelSweep.Exact(expected, actual, $"{m}×{k}·{n}");
     }
 
@@ -344,7 +344,7 @@ public class GemmTests
         var b = TestRandom.Uniform(k * n, 2);
         var c = new float[m * n];
         TestRandom.Poison(c);
-        Gemm.Run(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+        Sgemm.Run(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
         for (int i = 0; i < m; i++)
             for (int j = i % 5; j < n; j += 5) // every 5th column, shifted per row: every tile and chunk is sampled
             {
@@ -365,13 +365,13 @@ public class GemmTests
     public void Rejects_short_spans_and_strides()
     {
         var x = new float[100];
-        Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 10, 1f, x, 9, x, 10, 0f, x, 10));
-        Assert.Throws<ArgumentException>(() => Gemm.Run(false, false, 10, 10, 11, 1f, x, 11, x, 10, 0f, x, 10));
-        Assert.Throws<ArgumentException>(() => Gemm.Run(false, true, 10, 10, 10, 1f, x, 10, x, 10, 0f, new float[99], 10));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Run(false, false, -1, 10, 10, 1f, x, 10, x, 10, 0f, x, 10));
+        Assert.Throws<ArgumentException>(() => Sgemm.Run(false, false, 10, 10, 10, 1f, x, 9, x, 10, 0f, x, 10));
+        Assert.Throws<ArgumentException>(() => Sgemm.Run(false, false, 10, 10, 11, 1f, x, 11, x, 10, 0f, x, 10));
+        Assert.Throws<ArgumentException>(() => Sgemm.Run(false, true, 10, 10, 10, 1f, x, 10, x, 10, 0f, new float[99], 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Sgemm.Run(false, false, -1, 10, 10, 1f, x, 10, x, 10, 0f, x, 10));
         // Empty operands are never read: a zero stride (a (M, 0) tensor) is fine, and k = 0 still applies beta to C.
         var c = new float[] { 2f, 4f };
-        Gemm.Run(false, false, 1, 2, 0, 1f, Array.Empty<float>(), 0, Array.Empty<float>(), 2, 0.5f, c, 2);
+        Sgemm.Run(false, false, 1, 2, 0, 1f, Array.Empty<float>(), 0, Array.Empty<float>(), 2, 0.5f, c, 2);
         Assert.Equal(new[] { 1f, 2f }, c);
     }
 
@@ -394,7 +394,7 @@ public class GemmTests
         int seed, int padA = 0, int padB = 0, int padC = 0)
     {
         if (kind == PublicEntryPoint)
-            Check((_, ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc) => Gemm.Run(ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc),
+            Check((_, ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc) => Sgemm.Run(ta2, tb2, m2, n2, k2, alpha2, a, lda, b, ldb, beta2, c, ldc),
                 kind, threads, ta, tb, m, n, k, alpha, beta, seed, padA, padB, padC);
         else Check(Runner(kind), kind, threads, ta, tb, m, n, k, alpha, beta, seed, padA, padB, padC);
     }

@@ -30,7 +30,7 @@ public sealed class SimdPathTests
         Assert.Equal(SimdPath.Current, CpuBackend.SimdDescription);
         Assert.Equal(!Vector128.IsHardwareAccelerated, SimdPath.Current == "scalar");
         // The GEMM's own switch decides the "(GEMM: AVX-512)" note.
-        Assert.Equal(NativeConv.Tensors.Backends.Cpu.Kernels.Gemm.Gemm.UseVector512, features.GemmUsesVector512);
+        Assert.Equal(NativeConv.Tensors.Backends.Cpu.Kernels.Gemm.Sgemm.UseVector512, features.GemmUsesVector512);
         Assert.Equal(features.GemmUsesVector512 && !features.Vector512Accelerated, SimdPath.Current.EndsWith("(GEMM: AVX-512)", StringComparison.Ordinal));
     }
 }

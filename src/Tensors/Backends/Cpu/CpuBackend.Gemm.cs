@@ -10,7 +10,7 @@ public sealed partial class CpuBackend
         int m = c.Shape[0], n = c.Shape[1];
         int k = transposeA ? a.Shape[0] : a.Shape[1];
         // BLAS convention: a leading dimension is at least 1, even for an empty (rows, 0) operand.
-        Gemm.Run(transposeA, transposeB, m, n, k, alpha,
+        Sgemm.Run(transposeA, transposeB, m, n, k, alpha,
             a.Span, Math.Max(1, a.Shape[1]), b.Span, Math.Max(1, b.Shape[1]), beta, c.Span, Math.Max(1, n));
     }
 }

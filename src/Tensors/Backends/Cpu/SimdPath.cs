@@ -5,7 +5,7 @@ namespace NativeConv.Tensors.Backends.Cpu;
 /// <summary>
 /// The hardware facts the CPU kernels dispatch on: which vector widths the runtime accelerates, whether the GEMM takes its
 /// AVX-512 micro-kernel (it does also where the runtime leaves Vector512 unaccelerated but the CPU has AVX-512, see
-/// <see cref="Kernels.Gemm.Gemm.UseVector512"/>), and which instruction set a 128-bit vector compiles to.
+/// <see cref="Kernels.Gemm.Sgemm.UseVector512"/>), and which instruction set a 128-bit vector compiles to.
 /// </summary>
 public readonly record struct SimdFeatures(
     bool Vector512Accelerated,
@@ -18,7 +18,7 @@ public readonly record struct SimdFeatures(
     /// <summary>This process's features (they follow DOTNET_EnableAVX512 / EnableAVX2 / EnableHWIntrinsic).</summary>
     public static SimdFeatures Current => new(
         Vector512.IsHardwareAccelerated,
-        Kernels.Gemm.Gemm.UseVector512,
+        Kernels.Gemm.Sgemm.UseVector512,
         Vector256.IsHardwareAccelerated,
         Vector128.IsHardwareAccelerated,
         System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported,

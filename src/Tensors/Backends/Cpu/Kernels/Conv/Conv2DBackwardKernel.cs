@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using NativeConv.Tensors.Geometry;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -210,7 +211,7 @@ public static unsafe class Conv2DBackwardKernel
                 col = cols;
             }
             if (Dots) Conv2DWeightDots.Accumulate(dyGroup, wide, col, wide, g.OC, patch, wide, dwTarget, patch, overwrite);
-            else Gemm.Gemm.Run(false, true, g.OC, patch, wide, 1f, dyGroup, wide, col, wide, overwrite ? 0f : 1f, dwTarget, patch);
+            else Sgemm.Run(false, true, g.OC, patch, wide, 1f, dyGroup, wide, col, wide, overwrite ? 0f : 1f, dwTarget, patch);
         }
 
         private readonly void BiasStep(ReadOnlySpan<float> dyGroup, int wide, float* dbTarget, bool overwrite)
@@ -231,13 +232,13 @@ public static unsafe class Conv2DBackwardKernel
             if (count == 1 && ConvPlan.IsPointwise(g))
             {
                 // dx_n (C, H·W) (+)= Wᵀ (C, OC) · dY_n (OC, H·W): no col2im needed (beta 0 overwrites).
-                Gemm.Gemm.Run(true, false, g.C, pixels, g.OC, 1f, weights, patch, dyGroup, pixels,
+                Sgemm.Run(true, false, g.C, pixels, g.OC, 1f, weights, patch, dyGroup, pixels,
                     TDx.Accumulate ? 1f : 0f, new Span<float>(DX + (long)first * imageSize, imageSize), pixels);
                 return;
             }
             // dcol (patch, wide) = Wᵀ (patch, OC) · dY_g (OC, wide); dx_n (+)= col2im(dcol_n).
             var dcol = Conv2DScratch.ColumnGradients(patch * wide);
-            Gemm.Gemm.Run(true, false, patch, wide, g.OC, 1f, weights, patch, dyGroup, wide, 0f, dcol, wide);
+            Sgemm.Run(true, false, patch, wide, g.OC, 1f, weights, patch, dyGroup, wide, 0f, dcol, wide);
             for (int b = 0; b < count; b++)
             {
                 // col2im adds: a fresh dx image is cleared just before, while it is about to be in cache anyway.

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using NativeConv.Tensors.Geometry;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -95,7 +96,7 @@ public static unsafe class Conv2DForwardKernel
                     Im2Col.ImageToColumns(image, scratch, pixels, g);
                     col = scratch;
                 }
-                Gemm.Gemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
+                Sgemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
                 // Bias (and ReLU) in one pass over each row the GEMM just wrote.
                 if (TRelu.Enabled || Bias != null)
                     for (int oc = 0; oc < g.OC; oc++)
@@ -113,7 +114,7 @@ public static unsafe class Conv2DForwardKernel
                 Im2Col.ImageToColumns(new ReadOnlySpan<float>(X + (long)(first + b) * imageSize, imageSize),
                     cols.Slice(b * pixels), wide, g);
             var result = Conv2DScratch.Outputs(g.OC * wide);
-            Gemm.Gemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, cols, wide, 0f, result, wide);
+            Sgemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, cols, wide, 0f, result, wide);
             for (int b = 0; b < count; b++)
             {
                 var output = new Span<float>(Y + (long)(first + b) * outSize, outSize);

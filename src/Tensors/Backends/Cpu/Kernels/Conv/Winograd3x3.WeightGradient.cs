@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -157,7 +158,7 @@ public static unsafe partial class Winograd3x3
                     // blocks of dot products, Conv2DWeightDots, this was 1.2–2× slower than the GEMM on the study layers.)
                     bool overwrite = group == firstGroup;
                     for (int xi = 0; xi < 16; xi++)
-                        Gemm.Gemm.Run(false, true, p.OC, p.C, tiles, 1f,
+                        Sgemm.Run(false, true, p.OC, p.C, tiles, 1f,
                             new ReadOnlySpan<float>(py + xi * yPlane, p.OC * stride), stride,
                             new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, overwrite ? 0f : 1f,
                             new Span<float>(du + xi * p.OC * p.C, p.OC * p.C), p.C);

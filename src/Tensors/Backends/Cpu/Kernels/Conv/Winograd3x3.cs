@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using NativeConv.Tensors.Geometry;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
@@ -188,7 +189,7 @@ public static unsafe partial class Winograd3x3
             // one cache line (16 floats) further round the 4 KiB than the previous one.
             // V straight in the GEMM's packed-B layout (panels of `panel` tiles, channel-major inside) when every vector store
             // of the input transform stays inside one panel; else row-major (C, stride) and the GEMM packs it.
-            int panel = Gemm.Gemm.PackedPanelWidth, n = TVec.Count;
+            int panel = Sgemm.PackedPanelWidth, n = TVec.Count;
             bool prepacked = panel % n == 0 && (count == 1 || tilesPerImage % n == 0);
             var layout = prepacked ? new TileLayout(panel, p.C * panel) : TileLayout.RowMajor;
             int vRow = prepacked ? RoundUp(tiles + n, panel) : stride;
@@ -223,10 +224,10 @@ public static unsafe partial class Winograd3x3
                     var u = new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C);
                     var product = new Span<float>(pm + xi * mPlane, p.OC * stride);
                     if (prepacked)
-                        Gemm.Gemm.RunPrepackedB(p.OC, tiles, p.C, 1f, u, p.C, pv + xi * vPlane, (long)p.C * vRow, 0f, product, stride,
+                        Sgemm.RunPrepackedB(p.OC, tiles, p.C, 1f, u, p.C, pv + xi * vPlane, (long)p.C * vRow, 0f, product, stride,
                             ParallelFor.ThreadCount);
                     else
-                        Gemm.Gemm.Run(false, false, p.OC, tiles, p.C, 1f, u, p.C,
+                        Sgemm.Run(false, false, p.OC, tiles, p.C, 1f, u, p.C,
                             new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f, product, stride);
                 }
 

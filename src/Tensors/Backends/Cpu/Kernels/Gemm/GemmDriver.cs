@@ -12,7 +12,7 @@ internal unsafe struct GemmArgs
     public float* A, B, C;
     public nint Lda, Ldb, Ldc;
     /// <summary>
-    /// Non-null: op(B) is already packed here, whole K per panel (<see cref="Gemm.RunPrepackedB"/>): panel jp (columns
+    /// Non-null: op(B) is already packed here, whole K per panel (<see cref="Sgemm.RunPrepackedB"/>): panel jp (columns
     /// [jp·NR, jp·NR + NR)) starts at PackedB + jp·K·NR, k-major. B, Ldb and TransposeB are then unused.
     /// </summary>
     public float* PackedB;

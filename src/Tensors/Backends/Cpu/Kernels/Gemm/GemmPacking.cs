@@ -33,7 +33,7 @@ internal static unsafe class GemmPacking
         if (!g.TransposeA)
         {
             int p0 = 0;
-            if (mr == 12 && Gemm.UseVector512)
+            if (mr == 12 && Sgemm.UseVector512)
             {
                 // 12 rows × 16 k at a time through an in-register transpose (missing rows become the zero padding).
                 float* src = g.A + (nint)i0 * g.Lda + k0;
@@ -129,7 +129,7 @@ internal static unsafe class GemmPacking
                 float* panel = dst + jp * panelStride;
                 int cols = Math.Min(nr, width - jp * nr);
                 int p0 = 0;
-                if (nr == 32 && Gemm.UseVector512)
+                if (nr == 32 && Sgemm.UseVector512)
                 {
                     // 16 k × 32 columns at a time: two in-register 16 × 16 transposes (missing columns become zeros).
                     float* src = g.B + (nint)(j0 + jp * nr) * g.Ldb + k0;
@@ -193,7 +193,7 @@ internal static unsafe class GemmPacking
     private static void CopyPanelRow<TKernel>(float* src, float* dst) where TKernel : struct, IMicroKernel
     {
         // TKernel.NR is a JIT-time constant: only one branch survives.
-        if (TKernel.NR == 32 && Gemm.UseVector512)
+        if (TKernel.NR == 32 && Sgemm.UseVector512)
         {
             Vector512.Load(src).Store(dst);
             Vector512.Load(src + 16).Store(dst + 16);

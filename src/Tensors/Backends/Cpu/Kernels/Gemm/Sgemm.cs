@@ -16,7 +16,7 @@ using Kernel128Arm64 = VectorKernel<GemmVector128, Vector128<float>, Rows12>;
 /// Packed and cache-blocked for this machine's L1d and L2 (see <see cref="GemmDriver"/>, <see cref="GemmBlocking"/>), a
 /// 12 × 32 AVX-512, 6 × 16 AVX2, 12 × 8 NEON or 6 × 8 SSE/AVX register-blocked micro-kernel, parallel over <see cref="ParallelFor"/> (inline, single-threaded, when called from a parallel body).
 /// </summary>
-public static class Gemm
+public static class Sgemm
 {
     /// <summary>
     /// True where the AVX-512 micro-kernel runs. Not just Vector512.IsHardwareAccelerated: on Intel parts that down-clock

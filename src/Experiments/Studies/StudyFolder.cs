@@ -38,10 +38,91 @@ public sealed class StudyFolder : IDisposable
     {
         var held = RunDirectory.CreateLocked(study, root);
         var folder = new StudyFolder(held.Folder, held);
+        AtomicFile.WriteAllText(folder.SettingsPath, SettingsJson(study, settings));
+        return folder;
+    }
+
+    /// <summary>
+    /// The run folder &lt;root&gt;/&lt;study&gt;-&lt;runId&gt;/ that every shard of one job shares, opened without its folder lock
+    /// (shards run at the same time; each unit is guarded by <see cref="LockUnit"/>). The first shard creates it and its
+    /// study.json (published with a no-overwrite move, so two shards starting together cannot both write it); the others
+    /// check that their settings match the saved ones (<see cref="StudyResumeException"/> when not).
+    /// </summary>
+    public static StudyFolder OpenShared(string study, string root, string runId, IReadOnlyList<(string Key, string Value)> settings)
+    {
+        StudyShard.CheckRunId(runId);
+        var folder = new StudyFolder(System.IO.Path.Combine(root, $"{study}-{runId}"));
+        Directory.CreateDirectory(folder.Path);
+        if (!File.Exists(folder.SettingsPath))
+        {
+            string temporary = System.IO.Path.Combine(folder.Path, $".{SettingsFileName}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllText(temporary, SettingsJson(study, settings));
+            try { File.Move(temporary, folder.SettingsPath, overwrite: false); }
+            catch (IOException) when (File.Exists(folder.SettingsPath)) { } // another shard published it first: check against it below
+            finally { if (File.Exists(temporary)) File.Delete(temporary); }
+        }
+        var saved = folder.ReadSettings();
+        if (!saved.TryGetValue("study", out var savedStudy) || savedStudy != study)
+            throw new StudyResumeException($"--run-id: {folder.Path} holds a '{savedStudy}' run, not '{study}'.");
+        var differences = new List<string>();
+        foreach (var (key, value) in settings)
+            if (!saved.TryGetValue(key, out var was) || was != value) differences.Add($"{key} {was ?? "(absent)"} → {value}");
+        if (differences.Count > 0)
+            throw new StudyResumeException($"--run-id: {folder.Path} was started by another shard with other settings ({string.Join(", ", differences)}). Every shard of a run takes the same settings; use another --run-id for a new run.");
+        return folder;
+    }
+
+    /// <summary>A new run folder with a chosen name (--run-id without --shard), locked like <see cref="Create"/>; an existing one is refused.</summary>
+    public static StudyFolder CreateNamed(string study, string root, string runId, IReadOnlyList<(string Key, string Value)> settings)
+    {
+        StudyShard.CheckRunId(runId);
+        string path = System.IO.Path.Combine(root, $"{study}-{runId}");
+        var held = (Directory.Exists(path) ? null : RunLock.TryClaim(path))
+            ?? throw new StudyResumeException($"--run-id: {System.IO.Path.GetFullPath(path)} already exists; continue it with --resume {path}, or choose another --run-id.");
+        var folder = new StudyFolder(held.Folder, held);
+        AtomicFile.WriteAllText(folder.SettingsPath, SettingsJson(study, settings));
+        return folder;
+    }
+
+    /// <summary>An existing run folder, only read (the `merge` verb): no lock is taken here.</summary>
+    public static StudyFolder ReadOnly(string path)
+    {
+        var folder = new StudyFolder(path);
+        if (!File.Exists(folder.SettingsPath))
+            throw new StudyResumeException($"{folder.Path} is not a study folder (it has no {SettingsFileName}); name a folder that a study run created.");
+        return folder;
+    }
+
+    private static string SettingsJson(string study, IReadOnlyList<(string Key, string Value)> settings)
+    {
         var document = new Dictionary<string, string> { ["study"] = study };
         foreach (var (key, value) in settings) document[key] = value;
-        AtomicFile.WriteAllText(folder.SettingsPath, JsonSerializer.Serialize(document, ResultsJson.SerializerOptions) + "\n");
-        return folder;
+        return JsonSerializer.Serialize(document, ResultsJson.SerializerOptions) + "\n";
+    }
+
+    /// <summary>
+    /// The lock of one unit (model × seed) — `models/&lt;model&gt;-seed&lt;seed&gt;/.lock` — held while that unit trains, so the
+    /// same unit is never trained by two processes at once (two shards given overlapping work, a shard and a --resume);
+    /// <see cref="RunLockedException"/> names the holder. Leftovers of killed writes in the unit's folder are removed.
+    /// </summary>
+    public RunLock LockUnit(string model, int seed)
+    {
+        string unit = ModelFolder(model, seed);
+        var held = RunLock.Acquire(unit);
+        foreach (var file in Directory.EnumerateFiles(unit, ".*.tmp-*"))
+        {
+            try { File.Delete(file); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return held;
+    }
+
+    /// <summary>Takes the folder lock for writing the run's report (the shard that finishes last); null when another process holds it.</summary>
+    public RunLock? TryLockFolder()
+    {
+        try { return RunLock.Acquire(Path); }
+        catch (RunLockedException) { return null; }
     }
 
     /// <summary>

@@ -211,21 +211,48 @@ public sealed class StudyFolder : IDisposable
     }
 
     /// <summary>
-    /// Checks that <paramref name="settings"/> match the saved ones (the thread count may differ: the run stays correct but is
-    /// no longer bit-identical, which the trainer notes). Throws <see cref="StudyResumeException"/> listing the differences.
+    /// Checks that <paramref name="settings"/> match the saved ones. The settings of the training itself (seed, epochs,
+    /// batch...) must always match; the configuration that runs it (<see cref="StudySettings.ConfigurationKeys"/>: conv
+    /// algorithm, fusion, device, threads, data files) must match too unless <paramref name="forceConfigChange"/>, and then
+    /// its differences are returned (and study.json takes the new values, so the next resume compares with them). A key
+    /// that a run made by an older version did not save is not compared. Throws <see cref="StudyResumeException"/> (one line).
     /// </summary>
-    public void CheckSettings(IReadOnlyList<(string Key, string Value)> settings)
+    public IReadOnlyList<ConfigurationDifference> CheckSettings(IReadOnlyList<(string Key, string Value)> settings, bool forceConfigChange = false)
     {
         var saved = ReadSettings();
         var differences = new List<string>();
+        var configuration = new List<ConfigurationDifference>();
         foreach (var (key, value) in settings)
         {
-            if (key is "threads" or "device") continue;
-            if (saved.TryGetValue(key, out var was) && was != value) differences.Add($"{key} {was} → {value}");
+            if (!saved.TryGetValue(key, out var was) || was == value) continue;
+            if (StudySettings.ConfigurationKeys.Contains(key)) configuration.Add(new ConfigurationDifference(key, was, value));
+            else differences.Add($"{key} {was} → {value}");
         }
         if (differences.Count > 0)
             throw new StudyResumeException($"--resume: {Path} was made with other settings ({string.Join(", ", differences)}). Resume with the original settings, or start a new run without --resume.");
+        if (configuration.Count > 0 && !forceConfigChange)
+            throw new StudyResumeException($"--resume: {Path} was made with another configuration ({string.Join(", ", configuration.Select(d => $"{d.Key} {d.Before} → {d.After}"))}), which changes the numbers. " +
+                                           "Resume with the original one, or give --force-config-change to continue anyway (results.json then records both and the epoch of the change).");
+        if (configuration.Count > 0)
+        {
+            foreach (var d in configuration) saved[d.Key] = d.After;
+            AtomicFile.WriteAllText(SettingsPath, JsonSerializer.Serialize(saved, ResultsJson.SerializerOptions) + "\n");
+        }
+        return configuration;
     }
+
+    public const string ConfigurationChangesFileName = "configuration-changes.json";
+
+    /// <summary>The configuration changes forced on this run so far (configuration-changes.json; empty when none).</summary>
+    public List<ConfigurationChange> ReadConfigurationChanges()
+    {
+        string path = System.IO.Path.Combine(Path, ConfigurationChangesFileName);
+        return File.Exists(path) ? ReadJson<List<ConfigurationChange>>(path, "restore it from a copy (it records a --force-config-change)") : [];
+    }
+
+    /// <summary>Replaces configuration-changes.json (atomically) with <paramref name="changes"/>.</summary>
+    public void WriteConfigurationChanges(IReadOnlyList<ConfigurationChange> changes) =>
+        AtomicFile.WriteAllText(System.IO.Path.Combine(Path, ConfigurationChangesFileName), JsonSerializer.Serialize(changes, ResultsJson.SerializerOptions) + "\n");
 
     /// <summary>The folder of one model trained with one seed (created on demand).</summary>
     public string ModelFolder(string model, int seed)
@@ -302,6 +329,15 @@ public sealed class StudyFolder : IDisposable
             $"{{\n  \"format\": \"nativeconv-result\",\n  \"sha256\": \"{Sha256(json)}\",\n  \"result\": {json}\n}}\n");
     }
 }
+
+/// <summary>One configuration setting that a forced resume changed.</summary>
+public sealed record ConfigurationDifference(string Key, string Before, string After);
+
+/// <summary>Where one unit (model × seed) went on under a changed configuration: from this epoch and step (1-based epoch; step 0: its start).</summary>
+public sealed record ConfigurationChangeUnit(string Unit, int Epoch, int Step);
+
+/// <summary>A --force-config-change resume: when, what changed, and per unit the epoch from which the new configuration ran.</summary>
+public sealed record ConfigurationChange(DateTimeOffset At, IReadOnlyList<ConfigurationDifference> Changes, List<ConfigurationChangeUnit> Units);
 
 /// <summary>A --resume that cannot continue (no such folder, other study, other settings): shown as a message, no stack trace.</summary>
 public sealed class StudyResumeException(string message) : Exception(message);

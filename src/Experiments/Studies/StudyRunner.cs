@@ -66,15 +66,25 @@ public sealed class StudyRunner
 
     private StudyFolder? _heldFolder;
 
+    /// <summary>This run folder's forced configuration changes, the last one being this resume's; null when it forced none.</summary>
+    private List<ConfigurationChange>? _configurationChanges;
+
     private StudyOutcome RunCore(CancellationToken cancellation)
     {
-        var numeric = _settings.NumericPairs();
+        IReadOnlyList<(string Key, string Value)> numeric = [.. _settings.NumericPairs(), .. _settings.ConfigurationPairs(_study.Dataset)];
         StudyFolder? folder = null;
         IReadOnlyList<string> models = _mergeModels ?? _requestedModels ?? _study.Models;
         if (_settings.Resume is { } resume)
         {
             folder = _heldFolder = StudyFolder.Open(_study.Name, _settings.Out, resume);
-            folder.CheckSettings(numeric);
+            var changed = folder.CheckSettings(numeric, _settings.ForceConfigChange);
+            if (changed.Count > 0)
+            {
+                _configurationChanges = folder.ReadConfigurationChanges();
+                _configurationChanges.Add(new ConfigurationChange(DateTimeOffset.Now, changed, []));
+                folder.WriteConfigurationChanges(_configurationChanges);
+                _output.WriteLine($"--force-config-change: {string.Join(", ", changed.Select(d => $"{d.Key} {d.Before} → {d.After}"))}; recorded in {StudyFolder.ConfigurationChangesFileName} and results.json.");
+            }
             // A resume continues the run's own models: without --models it takes them over, a different --models is refused.
             var saved = folder.SavedModels(_study);
             if (_requestedModels is not null && !_requestedModels.SequenceEqual(saved, StringComparer.Ordinal))
@@ -197,6 +207,7 @@ public sealed class StudyRunner
         var findings = Findings.For(_study, aggregates);
         results.Extra["aggregates"] = aggregates;
         results.Extra["seeds"] = _settings.SeedList();
+        if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
 
         var plots = StudyArtifacts.Write(folder.Path, results);
         const string validationLossFile = "validation-loss.svg";
@@ -254,6 +265,13 @@ public sealed class StudyRunner
         };
         _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(modelName)}");
         trainer.ResumeIfExists(trainer.CheckpointPath);
+        if (_configurationChanges is [.., var change])
+        {
+            // The first epoch (and step) this unit trains under the new configuration.
+            var state = trainer.State;
+            change.Units.Add(new ConfigurationChangeUnit(label, state.CompletedEpochs + 1, state.StepsIntoEpoch));
+            folder.WriteConfigurationChanges(_configurationChanges);
+        }
         TrainerCreated?.Invoke(modelName, seed, trainer);
         var training = trainer.Fit(splits.Train, splits.Validation, cancellation);
         if (training.StopReason == StopReason.Interrupted) return null;

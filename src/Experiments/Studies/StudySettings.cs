@@ -113,6 +113,24 @@ public sealed record StudySettings
         };
     }
 
+    /// <summary>
+    /// The keys of <see cref="ConfigurationPairs"/> and <see cref="NumericPairs"/> that say how the training runs rather
+    /// than what it is: a resume may change them with --force-config-change (and results.json records it).
+    /// </summary>
+    public static IReadOnlySet<string> ConfigurationKeys { get; } = new HashSet<string>(StringComparer.Ordinal)
+        { "threads", "device", "conv_algorithm", "fuse_conv_relu", "data_files" };
+
+    /// <summary>
+    /// The configuration that decides the numbers beside <see cref="NumericPairs"/>: the engine's conv algorithm and fusion
+    /// (from the environment) and the SHA-256 of the dataset files (the loader refuses a file that does not have it).
+    /// </summary>
+    public IReadOnlyList<(string Key, string Value)> ConfigurationPairs(string dataset) =>
+    [
+        ("conv_algorithm", Engine.ConvAlgorithm.ToString().ToLowerInvariant()),
+        ("fuse_conv_relu", Engine.FuseConvRelu ? "on" : "off"),
+        ("data_files", string.Join(", ", Data.DatasetCatalog.FilesOf(dataset).Select(f => $"{f.FileName} sha256:{f.Sha256}"))),
+    ];
+
     /// <summary>The settings that decide the numbers, as text (stored in the study folder; a resume must match them).</summary>
     public IReadOnlyList<(string Key, string Value)> NumericPairs() =>
     [

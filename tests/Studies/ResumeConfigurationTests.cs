@@ -7,7 +7,8 @@ namespace NativeConv.Tests.Studies;
 
 /// <summary>
 /// A --resume compares the whole configuration that decides the numbers (conv algorithm, fusion, device, threads, data files)
-/// and refuses a change unless --force-config-change, which results.json then records with the epoch of the change.
+/// and refuses a change unless --force-config-change, which results.json then records with the epoch of the change; and a
+/// resumed run's results.json keeps the real training window (its parts), not the resume moment.
 /// </summary>
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // the studies set Engine.Threads
 public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resume-config-")
@@ -69,5 +70,24 @@ public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resum
 
         // study.json took the new configuration: resuming again with it needs no flag.
         Assert.Contains("\"conv_algorithm\": \"im2col\"", File.ReadAllText(Path.Combine(folder, StudyFolder.SettingsFileName)));
+    }
+
+    [Fact]
+    public void A_resumed_run_keeps_its_first_start_and_lists_its_parts()
+    {
+        var before = DateTimeOffset.Now;
+        string folder = Interrupted();
+        Thread.Sleep(50); // a gap between the parts that the window must show
+        var resumedAt = DateTimeOffset.Now;
+        var (code, output, error) = Cli.Run(Resume(folder, "2"));
+        Assert.True(code == 0, error + output);
+        var results = ResultsJson.Read(Path.Combine(folder, StudyArtifacts.ResultsFileName));
+        var parts = results.Parts!;
+        Assert.Equal(2, parts.Count);
+        Assert.InRange(parts[0].Started, before, parts[0].Finished);
+        Assert.True(parts[0].Finished < resumedAt, $"{parts[0].Finished:O} !< {resumedAt:O}");
+        Assert.InRange(parts[1].Started, resumedAt, parts[1].Finished);
+        Assert.Equal(parts[0].Started, results.Started); // the first start, not the resume moment
+        Assert.Equal(parts[1].Finished, results.Finished);
     }
 }

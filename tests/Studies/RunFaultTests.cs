@@ -103,7 +103,12 @@ public sealed class RunFaultTests() : NativeConv.Tests.Support.StudyRunsRoot("na
         Assert.Contains("another process", Assert.Throws<RunLockedException>(() => RunLock.Acquire(folder)).Message);
         holder.Kill(entireProcessTree: true); // SIGKILL
         holder.WaitForExit();
-        using (RunLock.Acquire(folder)) { }
+        // flock's child (sleep) shares the locked descriptor; WaitForExit waits only for flock, so allow the child a moment to die.
+        for (clock.Restart(); ; Thread.Sleep(20))
+        {
+            try { using (RunLock.Acquire(folder)) { } break; }
+            catch (RunLockedException) when (clock.Elapsed < TimeSpan.FromSeconds(10)) { }
+        }
     }
 
     [Fact]

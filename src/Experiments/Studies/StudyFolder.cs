@@ -241,6 +241,40 @@ public sealed class StudyFolder : IDisposable
         return configuration;
     }
 
+    /// <summary>
+    /// Records that this process starts working on the run: parts/part-&lt;start&gt;-&lt;pid&gt;.json with its start (and, for
+    /// now, the same end; <see cref="EndPart"/> moves it). One file per part, so concurrent shards never write the same one.
+    /// </summary>
+    public string BeginPart(string? shard)
+    {
+        var now = DateTimeOffset.Now;
+        string parts = System.IO.Path.Combine(Path, "parts");
+        Directory.CreateDirectory(parts);
+        string file = System.IO.Path.Combine(parts, $"part-{now.UtcDateTime:yyyyMMddTHHmmssfffffff}-{Environment.ProcessId}.json");
+        WritePart(file, new RunPart(now, now, shard));
+        return file;
+    }
+
+    /// <summary>Stamps the end of the part <see cref="BeginPart"/> started.</summary>
+    public void EndPart(string file)
+    {
+        var part = ReadJson<RunPart>(file, "delete it (it only records when a part of the run ran)");
+        WritePart(file, part with { Finished = DateTimeOffset.Now });
+    }
+
+    /// <summary>Every recorded part of the run, oldest first.</summary>
+    public List<RunPart> ReadParts()
+    {
+        string parts = System.IO.Path.Combine(Path, "parts");
+        if (!Directory.Exists(parts)) return [];
+        return [.. Directory.EnumerateFiles(parts, "part-*.json")
+            .Select(f => ReadJson<RunPart>(f, "delete it (it only records when a part of the run ran)"))
+            .OrderBy(p => p.Started)];
+    }
+
+    private static void WritePart(string file, RunPart part) =>
+        AtomicFile.WriteAllText(file, JsonSerializer.Serialize(part, ResultsJson.SerializerOptions) + "\n");
+
     public const string ConfigurationChangesFileName = "configuration-changes.json";
 
     /// <summary>The configuration changes forced on this run so far (configuration-changes.json; empty when none).</summary>

@@ -58,6 +58,9 @@ public sealed class StudyRunner
         }
         finally
         {
+            // This process's part of the training window ends however the run ended.
+            if (_part is { } part) _partFolder!.EndPart(part);
+            _part = null;
             // The run folder's lock, released however the run ended (finished, interrupted, or a resume refused).
             _heldFolder?.Dispose();
             _heldFolder = null;
@@ -65,6 +68,10 @@ public sealed class StudyRunner
     }
 
     private StudyFolder? _heldFolder;
+
+    /// <summary>This process's record in the run's parts/ (see <see cref="StudyFolder.BeginPart"/>); null before the folder is known and for merge.</summary>
+    private string? _part;
+    private StudyFolder? _partFolder;
 
     /// <summary>This run folder's forced configuration changes, the last one being this resume's; null when it forced none.</summary>
     private List<ConfigurationChange>? _configurationChanges;
@@ -130,6 +137,11 @@ public sealed class StudyRunner
             _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
         }
         folder ??= MergeOnly!;
+        if (MergeOnly is null)
+        {
+            _partFolder = folder;
+            _part = folder.BeginPart(_settings.Shard?.ToString());
+        }
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
 
@@ -209,6 +221,15 @@ public sealed class StudyRunner
         results.Extra["seeds"] = _settings.SeedList();
         if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
 
+        // The training window: from the first part's start to the last part's end (this one's: now).
+        if (_part is not null) folder.EndPart(_part);
+        var parts = folder.ReadParts();
+        if (parts.Count > 0)
+        {
+            results.Parts = parts;
+            results.Started = parts[0].Started;
+            results.Finished = parts.Max(p => p.Finished);
+        }
         var plots = StudyArtifacts.Write(folder.Path, results);
         const string validationLossFile = "validation-loss.svg";
         Plots.CompareCurves(Path.Combine(folder.Path, validationLossFile), $"{_study.Name}: validation loss", "cross-entropy",

@@ -29,6 +29,7 @@ public static class Program
         root.Add(CifarCommand.Create(engine));
         root.Add(FilterStudyCommand.Create(engine));
         root.Add(AllCommand.Create(engine));
+        root.Add(MergeCommand.Create(engine));
         return root;
     }
 
@@ -47,7 +48,7 @@ public static class Program
         EngineEnvironment engine;
         try
         {
-            engine = EngineEnvironment.Read(environment);
+            engine = EngineEnvironment.Read(environment) with { Cluster = ClusterEnvironment.Read(environment) };
         }
         catch (EngineEnvironmentException e)
         {

@@ -16,6 +16,13 @@ namespace NativeConv.Experiments.Commands;
 /// </summary>
 public sealed record EngineEnvironment(Conv2DAlgorithm ConvAlgorithm, bool FuseConvRelu)
 {
+    /// <summary>
+    /// The batch system's job variables (Slurm array, Kubernetes Indexed Job), which <see cref="Program.Run(string[], TextWriter, TextWriter, Func{string, string?})"/>
+    /// parses beside the engine's: they ride along here so every study verb, which already receives this record, gets them
+    /// without another parameter.
+    /// </summary>
+    public ClusterEnvironment Cluster { get; init; } = ClusterEnvironment.None;
+
     public const string ConvAlgorithmVariable = "NATIVECONV_CONV_ALGO";
     public const string FuseVariable = "NATIVECONV_FUSE";
 

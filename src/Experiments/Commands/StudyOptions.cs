@@ -34,18 +34,40 @@ public sealed class StudyOptions
         };
         Device = new Option<string>("--device") { Description = "Where to run", DefaultValueFactory = _ => "cpu" };
         NoDownload = new Option<bool>("--no-download") { Description = "Fail with a message saying where to put missing dataset files instead of downloading them" };
+        Shard = new Option<string?>("--shard")
+        {
+            Description = "Train only shard K of N of the study's units (model × seed, study order, dealt round-robin) into the run folder all shards share " +
+                          "(OUT/<study>-<run id>/); the shard that finishes last writes results.json and report.md (or run `merge`). " +
+                          "auto: K and N from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or K from JOB_COMPLETION_INDEX and N from --shards",
+            HelpName = "K/N|auto",
+        };
+        Shards = new Option<int?>("--shards") { Description = "The shard count N for --shard auto in a Kubernetes Indexed Job (its completions)" };
+        RunId = new Option<string?>("--run-id")
+        {
+            Description = "Name the run folder OUT/<study>-<ID>/ (default with --shard: $SLURM_ARRAY_JOB_ID, else the Kubernetes Job's name " +
+                          "($JOB_NAME, else from $HOSTNAME with $JOB_COMPLETION_INDEX); without --shard: a timestamp)",
+        };
+        ForceConfigChange = new Option<bool>("--force-config-change")
+        {
+            Description = "With --resume: continue even though the configuration (conv algorithm, fusion, device, threads, data files) differs from the saved one; results.json records both and the epoch where it changed",
+        };
         Devices.AddValidation(Device);
         AtLeast(Seeds, 1, 100);
         AtLeast(Threads, 1, 256);
         AtLeast(Epochs, 1, 100_000);
         AtLeast(BatchSize, 1, 1_000_000);
         AtLeast(Patience, 0, 100_000);
+        Shards.Validators.Add(r =>
+        {
+            int? n = ParsedOrNull<int>(r);
+            if (n is < 1 or > 10_000) r.AddError($"--shards must be between 1 and 10000; got {n}.");
+        });
         Limit.Validators.Add(r =>
         {
             int? n = ParsedOrNull<int>(r);
             if (n is < 20) r.AddError($"--limit must be at least 20 images (two per class for the validation split); got {n}.");
         });
-        foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload })
+        foreach (var option in new Option[] { DataDir, Seed, Seeds, Threads, Epochs, BatchSize, Patience, Limit, Out, Resume, Device, NoDownload, Shard, Shards, RunId, ForceConfigChange })
             command.Add(option);
         if (study is not null)
         {
@@ -76,11 +98,30 @@ public sealed class StudyOptions
     public Option<string?> Resume { get; }
     public Option<string> Device { get; }
     public Option<bool> NoDownload { get; }
+    public Option<string?> Shard { get; }
+    public Option<int?> Shards { get; }
+    public Option<string?> RunId { get; }
+    public Option<bool> ForceConfigChange { get; }
 
     /// <summary>--models (study verbs only; null for `all`, which always runs every model).</summary>
     public Option<string[]>? Models { get; }
 
-    public StudySettings Read(ParseResult result) => new()
+    /// <summary>
+    /// The settings as given. --shard auto and the default --run-id of a shard come from the batch system's variables the
+    /// edge parsed (<see cref="EngineEnvironment.Cluster"/>); a --shard that cannot be resolved is a <see cref="StudyShardException"/>.
+    /// </summary>
+    public StudySettings Read(ParseResult result)
+    {
+        var shard = result.GetValue(Shard) is { } text ? StudyShard.Parse(text, result.GetValue(Shards), _engine.Cluster) : null;
+        return ReadCommon(result) with
+        {
+            Shard = shard,
+            RunId = result.GetValue(RunId) ?? (shard is not null ? _engine.Cluster.JobId : null),
+            ForceConfigChange = result.GetValue(ForceConfigChange),
+        };
+    }
+
+    private StudySettings ReadCommon(ParseResult result) => new()
     {
         DataDir = result.GetValue(DataDir),
         Seed = result.GetValue(Seed),
@@ -146,8 +187,8 @@ internal static class StudyCommand
     }
 
     /// <summary>
-    /// Turns the errors a person can fix into a message: a --models name that is not one of the study's models exits with 2
-    /// (a usage error, like an unknown model elsewhere); missing data, bad files, bad settings and a bad resume with 1.
+    /// Turns the errors a person can fix into a message: a --models name that is not one of the study's models, and a --shard
+    /// that cannot be resolved, exit with 2 (usage errors, like an unknown model elsewhere); missing data, bad files, bad settings and a bad resume with 1.
     /// </summary>
     public static int Guarded(ParseResult result, Func<int> action)
     {
@@ -155,7 +196,7 @@ internal static class StudyCommand
         {
             return action();
         }
-        catch (StudyModelsException e)
+        catch (Exception e) when (e is StudyModelsException or StudyShardException)
         {
             CommandIo.Error(result).WriteLine(e.Message);
             return 2;

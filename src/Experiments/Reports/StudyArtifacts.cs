@@ -18,12 +18,13 @@ public static class StudyArtifacts
 {
     public const string ResultsFileName = "results.json";
 
-    /// <summary>Stamps <see cref="StudyResults.Finished"/>, writes results.json and the plots into <paramref name="runDirectory"/>.</summary>
+    /// <summary>Stamps <see cref="StudyResults.Finished"/> (unless it has <see cref="StudyResults.Parts"/>), writes results.json and the plots into <paramref name="runDirectory"/>.</summary>
     public static StandardPlots Write(string runDirectory, StudyResults results)
     {
         ArgumentNullException.ThrowIfNull(results);
         Directory.CreateDirectory(runDirectory);
-        results.Finished = DateTimeOffset.Now;
+        // With recorded parts the caller already set the window (first start, last end).
+        if (results.Parts is not { Count: > 0 }) results.Finished = DateTimeOffset.Now;
         ResultsJson.Write(Path.Combine(runDirectory, ResultsFileName), results);
 
         var curves = new Dictionary<string, string>(StringComparer.Ordinal);

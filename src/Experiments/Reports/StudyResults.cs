@@ -59,8 +59,17 @@ public sealed class StudyResults
 
     public required string Study { get; init; }
 
-    public DateTimeOffset Started { get; init; }
+    /// <summary>When training began: the start of the first part (a resumed run keeps its original start).</summary>
+    public DateTimeOffset Started { get; set; }
+
+    /// <summary>When the last part ended (for a run written in one go: when results.json was written).</summary>
     public DateTimeOffset Finished { get; set; }
+
+    /// <summary>
+    /// The stretches of time the run was trained in, oldest first: one per process that worked on it (the first run, each
+    /// resume, each shard), so an interrupted and resumed run keeps its real training window. Null: not recorded.
+    /// </summary>
+    public List<RunPart>? Parts { get; set; }
 
     /// <summary>`git rev-parse HEAD` of the source tree, or "unknown".</summary>
     public string GitCommit { get; init; } = "unknown";
@@ -93,6 +102,9 @@ public sealed class StudyResults
         Options = options,
     };
 }
+
+/// <summary>One process's stretch of work on a run: when it started and ended, and which shard it was (null: unsharded).</summary>
+public sealed record RunPart(DateTimeOffset Started, DateTimeOffset Finished, string? Shard = null);
 
 /// <summary>Reads and writes results.json (snake_case keys, indented, NaN/Infinity spelled as JSON strings).</summary>
 public static class ResultsJson

@@ -38,10 +38,91 @@ public sealed class StudyFolder : IDisposable
     {
         var held = RunDirectory.CreateLocked(study, root);
         var folder = new StudyFolder(held.Folder, held);
+        AtomicFile.WriteAllText(folder.SettingsPath, SettingsJson(study, settings));
+        return folder;
+    }
+
+    /// <summary>
+    /// The run folder &lt;root&gt;/&lt;study&gt;-&lt;runId&gt;/ that every shard of one job shares, opened without its folder lock
+    /// (shards run at the same time; each unit is guarded by <see cref="LockUnit"/>). The first shard creates it and its
+    /// study.json (published with a no-overwrite move, so two shards starting together cannot both write it); the others
+    /// check that their settings match the saved ones (<see cref="StudyResumeException"/> when not).
+    /// </summary>
+    public static StudyFolder OpenShared(string study, string root, string runId, IReadOnlyList<(string Key, string Value)> settings)
+    {
+        StudyShard.CheckRunId(runId);
+        var folder = new StudyFolder(System.IO.Path.Combine(root, $"{study}-{runId}"));
+        Directory.CreateDirectory(folder.Path);
+        if (!File.Exists(folder.SettingsPath))
+        {
+            string temporary = System.IO.Path.Combine(folder.Path, $".{SettingsFileName}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllText(temporary, SettingsJson(study, settings));
+            try { File.Move(temporary, folder.SettingsPath, overwrite: false); }
+            catch (IOException) when (File.Exists(folder.SettingsPath)) { } // another shard published it first: check against it below
+            finally { if (File.Exists(temporary)) File.Delete(temporary); }
+        }
+        var saved = folder.ReadSettings();
+        if (!saved.TryGetValue("study", out var savedStudy) || savedStudy != study)
+            throw new StudyResumeException($"--run-id: {folder.Path} holds a '{savedStudy}' run, not '{study}'.");
+        var differences = new List<string>();
+        foreach (var (key, value) in settings)
+            if (!saved.TryGetValue(key, out var was) || was != value) differences.Add($"{key} {was ?? "(absent)"} → {value}");
+        if (differences.Count > 0)
+            throw new StudyResumeException($"--run-id: {folder.Path} was started by another shard with other settings ({string.Join(", ", differences)}). Every shard of a run takes the same settings; use another --run-id for a new run.");
+        return folder;
+    }
+
+    /// <summary>A new run folder with a chosen name (--run-id without --shard), locked like <see cref="Create"/>; an existing one is refused.</summary>
+    public static StudyFolder CreateNamed(string study, string root, string runId, IReadOnlyList<(string Key, string Value)> settings)
+    {
+        StudyShard.CheckRunId(runId);
+        string path = System.IO.Path.Combine(root, $"{study}-{runId}");
+        var held = (Directory.Exists(path) ? null : RunLock.TryClaim(path))
+            ?? throw new StudyResumeException($"--run-id: {System.IO.Path.GetFullPath(path)} already exists; continue it with --resume {path}, or choose another --run-id.");
+        var folder = new StudyFolder(held.Folder, held);
+        AtomicFile.WriteAllText(folder.SettingsPath, SettingsJson(study, settings));
+        return folder;
+    }
+
+    /// <summary>An existing run folder, only read (the `merge` verb): no lock is taken here.</summary>
+    public static StudyFolder ReadOnly(string path)
+    {
+        var folder = new StudyFolder(path);
+        if (!File.Exists(folder.SettingsPath))
+            throw new StudyResumeException($"{folder.Path} is not a study folder (it has no {SettingsFileName}); name a folder that a study run created.");
+        return folder;
+    }
+
+    private static string SettingsJson(string study, IReadOnlyList<(string Key, string Value)> settings)
+    {
         var document = new Dictionary<string, string> { ["study"] = study };
         foreach (var (key, value) in settings) document[key] = value;
-        AtomicFile.WriteAllText(folder.SettingsPath, JsonSerializer.Serialize(document, ResultsJson.SerializerOptions) + "\n");
-        return folder;
+        return JsonSerializer.Serialize(document, ResultsJson.SerializerOptions) + "\n";
+    }
+
+    /// <summary>
+    /// The lock of one unit (model × seed) — `models/&lt;model&gt;-seed&lt;seed&gt;/.lock` — held while that unit trains, so the
+    /// same unit is never trained by two processes at once (two shards given overlapping work, a shard and a --resume);
+    /// <see cref="RunLockedException"/> names the holder. Leftovers of killed writes in the unit's folder are removed.
+    /// </summary>
+    public RunLock LockUnit(string model, int seed)
+    {
+        string unit = ModelFolder(model, seed);
+        var held = RunLock.Acquire(unit);
+        foreach (var file in Directory.EnumerateFiles(unit, ".*.tmp-*"))
+        {
+            try { File.Delete(file); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return held;
+    }
+
+    /// <summary>Takes the folder lock for writing the run's report (the shard that finishes last); null when another process holds it.</summary>
+    public RunLock? TryLockFolder()
+    {
+        try { return RunLock.Acquire(Path); }
+        catch (RunLockedException) { return null; }
     }
 
     /// <summary>
@@ -130,21 +211,82 @@ public sealed class StudyFolder : IDisposable
     }
 
     /// <summary>
-    /// Checks that <paramref name="settings"/> match the saved ones (the thread count may differ: the run stays correct but is
-    /// no longer bit-identical, which the trainer notes). Throws <see cref="StudyResumeException"/> listing the differences.
+    /// Checks that <paramref name="settings"/> match the saved ones. The settings of the training itself (seed, epochs,
+    /// batch...) must always match; the configuration that runs it (<see cref="StudySettings.ConfigurationKeys"/>: conv
+    /// algorithm, fusion, device, threads, data files) must match too unless <paramref name="forceConfigChange"/>, and then
+    /// its differences are returned (and study.json takes the new values, so the next resume compares with them). A key
+    /// that a run made by an older version did not save is not compared. Throws <see cref="StudyResumeException"/> (one line).
     /// </summary>
-    public void CheckSettings(IReadOnlyList<(string Key, string Value)> settings)
+    public IReadOnlyList<ConfigurationDifference> CheckSettings(IReadOnlyList<(string Key, string Value)> settings, bool forceConfigChange = false)
     {
         var saved = ReadSettings();
         var differences = new List<string>();
+        var configuration = new List<ConfigurationDifference>();
         foreach (var (key, value) in settings)
         {
-            if (key is "threads" or "device") continue;
-            if (saved.TryGetValue(key, out var was) && was != value) differences.Add($"{key} {was} → {value}");
+            if (!saved.TryGetValue(key, out var was) || was == value) continue;
+            if (StudySettings.ConfigurationKeys.Contains(key)) configuration.Add(new ConfigurationDifference(key, was, value));
+            else differences.Add($"{key} {was} → {value}");
         }
         if (differences.Count > 0)
             throw new StudyResumeException($"--resume: {Path} was made with other settings ({string.Join(", ", differences)}). Resume with the original settings, or start a new run without --resume.");
+        if (configuration.Count > 0 && !forceConfigChange)
+            throw new StudyResumeException($"--resume: {Path} was made with another configuration ({string.Join(", ", configuration.Select(d => $"{d.Key} {d.Before} → {d.After}"))}), which changes the numbers. " +
+                                           "Resume with the original one, or give --force-config-change to continue anyway (results.json then records both and the epoch of the change).");
+        if (configuration.Count > 0)
+        {
+            foreach (var d in configuration) saved[d.Key] = d.After;
+            AtomicFile.WriteAllText(SettingsPath, JsonSerializer.Serialize(saved, ResultsJson.SerializerOptions) + "\n");
+        }
+        return configuration;
     }
+
+    /// <summary>
+    /// Records that this process starts working on the run: parts/part-&lt;start&gt;-&lt;pid&gt;.json with its start (and, for
+    /// now, the same end; <see cref="EndPart"/> moves it). One file per part, so concurrent shards never write the same one.
+    /// </summary>
+    public string BeginPart(string? shard)
+    {
+        var now = DateTimeOffset.Now;
+        string parts = System.IO.Path.Combine(Path, "parts");
+        Directory.CreateDirectory(parts);
+        string file = System.IO.Path.Combine(parts, $"part-{now.UtcDateTime:yyyyMMddTHHmmssfffffff}-{Environment.ProcessId}.json");
+        WritePart(file, new RunPart(now, now, shard));
+        return file;
+    }
+
+    /// <summary>Stamps the end of the part <see cref="BeginPart"/> started.</summary>
+    public void EndPart(string file)
+    {
+        var part = ReadJson<RunPart>(file, "delete it (it only records when a part of the run ran)");
+        WritePart(file, part with { Finished = DateTimeOffset.Now });
+    }
+
+    /// <summary>Every recorded part of the run, oldest first.</summary>
+    public List<RunPart> ReadParts()
+    {
+        string parts = System.IO.Path.Combine(Path, "parts");
+        if (!Directory.Exists(parts)) return [];
+        return [.. Directory.EnumerateFiles(parts, "part-*.json")
+            .Select(f => ReadJson<RunPart>(f, "delete it (it only records when a part of the run ran)"))
+            .OrderBy(p => p.Started)];
+    }
+
+    private static void WritePart(string file, RunPart part) =>
+        AtomicFile.WriteAllText(file, JsonSerializer.Serialize(part, ResultsJson.SerializerOptions) + "\n");
+
+    public const string ConfigurationChangesFileName = "configuration-changes.json";
+
+    /// <summary>The configuration changes forced on this run so far (configuration-changes.json; empty when none).</summary>
+    public List<ConfigurationChange> ReadConfigurationChanges()
+    {
+        string path = System.IO.Path.Combine(Path, ConfigurationChangesFileName);
+        return File.Exists(path) ? ReadJson<List<ConfigurationChange>>(path, "restore it from a copy (it records a --force-config-change)") : [];
+    }
+
+    /// <summary>Replaces configuration-changes.json (atomically) with <paramref name="changes"/>.</summary>
+    public void WriteConfigurationChanges(IReadOnlyList<ConfigurationChange> changes) =>
+        AtomicFile.WriteAllText(System.IO.Path.Combine(Path, ConfigurationChangesFileName), JsonSerializer.Serialize(changes, ResultsJson.SerializerOptions) + "\n");
 
     /// <summary>The folder of one model trained with one seed (created on demand).</summary>
     public string ModelFolder(string model, int seed)
@@ -221,6 +363,15 @@ public sealed class StudyFolder : IDisposable
             $"{{\n  \"format\": \"nativeconv-result\",\n  \"sha256\": \"{Sha256(json)}\",\n  \"result\": {json}\n}}\n");
     }
 }
+
+/// <summary>One configuration setting that a forced resume changed.</summary>
+public sealed record ConfigurationDifference(string Key, string Before, string After);
+
+/// <summary>Where one unit (model × seed) went on under a changed configuration: from this epoch and step (1-based epoch; step 0: its start).</summary>
+public sealed record ConfigurationChangeUnit(string Unit, int Epoch, int Step);
+
+/// <summary>A --force-config-change resume: when, what changed, and per unit the epoch from which the new configuration ran.</summary>
+public sealed record ConfigurationChange(DateTimeOffset At, IReadOnlyList<ConfigurationDifference> Changes, List<ConfigurationChangeUnit> Units);
 
 /// <summary>A --resume that cannot continue (no such folder, other study, other settings): shown as a message, no stack trace.</summary>
 public sealed class StudyResumeException(string message) : Exception(message);

@@ -58,6 +58,9 @@ public sealed class StudyRunner
         }
         finally
         {
+            // This process's part of the training window ends however the run ended.
+            if (_part is { } part) _partFolder!.EndPart(part);
+            _part = null;
             // The run folder's lock, released however the run ended (finished, interrupted, or a resume refused).
             _heldFolder?.Dispose();
             _heldFolder = null;
@@ -66,15 +69,29 @@ public sealed class StudyRunner
 
     private StudyFolder? _heldFolder;
 
+    /// <summary>This process's record in the run's parts/ (see <see cref="StudyFolder.BeginPart"/>); null before the folder is known and for merge.</summary>
+    private string? _part;
+    private StudyFolder? _partFolder;
+
+    /// <summary>This run folder's forced configuration changes, the last one being this resume's; null when it forced none.</summary>
+    private List<ConfigurationChange>? _configurationChanges;
+
     private StudyOutcome RunCore(CancellationToken cancellation)
     {
-        var numeric = _settings.NumericPairs();
+        IReadOnlyList<(string Key, string Value)> numeric = [.. _settings.NumericPairs(), .. _settings.ConfigurationPairs(_study.Dataset)];
         StudyFolder? folder = null;
-        IReadOnlyList<string> models = _requestedModels ?? _study.Models;
+        IReadOnlyList<string> models = _mergeModels ?? _requestedModels ?? _study.Models;
         if (_settings.Resume is { } resume)
         {
             folder = _heldFolder = StudyFolder.Open(_study.Name, _settings.Out, resume);
-            folder.CheckSettings(numeric);
+            var changed = folder.CheckSettings(numeric, _settings.ForceConfigChange);
+            if (changed.Count > 0)
+            {
+                _configurationChanges = folder.ReadConfigurationChanges();
+                _configurationChanges.Add(new ConfigurationChange(DateTimeOffset.Now, changed, []));
+                folder.WriteConfigurationChanges(_configurationChanges);
+                _output.WriteLine($"--force-config-change: {string.Join(", ", changed.Select(d => $"{d.Key} {d.Before} → {d.After}"))}; recorded in {StudyFolder.ConfigurationChangesFileName} and results.json.");
+            }
             // A resume continues the run's own models: without --models it takes them over, a different --models is refused.
             var saved = folder.SavedModels(_study);
             if (_requestedModels is not null && !_requestedModels.SequenceEqual(saved, StringComparer.Ordinal))
@@ -100,13 +117,31 @@ public sealed class StudyRunner
             .With("limit", _settings.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (full dataset)")
             .With("data_dir", DataDescription(_settings.DataDir));
         if (folder is not null) runOptions.With("resume", folder.Path);
-        runOptions.Apply().Print(_output);
+        if (_settings.Shard is { } shard) runOptions.With("shard", $"{shard} (run id {_settings.RunId})");
+        else if (_settings.RunId is { } id) runOptions.With("run_id", id);
+        if (MergeOnly is null) runOptions.Apply();
+        runOptions.Print(_output);
 
+        var savedSettings = (IReadOnlyList<(string, string)>)[.. numeric, (StudyFolder.ModelsKey, string.Join(",", models))];
         // The data first: a missing dataset must not leave an empty run folder behind.
-        var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
-        var splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
-        folder ??= _heldFolder = StudyFolder.Create(_study.Name, _settings.Out, [.. numeric, (StudyFolder.ModelsKey, string.Join(",", models))]);
-        _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
+        StudySplits? splits = null;
+        IReadOnlyList<string>? classNames = null;
+        if (MergeOnly is null)
+        {
+            var (fullTrain, fullTest) = Data ?? LoadData(_study.Dataset, _settings.DataDir, _console, AllowDownload);
+            splits = StudySplits.Prepare(fullTrain, fullTest, baseOptions);
+            classNames = fullTrain.ClassNames;
+            folder ??= _settings.Shard is not null ? StudyFolder.OpenShared(_study.Name, _settings.Out, _settings.RunId!, savedSettings)
+                : _settings.RunId is { } runId ? (_heldFolder = StudyFolder.CreateNamed(_study.Name, _settings.Out, runId, savedSettings))
+                : (_heldFolder = StudyFolder.Create(_study.Name, _settings.Out, savedSettings));
+            _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
+        }
+        folder ??= MergeOnly!;
+        if (MergeOnly is null)
+        {
+            _partFolder = folder;
+            _part = folder.BeginPart(_settings.Shard?.ToString());
+        }
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
 
@@ -115,6 +150,8 @@ public sealed class StudyRunner
         results.Settings["run_folder"] = folder.Path;
 
         var byModel = new List<(string Model, List<ModelResult> Runs)>();
+        var missing = new List<string>();
+        int unitIndex = 0;
         foreach (string modelName in models)
         {
             var runs = new List<ModelResult>();
@@ -122,40 +159,84 @@ public sealed class StudyRunner
             foreach (int seed in _settings.SeedList())
             {
                 string label = _settings.Seeds == 1 ? modelName : $"{modelName}-seed{seed}";
+                bool mine = MergeOnly is null && (_settings.Shard?.Owns(unitIndex) ?? true);
+                unitIndex++;
                 var finished = folder.ReadResult(modelName, seed);
-                if (finished is not null)
+                if (finished is null && mine)
                 {
-                    _output.WriteLine($"{label}: already finished in {folder.Path}; not retrained.");
-                    runs.Add(finished);
-                    results.Models.Add(finished);
+                    // The unit's own lock: two processes never train it at once. Once held, look again: the holder
+                    // before us may have finished it.
+                    using var unitLock = folder.LockUnit(modelName, seed);
+                    finished = folder.ReadResult(modelName, seed);
+                    if (finished is null)
+                    {
+                        var result = TrainOne(modelName, seed, label, splits!, folder, cancellation);
+                        if (result is null)
+                        {
+                            _output.WriteLine();
+                            _output.WriteLine($"Interrupted while training {label}; the checkpoint is saved. Continue with:");
+                            _output.WriteLine(_settings.Shard is { } s
+                                ? $"  dotnet run -c Release --project src/Experiments -- {_study.Name} --shard {s} --run-id {_settings.RunId}{ResumeHint()} (the same settings)"
+                                : $"  dotnet run -c Release --project src/Experiments -- {_study.Name} --resume {folder.Path}{ResumeHint()}");
+                            return new StudyOutcome(folder.Path, true, null, [], []);
+                        }
+                        folder.WriteResult(modelName, seed, result);
+                        runs.Add(result);
+                        results.Models.Add(result);
+                        continue;
+                    }
+                }
+                if (finished is null)
+                {
+                    missing.Add(label);
                     continue;
                 }
-
-                var result = TrainOne(modelName, seed, label, splits, folder, cancellation);
-                if (result is null)
-                {
-                    _output.WriteLine();
-                    _output.WriteLine($"Interrupted while training {label}; the checkpoint is saved. Continue with:");
-                    _output.WriteLine($"  dotnet run -c Release --project src/Experiments -- {_study.Name} --resume {folder.Path}{ResumeHint()}");
-                    return new StudyOutcome(folder.Path, true, null, [], []);
-                }
-                folder.WriteResult(modelName, seed, result);
-                runs.Add(result);
-                results.Models.Add(result);
+                _output.WriteLine(mine ? $"{label}: already finished in {folder.Path}; not retrained." : $"{label}: finished by another shard.");
+                runs.Add(finished);
+                results.Models.Add(finished);
             }
+        }
+
+        if (missing.Count > 0)
+        {
+            if (MergeOnly is not null)
+                throw new StudyResumeException($"merge: {folder.Path} has no result yet for {string.Join(", ", missing)}; run (or rerun) the shards that train them, then merge.");
+            _output.WriteLine();
+            _output.WriteLine($"Shard {_settings.Shard} is done; {missing.Count} unit(s) of other shards are not finished yet ({string.Join(", ", missing)}). " +
+                              "The shard that finishes last writes results.json and report.md (or run `merge " + folder.Path + "`).");
+            return new StudyOutcome(folder.Path, false, null, [], []);
+        }
+
+        // Shards write the report under the folder lock: of two finishing together one writes, the other leaves it.
+        using var reportLock = _heldFolder is null ? folder.TryLockFolder() : null;
+        if (_heldFolder is null && reportLock is null)
+        {
+            _output.WriteLine($"Every unit is finished; another process is writing the report in {folder.Path}.");
+            return new StudyOutcome(folder.Path, false, null, [], []);
         }
 
         var aggregates = byModel.Select(m => ModelAggregate.From(m.Model, m.Runs)).ToList();
         var findings = Findings.For(_study, aggregates);
         results.Extra["aggregates"] = aggregates;
         results.Extra["seeds"] = _settings.SeedList();
+        if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
 
+        // The training window: from the first part's start to the last part's end (this one's: now).
+        if (_part is not null) folder.EndPart(_part);
+        var parts = folder.ReadParts();
+        if (parts.Count > 0)
+        {
+            results.Parts = parts;
+            results.Started = parts[0].Started;
+            results.Finished = parts.Max(p => p.Finished);
+        }
         var plots = StudyArtifacts.Write(folder.Path, results);
         const string validationLossFile = "validation-loss.svg";
         Plots.CompareCurves(Path.Combine(folder.Path, validationLossFile), $"{_study.Name}: validation loss", "cross-entropy",
             results.Models.Where(m => m.Training is { History.Count: > 0 }).Select(m => (m.Name, m.Training!.History)).ToList(),
             e => e.ValidationLoss);
-        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, fullTrain.ClassNames);
+        classNames ??= results.Models.Select(m => m.ClassNames).FirstOrDefault(c => c is not null) ?? [];
+        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, classNames);
 
         _output.WriteLine();
         ReportTables.PrintSummary(_console, results.Models, _study.Title);
@@ -167,6 +248,31 @@ public sealed class StudyRunner
         _output.WriteLine($"Run folder: {folder.Path}");
         return new StudyOutcome(folder.Path, false, results, aggregates, findings);
     }
+
+    /// <summary>
+    /// Set by <see cref="Merge"/>: the run folder whose finished units are only gathered into results.json, report.md and
+    /// the plots (nothing trained, no data loaded, the engine left alone).
+    /// </summary>
+    private StudyFolder? MergeOnly { get; init; }
+
+    /// <summary>
+    /// `merge &lt;folder&gt;`: writes the report of a sharded run from its units' result.json files, exactly as the run would
+    /// (the same order, aggregates and findings); <see cref="StudyResumeException"/> when a unit has no result yet.
+    /// </summary>
+    public static StudyOutcome Merge(string path, TextWriter output, IAnsiConsole console, Commands.EngineEnvironment engine)
+    {
+        var folder = StudyFolder.ReadOnly(path);
+        var saved = folder.ReadSettings();
+        saved.TryGetValue("study", out var name);
+        var study = StudyDefinition.All.FirstOrDefault(s => s.Name == name)
+            ?? throw new StudyResumeException($"merge: {folder.SettingsPath} names study '{name}', which is none of {string.Join(", ", StudyDefinition.All.Select(s => s.Name))}.");
+        var settings = StudySettings.FromSaved(saved, folder.SettingsPath) with { Out = System.IO.Path.GetDirectoryName(folder.Path)!, Engine = engine };
+        var runner = new StudyRunner(study, settings, output, console) { MergeOnly = folder };
+        runner._mergeModels = folder.SavedModels(study);
+        return runner.Run();
+    }
+
+    private IReadOnlyList<string>? _mergeModels;
 
     /// <summary>Trains and tests one model with one seed; null when interrupted (the checkpoint is on disk).</summary>
     private ModelResult? TrainOne(string modelName, int seed, string label, StudySplits splits, StudyFolder folder, CancellationToken cancellation)
@@ -180,6 +286,13 @@ public sealed class StudyRunner
         };
         _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(modelName)}");
         trainer.ResumeIfExists(trainer.CheckpointPath);
+        if (_configurationChanges is [.., var change])
+        {
+            // The first epoch (and step) this unit trains under the new configuration.
+            var state = trainer.State;
+            change.Units.Add(new ConfigurationChangeUnit(label, state.CompletedEpochs + 1, state.StepsIntoEpoch));
+            folder.WriteConfigurationChanges(_configurationChanges);
+        }
         TrainerCreated?.Invoke(modelName, seed, trainer);
         var training = trainer.Fit(splits.Train, splits.Validation, cancellation);
         if (training.StopReason == StopReason.Interrupted) return null;

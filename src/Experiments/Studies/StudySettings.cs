@@ -45,6 +45,15 @@ public sealed record StudySettings
     /// </summary>
     public IReadOnlyList<string>? Models { get; init; }
 
+    /// <summary>--shard K/N: train only this shard's units (model × seed, study order, dealt round-robin); null: all of them.</summary>
+    public StudyShard? Shard { get; init; }
+
+    /// <summary>--run-id: the run folder is &lt;Out&gt;/&lt;study&gt;-&lt;RunId&gt;/ (shared by every shard of one job); null: a timestamp.</summary>
+    public string? RunId { get; init; }
+
+    /// <summary>--force-config-change: a --resume whose configuration differs from the saved one continues anyway, recording both.</summary>
+    public bool ForceConfigChange { get; init; }
+
     /// <summary>The seeds of the runs, in order.</summary>
     public IReadOnlyList<int> SeedList()
     {
@@ -72,9 +81,55 @@ public sealed record StudySettings
     public StudySettings Validate()
     {
         if (Seeds is < 1 or > 100) throw new ArgumentException($"--seeds must be between 1 and 100; got {Seeds}.");
+        if (RunId is not null) StudyShard.CheckRunId(RunId);
+        if (Resume is not null && (Shard is not null || RunId is not null))
+            throw new ArgumentException("--resume cannot be combined with --shard or --run-id: a shard resumes by being started again with the same --run-id (finished units are kept, interrupted ones continue from their checkpoints).");
+        if (Shard is not null && RunId is null)
+            throw new ArgumentException("--shard needs a run id that every shard of the job shares: give --run-id, or run inside a Slurm array (SLURM_ARRAY_JOB_ID) or a Kubernetes Indexed Job (JOB_NAME).");
         TrainingFor(Seed);
         return this;
     }
+
+    /// <summary>
+    /// The settings a run folder's study.json saved (<see cref="NumericPairs"/>), read back for `merge`; a missing or
+    /// malformed value is a <see cref="StudyResumeException"/> naming <paramref name="path"/>.
+    /// </summary>
+    public static StudySettings FromSaved(IReadOnlyDictionary<string, string> saved, string path)
+    {
+        int Int(string key) => saved.TryGetValue(key, out var text) && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new StudyResumeException($"{path} has no whole number for '{key}'; it was not written by a study run (or was edited).");
+        string limit = saved.TryGetValue("limit", out var l) ? l : "none";
+        return new StudySettings
+        {
+            Seed = Int("seed"),
+            Seeds = Int("seeds"),
+            Threads = Int("threads"),
+            Epochs = Int("epochs"),
+            BatchSize = Int("batch_size"),
+            Patience = Int("patience"),
+            Limit = limit == "none" ? null : Int("limit"),
+            Device = saved.TryGetValue("device", out var device) ? device : "cpu",
+        };
+    }
+
+    /// <summary>
+    /// The keys of <see cref="ConfigurationPairs"/> and <see cref="NumericPairs"/> that say how the training runs rather
+    /// than what it is: a resume may change them with --force-config-change (and results.json records it).
+    /// </summary>
+    public static IReadOnlySet<string> ConfigurationKeys { get; } = new HashSet<string>(StringComparer.Ordinal)
+        { "threads", "device", "conv_algorithm", "fuse_conv_relu", "data_files" };
+
+    /// <summary>
+    /// The configuration that decides the numbers beside <see cref="NumericPairs"/>: the engine's conv algorithm and fusion
+    /// (from the environment) and the SHA-256 of the dataset files (the loader refuses a file that does not have it).
+    /// </summary>
+    public IReadOnlyList<(string Key, string Value)> ConfigurationPairs(string dataset) =>
+    [
+        ("conv_algorithm", Engine.ConvAlgorithm.ToString().ToLowerInvariant()),
+        ("fuse_conv_relu", Engine.FuseConvRelu ? "on" : "off"),
+        ("data_files", string.Join(", ", Data.DatasetCatalog.FilesOf(dataset).Select(f => $"{f.FileName} sha256:{f.Sha256}"))),
+    ];
 
     /// <summary>The settings that decide the numbers, as text (stored in the study folder; a resume must match them).</summary>
     public IReadOnlyList<(string Key, string Value)> NumericPairs() =>

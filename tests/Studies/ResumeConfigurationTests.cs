@@ -1,0 +1,93 @@
+using NativeConv.Experiments.Reports;
+using NativeConv.Experiments.Studies;
+using NativeConv.Tests.Support;
+using Spectre.Console;
+
+namespace NativeConv.Tests.Studies;
+
+/// <summary>
+/// A --resume compares the whole configuration that decides the numbers (conv algorithm, fusion, device, threads, data files)
+/// and refuses a change unless --force-config-change, which results.json then records with the epoch of the change; and a
+/// resumed run's results.json keeps the real training window (its parts), not the resume moment.
+/// </summary>
+[Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // the studies set Engine.Threads
+public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resume-config-")
+{
+    private static readonly IAnsiConsole Quiet =
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null), Interactive = InteractionSupport.No });
+
+    /// <summary>An MLP run cancelled in the middle of epoch 2 (its checkpoint holds epoch 1 and 4 steps of epoch 2).</summary>
+    private string Interrupted()
+    {
+        var settings = new StudySettings { DataDir = Data.RealData.Locator.Root, Threads = 2, Epochs = 2, Limit = 800, Out = Root, Models = ["fmnist-mlp"] };
+        using var cancel = new CancellationTokenSource();
+        var outcome = new StudyRunner(StudyDefinition.Fmnist, settings, TextWriter.Null, Quiet)
+        {
+            TrainerCreated = (_, _, trainer) => trainer.StepCompleted += p => { if (p.Epoch == 2 && p.Step == 4) cancel.Cancel(); },
+        }.Run(cancel.Token);
+        Assert.True(outcome.Interrupted);
+        return outcome.Folder;
+    }
+
+    private string[] Resume(string folder, string threads, params string[] extra) =>
+        ["fmnist", "--data-dir", Data.RealData.Locator.Root, "--out", Root, "--threads", threads, "--no-download",
+         "--epochs", "2", "--limit", "800", "--models", "fmnist-mlp", "--resume", folder, .. extra];
+
+    [Theory]
+    [InlineData("NATIVECONV_CONV_ALGO", "im2col", "2", "conv_algorithm auto → im2col")]
+    [InlineData("NATIVECONV_FUSE", "0", "2", "fuse_conv_relu on → off")]
+    [InlineData(null, null, "1", "threads 2 → 1")]
+    public void A_changed_configuration_is_refused_in_one_line(string? variable, string? value, string threads, string named)
+    {
+        string folder = Interrupted();
+        var environment = new Dictionary<string, string?>();
+        if (variable is not null) environment[variable] = value;
+        var (code, output, error) = Cli.RunWithEnvironment(environment, Resume(folder, threads));
+        Assert.True(code == 1, error + output);
+        Assert.Contains(named, error);
+        Assert.Contains("--force-config-change", error);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.False(File.Exists(Path.Combine(folder, StudyArtifacts.ResultsFileName)));
+    }
+
+    [Fact]
+    public void Forced_it_continues_and_results_json_records_both_configurations_and_the_epoch()
+    {
+        string folder = Interrupted();
+        var (code, output, error) = Cli.RunWithEnvironment(new Dictionary<string, string?> { ["NATIVECONV_CONV_ALGO"] = "im2col" },
+            Resume(folder, "2", "--force-config-change"));
+        Assert.True(code == 0, error + output);
+        using var results = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, StudyArtifacts.ResultsFileName)));
+        var change = results.RootElement.GetProperty("extra").GetProperty("configuration_changes").EnumerateArray().Single();
+        var difference = change.GetProperty("changes").EnumerateArray().Single();
+        Assert.Equal("conv_algorithm", difference.GetProperty("key").GetString());
+        Assert.Equal("auto", difference.GetProperty("before").GetString());
+        Assert.Equal("im2col", difference.GetProperty("after").GetString());
+        var unit = change.GetProperty("units").EnumerateArray().Single();
+        Assert.Equal("fmnist-mlp", unit.GetProperty("unit").GetString());
+        Assert.Equal(2, unit.GetProperty("epoch").GetInt32());
+        Assert.Equal(4, unit.GetProperty("step").GetInt32());
+
+        // study.json took the new configuration: resuming again with it needs no flag.
+        Assert.Contains("\"conv_algorithm\": \"im2col\"", File.ReadAllText(Path.Combine(folder, StudyFolder.SettingsFileName)));
+    }
+
+    [Fact]
+    public void A_resumed_run_keeps_its_first_start_and_lists_its_parts()
+    {
+        var before = DateTimeOffset.Now;
+        string folder = Interrupted();
+        Thread.Sleep(50); // a gap between the parts that the window must show
+        var resumedAt = DateTimeOffset.Now;
+        var (code, output, error) = Cli.Run(Resume(folder, "2"));
+        Assert.True(code == 0, error + output);
+        var results = ResultsJson.Read(Path.Combine(folder, StudyArtifacts.ResultsFileName));
+        var parts = results.Parts!;
+        Assert.Equal(2, parts.Count);
+        Assert.InRange(parts[0].Started, before, parts[0].Finished);
+        Assert.True(parts[0].Finished < resumedAt, $"{parts[0].Finished:O} !< {resumedAt:O}");
+        Assert.InRange(parts[1].Started, resumedAt, parts[1].Finished);
+        Assert.Equal(parts[0].Started, results.Started); // the first start, not the resume moment
+        Assert.Equal(parts[1].Finished, results.Finished);
+    }
+}

@@ -138,10 +138,17 @@ public sealed class RunFaultTests() : NativeConv.Tests.Support.StudyRunsRoot("na
         string keep = Path.Combine(models, "notes.tmp-not-ours");
         File.WriteAllText(leftover, "half a checkpoint");
         File.WriteAllText(keep, "x");
+        // A unit a live shard holds keeps its temporaries (its writer may be mid-write).
+        string busy = Path.Combine(folder, "models", "fmnist-mlp-seed43");
+        Directory.CreateDirectory(busy);
+        string inFlight = Path.Combine(busy, ".checkpoint.safetensors.tmp-4343-0123456789abcdef");
+        File.WriteAllText(inFlight, "being written");
+        using (RunLock.Acquire(busy))
         using (StudyFolder.Open("fmnist", Root, folder))
         {
             Assert.False(File.Exists(leftover));
             Assert.True(File.Exists(keep));
+            Assert.True(File.Exists(inFlight));
         }
     }
 

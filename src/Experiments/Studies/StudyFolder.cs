@@ -150,10 +150,28 @@ public sealed class StudyFolder : IDisposable
         return new StudyFolder(folder.Path, held);
     }
 
-    /// <summary>Deletes ".NAME.tmp-*" files (an atomic write killed before its rename) anywhere in a locked run folder.</summary>
+    /// <summary>
+    /// Deletes ".NAME.tmp-*" files (an atomic write killed before its rename) in a locked run folder: its own files, and those
+    /// of every unit folder whose unit lock is free — a unit a live shard is training keeps its files, since its writer
+    /// may be between writing a temporary and renaming it.
+    /// </summary>
     private static void RemoveTemporaries(string path)
     {
-        foreach (var file in Directory.EnumerateFiles(path, ".*.tmp-*", SearchOption.AllDirectories))
+        DeleteTemporaries(path);
+        string models = System.IO.Path.Combine(path, "models");
+        if (!Directory.Exists(models)) return;
+        foreach (var unit in Directory.EnumerateDirectories(models))
+        {
+            RunLock unitLock;
+            try { unitLock = RunLock.Acquire(unit); }
+            catch (RunLockedException) { continue; }
+            using (unitLock) DeleteTemporaries(unit);
+        }
+    }
+
+    private static void DeleteTemporaries(string folder)
+    {
+        foreach (var file in Directory.EnumerateFiles(folder, ".*.tmp-*"))
         {
             try { File.Delete(file); }
             catch (IOException) { }

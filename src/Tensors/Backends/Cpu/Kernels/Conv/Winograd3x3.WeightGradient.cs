@@ -195,32 +195,7 @@ public static unsafe partial class Winograd3x3
             float* line = src + (long)row * p.OW;
             int offset = (row >> 1) * tilesW;
             float* even = ((row & 1) == 0 ? pa : pc) + offset, odd = ((row & 1) == 0 ? pb : pd) + offset;
-            int k = 0;
-            for (; k + n <= pairs; k += n)
-            {
-                TVec.Deinterleave(line + 2 * k, out var e, out var o);
-                TVec.Store(even + k, e);
-                TVec.Store(odd + k, o);
-            }
-            if (n > 8)
-                for (; k + 8 <= pairs; k += 8)
-                {
-                    Vec256.Deinterleave(line + 2 * k, out var e, out var o);
-                    Vec256.Store(even + k, e);
-                    Vec256.Store(odd + k, o);
-                }
-            if (n > 4)
-                for (; k + 4 <= pairs; k += 4)
-                {
-                    Vec128.Deinterleave(line + 2 * k, out var e, out var o);
-                    Vec128.Store(even + k, e);
-                    Vec128.Store(odd + k, o);
-                }
-            for (; k < pairs; k++)
-            {
-                even[k] = line[2 * k];
-                odd[k] = line[2 * k + 1];
-            }
+            DeinterleaveRow<TVec>(line, pairs, even, odd);
             if ((p.OW & 1) != 0)
             {
                 even[pairs] = line[p.OW - 1];

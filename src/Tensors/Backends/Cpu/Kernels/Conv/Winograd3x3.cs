@@ -270,6 +270,42 @@ public static unsafe partial class Winograd3x3
     }
 
     /// <summary>
+    /// line[0 .. 2·pairs) → first[0 .. pairs) (its even elements) and second[0 .. pairs) (its odd ones): TVec steps, then
+    /// narrower ones — rows of 16×16 and smaller images are too short for a wide step — then scalar. The input transform
+    /// (x rows) and the weight gradient's dY split share it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DeinterleaveRow<TVec>(float* line, int pairs, float* first, float* second) where TVec : struct, IConvVector<TVec>
+    {
+        int n = TVec.Count, k = 0;
+        for (; k + n <= pairs; k += n)
+        {
+            TVec.Deinterleave(line + 2 * k, out var e, out var o);
+            TVec.Store(first + k, e);
+            TVec.Store(second + k, o);
+        }
+        if (n > 8)
+            for (; k + 8 <= pairs; k += 8)
+            {
+                Vec256.Deinterleave(line + 2 * k, out var e, out var o);
+                Vec256.Store(first + k, e);
+                Vec256.Store(second + k, o);
+            }
+        if (n > 4)
+            for (; k + 4 <= pairs; k += 4)
+            {
+                Vec128.Deinterleave(line + 2 * k, out var e, out var o);
+                Vec128.Store(first + k, e);
+                Vec128.Store(second + k, o);
+            }
+        for (; k < pairs; k++)
+        {
+            first[k] = line[2 * k];
+            second[k] = line[2 * k + 1];
+        }
+    }
+
+    /// <summary>
     /// One input plane src (H, W) → V entries of its tiles: v[ξ·vPlane + layout.Offset(t0 + t)] = (Bᵀ d B)[ξ] of flattened
     /// tile t (t = th·tilesW + tw), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Writes up to a vector past the last tile
     /// (vector stores must not cross a panel of the layout: the caller checks).
@@ -306,36 +342,10 @@ public static unsafe partial class Winograd3x3
                 TVec.Store(odd + k0, zero);
             }
             float* line = src + (long)iy * p.W;
-            int k = 0;
-            for (; k + n <= pairs; k += n)
-            {
-                TVec.Deinterleave(line + 2 * k, out var e, out var o);
-                TVec.Store(firstTarget + k, e);
-                TVec.Store(secondTarget + k, o);
-            }
-            // 16×16 and smaller images have rows too short for a wide step: narrower steps, then scalar.
-            if (n > 8)
-                for (; k + 8 <= pairs; k += 8)
-                {
-                    Vec256.Deinterleave(line + 2 * k, out var e, out var o);
-                    Vec256.Store(firstTarget + k, e);
-                    Vec256.Store(secondTarget + k, o);
-                }
-            if (n > 4)
-                for (; k + 4 <= pairs; k += 4)
-                {
-                    Vec128.Deinterleave(line + 2 * k, out var e, out var o);
-                    Vec128.Store(firstTarget + k, e);
-                    Vec128.Store(secondTarget + k, o);
-                }
-            for (; k < pairs; k++)
-            {
-                firstTarget[k] = line[2 * k];
-                secondTarget[k] = line[2 * k + 1];
-            }
+            DeinterleaveRow<TVec>(line, pairs, firstTarget, secondTarget);
             if ((p.W & 1) != 0) firstTarget[pairs] = line[p.W - 1];
 
-            for (k = 0; k < tilesW; k += n)
+            for (int k = 0; k < tilesW; k += n)
             {
                 var e0 = TVec.Load(even + k); var o0 = TVec.Load(odd + k);
                 var e1 = TVec.Load(even + k + 1); var o1 = TVec.Load(odd + k + 1);

@@ -145,6 +145,7 @@ public sealed class EngineEnvironmentTests() : StudyRunsRoot("nativeconv-engine-
             Assert.Equal(described, HeaderValue(lines, "cpu_kernels"));
             Assert.Equal(SimdPath.Current, HeaderValue(lines, "simd"));
             Assert.Equal(CpuCaches.Current.Describe(), HeaderValue(lines, "cpu_caches"));
+            Assert.Equal(NativeConv.Tensors.Backends.Cpu.Kernels.Gemm.Sgemm.Blocking, HeaderValue(lines, "gemm_blocking"));
             // The fusion really decided how the model ran: the profile lists the fused op, or Conv2D and Relu apart.
             var ops = lines.SkipWhile(l => !l.StartsWith("profile:", StringComparison.Ordinal)).Skip(2)
                 .TakeWhile(l => l.Length > 3 && char.IsDigit(l[2])).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]).ToArray();

@@ -58,7 +58,9 @@ public class GemmBlockingTests
         string text = Sgemm.Describe(GemmKernelKind.Vector256, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs"));
         Assert.Equal("AVX2 6 × 16: Kc 352, Nc 176 (L1d 32 KiB, L2 512 KiB, sysfs)", text);
         Assert.Contains(CpuCaches.Current.Source, Sgemm.Blocking);
-        Assert.StartsWith("Vector128 6 × 8: Kc 576", Sgemm.Describe(GemmKernelKind.Vector128, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs")));
+        // The Vector128 tile is the platform's: 12 × 8 with by-lane FMAs on ARM64 (32 NEON registers), 6 × 8 on x64 (16).
+        Assert.StartsWith(GemmVector128.HasLaneMultiplyAdd ? "Vector128 (NEON) 12 × 8: Kc 384" : "Vector128 (SSE) 6 × 8: Kc 576",
+            Sgemm.Describe(GemmKernelKind.Vector128, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs")));
     }
 
     public static TheoryData<string, string> KindsAndCaches()

@@ -88,6 +88,8 @@ public sealed class RunOptions
             // The widest vector path the CPU kernels take ("AVX2", "Vector128 (NEON)", ...) and the caches their blocking is sized from.
             ("simd", SimdPath.Current),
             ("cpu_caches", CpuCaches.Current.Describe()),
+            // The GEMM's micro-kernel and the K/N blocks it derived from those caches.
+            ("gemm_blocking", NativeConv.Tensors.Backends.Cpu.Kernels.Gemm.Sgemm.Blocking),
             // Settings that change the CPU engine's rounding or speed (README "Engine settings"): part of what reproduces a run.
             ("cpu_kernels", CpuKernels().DescribeCpuKernels()),
             ("processors", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),

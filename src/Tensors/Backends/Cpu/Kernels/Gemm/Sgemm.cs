@@ -133,7 +133,7 @@ public static class Sgemm
         GemmKernelKind.Vector512 => Describe<Kernel512>("AVX-512", caches),
         GemmKernelKind.Vector256 => Describe<Kernel256>("AVX2", caches),
         GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd => Describe<Kernel128Arm64>("Vector128 (NEON)", caches),
-        GemmKernelKind.Vector128 => Describe<Kernel128>("Vector128", caches),
+        GemmKernelKind.Vector128 => Describe<Kernel128>("Vector128 (SSE)", caches),
         GemmKernelKind.Auto => Describe(AutoKind, caches),
         _ => Describe<KernelScalar>("scalar", caches),
     };

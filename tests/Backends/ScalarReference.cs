@@ -97,7 +97,7 @@ public static class ScalarReference
 
     // Offset within the plane of window (oh, ow)'s chosen element: its FIRST NaN in row-major order if it holds one (the value
     // is then NaN, as in PyTorch), else its FIRST maximum (−0 == +0).
-    private static int ArgMax(float[] x, int planeBase, in PoolGeometry g, int oh, int ow)
+    internal static int ArgMax(float[] x, int planeBase, in PoolGeometry g, int oh, int ow)
     {
         int best = -1;
         float bestValue = float.NegativeInfinity;

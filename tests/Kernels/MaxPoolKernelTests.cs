@@ -1,3 +1,4 @@
+using NativeConv.Tests.Backends;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Geometry;
@@ -33,37 +34,6 @@ public class MaxPoolKernelTests
 
     // ---------------------------------------------------------------- scalar reference (the documented rule, written plainly)
 
-    private static int ChosenIndex(float[] x, in PoolGeometry g, int plane, int oh, int ow)
-    {
-        // First NaN in row-major window order, else the first element equal to the maximum.
-        int best = -1;
-        float max = 0;
-        for (int kh = 0; kh < g.KH; kh++)
-        for (int kw = 0; kw < g.KW; kw++)
-        {
-            int i = plane * g.H * g.W + (oh * g.StrideH + kh) * g.W + ow * g.StrideW + kw;
-            if (float.IsNaN(x[i])) return i;
-            if (best < 0 || x[i] > max) { best = i; max = x[i]; }
-        }
-        return best;
-    }
-
-    private static float[] ReferenceForward(float[] x, in PoolGeometry g)
-    {
-        var y = new float[g.OutputShape.Size];
-        for (int p = 0; p < g.N * g.C; p++)
-        for (int oh = 0; oh < g.OH; oh++)
-        for (int ow = 0; ow < g.OW; ow++)
-        {
-            float m = float.NegativeInfinity;
-            for (int kh = 0; kh < g.KH; kh++)
-            for (int kw = 0; kw < g.KW; kw++)
-                m = MathF.Max(m, x[p * g.H * g.W + (oh * g.StrideH + kh) * g.W + ow * g.StrideW + kw]);
-            y[(p * g.OH + oh) * g.OW + ow] = m;
-        }
-        return y;
-    }
-
     // dx ← (dx + 0) + each routed dy in window order: dx + G with G = +0 + Σ dy (a −0 routed or nothing routed gives +0).
     private static void ReferenceBackward(float[] x, float[] dy, float[] dx, in PoolGeometry g)
     {
@@ -71,7 +41,7 @@ public class MaxPoolKernelTests
         for (int p = 0; p < g.N * g.C; p++)
         for (int oh = 0; oh < g.OH; oh++)
         for (int ow = 0; ow < g.OW; ow++)
-            dx[ChosenIndex(x, g, p, oh, ow)] += dy[(p * g.OH + oh) * g.OW + ow];
+            dx[p * g.H * g.W + ScalarReference.ArgMax(x, p * g.H * g.W, g, oh, ow)] += dy[(p * g.OH + oh) * g.OW + ow];
     }
 
     private static void Check(float[] x, in PoolGeometry g, int seed, PoolVectorWidth width, float[]? dyValues = null)
@@ -79,7 +49,7 @@ public class MaxPoolKernelTests
         string context = $"MaxPool {width} {g.InputShape} window ({g.KH}, {g.KW}) stride ({g.StrideH}, {g.StrideW})";
         var y = KernelSweep.Poisoned(g.OutputShape.Size);
         MaxPoolKernel.Forward(x, y, g, width);
-        KernelSweep.Exact(ReferenceForward(x, g), y, context + " forward");
+        KernelSweep.Exact(ScalarReference.MaxPool(x, g), y, context + " forward");
 
         var dy = dyValues ?? Special(y.Length, seed, nanRate: 0);
         var dx = Special(x.Length, seed + 1, nanRate: 0.02); // accumulates onto ±0, NaN and ordinary values

@@ -331,11 +331,7 @@ public sealed class StudyFolder : IDisposable
             if (!string.Equals(digest.GetString(), Sha256(text), StringComparison.OrdinalIgnoreCase))
                 throw new StudyResumeException($"--resume: {path} does not match its SHA-256: the file was changed after it was written; {remedy}.");
         }
-        catch (JsonException e)
-        {
-            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
-        }
-        catch (InvalidOperationException e) // a "sha256" that is not a string
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // InvalidOperation: a "sha256" that is not a string
         {
             throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
         }
@@ -358,11 +354,7 @@ public sealed class StudyFolder : IDisposable
             return JsonSerializer.Deserialize<T>(json, ResultsJson.SerializerOptions)
                 ?? throw new JsonException("it holds JSON null");
         }
-        catch (JsonException e)
-        {
-            throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
-        }
-        catch (NotSupportedException e)
+        catch (Exception e) when (e is JsonException or NotSupportedException)
         {
             throw new StudyResumeException($"--resume: {path} is damaged ({FirstLine(e.Message)}); {remedy}.");
         }

@@ -46,14 +46,44 @@ public sealed class Tensor : IDisposable
     /// <summary>False for a view (reshape) that shares another tensor's storage.</summary>
     internal bool OwnsStorage { get; private set; }
 
-    /// <summary>The elements, for a tensor in host memory. A device tensor has no span: use <see cref="ToArray"/>.</summary>
+    /// <summary>
+    /// The elements, for a tensor in host memory. A device tensor has no span: use <see cref="ToArray"/>. Handing out a
+    /// writable span counts as a change (<see cref="Version"/>): take the span again for each round of writes.
+    /// </summary>
     public Span<float> Span
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Storage is HostStorage host
-            ? host.Span
-            : throw new InvalidOperationException($"Tensor {Describe()} lives on {Backend.Name}, not in host memory; call ToArray() to copy it to the host.");
+        get
+        {
+            _version++;
+            return HostSpan;
+        }
     }
+
+    /// <summary>The elements, read-only, for a tensor in host memory; does not count as a change.</summary>
+    public ReadOnlySpan<float> ReadOnlySpan
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => HostSpan;
+    }
+
+    private Span<float> HostSpan => Storage is HostStorage host
+        ? host.Span
+        : throw new InvalidOperationException($"Tensor {Describe()} lives on {Backend.Name}, not in host memory; call ToArray() to copy it to the host.");
+
+    private long _version;
+
+    /// <summary>
+    /// A counter that changes whenever the elements may have changed: each writable <see cref="Span"/> handed out (every
+    /// CPU kernel that writes, an optimiser step, a load, <see cref="CopyFrom"/>) and each <see cref="MarkModified"/>.
+    /// Caches derived from the values (an inference plan's transformed or packed weights) compare it to know when to
+    /// rebuild. Only ever grows; a reader that took the span and wrote nothing still bumps it (a spurious rebuild, never a
+    /// stale one).
+    /// </summary>
+    public long Version => Volatile.Read(ref _version);
+
+    /// <summary>Records a change made without taking <see cref="Span"/> again (e.g. through a span kept from before, or on a device).</summary>
+    public void MarkModified() => Interlocked.Increment(ref _version);
 
     // ---------------------------------------------------------------- factories (persistent tensors)
 
@@ -111,6 +141,7 @@ public sealed class Tensor : IDisposable
         if (source.Length != Length)
             throw new ArgumentException($"Tensor.CopyFrom: source has {source.Length} elements, tensor {Describe()} has {Length}.");
         Backend.Upload(source, this);
+        MarkModified(); // a device upload takes no span
     }
 
     /// <summary>The single value of a one-element tensor (e.g. a loss).</summary>

@@ -19,6 +19,10 @@ public sealed partial class CpuBackend : IBackend
 
     public string Name => $"cpu ({SimdDescription}, {ParallelFor.ThreadCount} thread{(ParallelFor.ThreadCount == 1 ? "" : "s")})";
 
+    /// <summary>Compiles a network for forward passes on this engine (<see cref="Inference.CpuInferenceProgram"/>).</summary>
+    public NativeConv.Tensors.Inference.IInferenceProgram CompileInference(IReadOnlyList<NativeConv.Tensors.Inference.InferenceLayer> layers,
+        Shape sampleShape) => new Inference.CpuInferenceProgram(layers, sampleShape);
+
     public DeviceKind Kind => DeviceKind.Cpu;
 
     /// <summary>The widest vector path the kernels take on this machine (<see cref="SimdPath"/>: "AVX2", "Vector128 (NEON)", ...).</summary>
@@ -47,7 +51,7 @@ public sealed partial class CpuBackend : IBackend
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination) => source.CopyTo(destination.Span);
 
-    public void Download(Tensor source, Span<float> destination) => source.Span.CopyTo(destination);
+    public void Download(Tensor source, Span<float> destination) => source.ReadOnlySpan.CopyTo(destination);
 
     public void Synchronize() { }
 
@@ -55,7 +59,7 @@ public sealed partial class CpuBackend : IBackend
 
     public void Fill(Tensor t, float value) => t.Span.Fill(value);
 
-    public void Copy(Tensor source, Tensor destination) => source.Span.CopyTo(destination.Span);
+    public void Copy(Tensor source, Tensor destination) => source.ReadOnlySpan.CopyTo(destination.Span);
 
     // y += alpha·x, one fused multiply-add per element.
     public void Axpy(float alpha, Tensor x, Tensor y) => TensorPrimitives.MultiplyAdd(x.Span, alpha, y.Span, y.Span);

@@ -34,34 +34,71 @@ public static unsafe class Conv2DForwardKernel
         bool relu = false)
     {
         var g = plan.Geometry;
-        if (x.Length < g.N * g.C * g.H * g.W || w.Length < g.OC * g.PatchSize || y.Length < g.N * g.OC * g.OutputPixels
-            || (!bias.IsEmpty && bias.Length < g.OC))
-            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {g}.");
+        CheckSpans(x, w, bias, y, g, g.N * g.OC * g.OutputPixels);
         if (plan.Forward == ConvMethod.Winograd)
         {
             Winograd3x3.Run(x, w, bias, y, WinogradProblem.Forward(g), flipWeights: false, accumulate: false,
                 plan.ForwardWinogradImages, relu: relu);
             return;
         }
-        if (relu) RunIm2Col<FusedRelu>(x, w, bias, y, plan);
-        else RunIm2Col<NoRelu>(x, w, bias, y, plan);
+        if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, default);
+        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, default);
     }
 
-    private static void RunIm2Col<TRelu>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
-        ConvPlan plan) where TRelu : struct, IReluFusion
+    /// <summary>
+    /// The forward of an inference step: as <see cref="Run(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ConvPlan, bool)"/>,
+    /// with the Winograd weights already transformed (<paramref name="winogradWeights"/>, 16·OC·C from
+    /// <see cref="Winograd3x3.TransformWeights"/>; used when the plan's forward is Winograd) and, when
+    /// <paramref name="pool"/> is given (its N and C are 1: one output plane), a max-pool fused into the epilogue: y is
+    /// then the pooled (N, OC, pool.OH, pool.OW). Bitwise the unfused convolution + ReLU + max-pool (bias and ReLU are
+    /// monotone, so they commute with the max).
+    /// </summary>
+    public static void RunInference(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> winogradWeights,
+        ReadOnlySpan<float> bias, Span<float> y, ConvPlan plan, bool relu, PoolGeometry? pool)
+    {
+        var g = plan.Geometry;
+        if (pool is { } pg && (pg.N != 1 || pg.C != 1 || pg.H != g.OH || pg.W != g.OW))
+            throw new ArgumentException($"Conv2DForwardKernel: the fused pool {pg} must be one {g.OH}×{g.OW} output plane (N = C = 1).");
+        int outputPlane = pool is { } p ? p.OH * p.OW : g.OutputPixels;
+        CheckSpans(x, w, bias, y, g, g.N * g.OC * outputPlane);
+        if (plan.Forward == ConvMethod.Winograd)
+        {
+            bool tilePool = pool is { KH: 2, KW: 2, StrideH: 2, StrideW: 2 } && (g.OH & 1) == 0 && (g.OW & 1) == 0;
+            if (pool is not null && !tilePool)
+                throw new ArgumentException($"Conv2DForwardKernel: a Winograd forward fuses only a 2×2, stride-2 pool of an even output; got {pool}.");
+            Winograd3x3.RunTransformed(x, winogradWeights, bias, y, WinogradProblem.Forward(g), plan.ForwardWinogradImages, relu, tilePool);
+            return;
+        }
+        var poolPlane = pool ?? default;
+        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, w, bias, y, plan, poolPlane);
+        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane);
+        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane);
+        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane);
+    }
+
+    private static void CheckSpans(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        in ConvGeometry g, long outputFloats)
+    {
+        if (x.Length < g.N * g.C * g.H * g.W || w.Length < g.OC * g.PatchSize || y.Length < outputFloats
+            || (!bias.IsEmpty && bias.Length < g.OC))
+            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {g}.");
+    }
+
+    private static void RunIm2Col<TRelu, TPool>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        ConvPlan plan, PoolGeometry pool) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
     {
         fixed (float* px = x, pw = w, pb = bias, py = y)
         {
-            var body = new Body<TRelu>
+            var body = new Body<TRelu, TPool>
             {
                 X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, G = plan.Geometry,
-                ImagesPerGroup = plan.Im2ColImagesPerGroup,
+                ImagesPerGroup = plan.Im2ColImagesPerGroup, Pool = pool,
             };
             int groups = plan.Im2ColGroups;
-            // Fewer groups than threads (small inference batches): run them one after another so each GEMM can use
-            // the workers itself (a GEMM inside a parallel body runs single-threaded).
-            if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
-            else for (int group = 0; group < groups; group++) body.Execute(group, 0);
+            if (groups >= ParallelFor.ThreadCount || ParallelFor.InsideParallel) ParallelFor.For(groups, ref body);
+            // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
+            // its GEMM, its epilogue by output channel — so a single image still uses every core.
+            else for (int group = 0; group < groups; group++) body.SplitGroup(group);
         }
     }
 
@@ -71,23 +108,28 @@ public static unsafe class Conv2DForwardKernel
     /// <summary>Images per im2col GEMM (and per backward group) of this geometry's plan on this machine.</summary>
     public static int ImagesPerGemm(in ConvGeometry g) => ConvPlan.For(g, Conv2DAlgorithm.Im2Col).Im2ColImagesPerGroup;
 
-    private struct Body<TRelu> : IParallelBody where TRelu : struct, IReluFusion
+    private struct Body<TRelu, TPool> : IParallelBody where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
     {
         public float* X, W, Bias, Y;
         public ConvGeometry G;
         public int ImagesPerGroup;
+        /// <summary>The fused pool of one output plane (TPool).</summary>
+        public PoolGeometry Pool;
+
+        private readonly int OutputPlane => TPool.Enabled ? Pool.OH * Pool.OW : G.OutputPixels;
 
         public void Execute(int group, int worker)
         {
             ref readonly var g = ref G;
-            int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W, outSize = g.OC * pixels;
+            int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W;
             int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);
             var weights = new ReadOnlySpan<float>(W, g.OC * patch);
 
-            if (count == 1)
+            // One image whose GEMM can write y itself: no copy of the output.
+            if (count == 1 && !TPool.Enabled)
             {
                 var image = new ReadOnlySpan<float>(X + (long)first * imageSize, imageSize);
-                var output = new Span<float>(Y + (long)first * outSize, outSize);
+                var output = new Span<float>(Y + (long)first * g.OC * pixels, g.OC * pixels);
                 ReadOnlySpan<float> col;
                 if (IsPointwise(g)) col = image;
                 else
@@ -107,19 +149,85 @@ public static unsafe class Conv2DForwardKernel
                 return;
             }
 
-            // Several images side by side: col (patch, count·pixels), Y (OC, count·pixels), then scatter to NCHW.
+            // Several images side by side (or a pooled output): col (patch, count·pixels), Y (OC, count·pixels), then
+            // scattered to NCHW (pooled on the way).
             int wide = count * pixels;
-            var cols = Conv2DScratch.Columns(patch * wide);
-            for (int b = 0; b < count; b++)
-                Im2Col.ImageToColumns(new ReadOnlySpan<float>(X + (long)(first + b) * imageSize, imageSize),
-                    cols.Slice(b * pixels), wide, g);
+            ReadOnlySpan<float> cols;
+            if (count == 1 && IsPointwise(g)) cols = new ReadOnlySpan<float>(X + (long)first * imageSize, imageSize);
+            else
+            {
+                var scratch = Conv2DScratch.Columns(patch * wide);
+                for (int b = 0; b < count; b++)
+                    Im2Col.ImageToColumns(new ReadOnlySpan<float>(X + (long)(first + b) * imageSize, imageSize),
+                        scratch.Slice(b * pixels), wide, g);
+                cols = scratch;
+            }
             var result = Conv2DScratch.Outputs(g.OC * wide);
             Sgemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, cols, wide, 0f, result, wide);
-            for (int b = 0; b < count; b++)
+            fixed (float* pr = result) Scatter(pr, first, count, 0, g.OC);
+        }
+
+        /// <summary>One group shared by every thread: im2col by (image, channel), one GEMM, the epilogue by output channel.</summary>
+        public readonly void SplitGroup(int group)
+        {
+            ref readonly var g = ref G;
+            int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W;
+            int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);
+            int wide = count * pixels;
+            var weights = new ReadOnlySpan<float>(W, g.OC * patch);
+            bool direct = count == 1 && !TPool.Enabled; // the GEMM writes y itself
+            bool inPlace = count == 1 && IsPointwise(g); // the image is its own column matrix
+
+            var cols = inPlace ? default : Conv2DScratch.Columns(patch * wide);
+            var result = direct ? new Span<float>(Y + (long)first * g.OC * pixels, g.OC * pixels) : Conv2DScratch.Outputs(g.OC * wide);
+            fixed (float* pc = cols, pr = result)
             {
-                var output = new Span<float>(Y + (long)(first + b) * outSize, outSize);
-                for (int oc = 0; oc < g.OC; oc++)
-                    Epilogue(result.Slice(oc * wide + b * pixels, pixels), oc, output.Slice(oc * pixels, pixels));
+                var phase = new SplitPhase<TRelu, TPool> { Body = this, First = first, Count = count, Columns = pc, Result = pr, Direct = direct };
+                if (!inPlace)
+                {
+                    phase.Phase = 0;
+                    ParallelFor.For(count * g.C, ref phase);
+                }
+                var colSpan = inPlace ? new ReadOnlySpan<float>(X + (long)first * imageSize, imageSize) : new ReadOnlySpan<float>(pc, patch * wide);
+                Sgemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, colSpan, wide, 0f, result, wide);
+                if (direct && !TRelu.Enabled && Bias == null) return;
+                phase.Phase = 1;
+                phase.Chunk = Math.Max(1, g.OC / (4 * ParallelFor.ThreadCount));
+                ParallelFor.For((g.OC + phase.Chunk - 1) / phase.Chunk, ref phase);
+            }
+        }
+
+        /// <summary>im2col of channel c of image first + b into its KH·KW rows of the group's column matrix.</summary>
+        public readonly void ChannelColumns(int first, int b, int c, int wide, float* cols)
+        {
+            ref readonly var g = ref G;
+            int plane = g.H * g.W, taps = g.KH * g.KW;
+            var image = new ReadOnlySpan<float>(X + ((long)(first + b) * g.C + c) * plane, plane);
+            var rows = new Span<float>(cols + (long)c * taps * wide + b * g.OutputPixels, (taps - 1) * wide + g.OutputPixels);
+            Im2Col.ImageToColumns(image, rows, wide, g with { N = 1, C = 1 });
+        }
+
+        /// <summary>
+        /// Output channels [oc0, oc1) of images first..first+count from the GEMM's result (OC, count·pixels) to y (+ bias,
+        /// ReLU, pool); in place when the result is y itself (one image, no pool).
+        /// </summary>
+        public readonly void Scatter(float* result, int first, int count, int oc0, int oc1, bool inPlace = false)
+        {
+            ref readonly var g = ref G;
+            int pixels = g.OutputPixels, wide = count * pixels, plane = OutputPlane;
+            for (int b = 0; b < count; b++)
+            for (int oc = oc0; oc < oc1; oc++)
+            {
+                var src = new ReadOnlySpan<float>(result + (long)oc * wide + b * pixels, pixels);
+                var dst = new Span<float>(Y + ((long)(first + b) * g.OC + oc) * plane, plane);
+                if (TPool.Enabled)
+                {
+                    // Pool the raw plane, then bias (and ReLU) on the pooled values.
+                    MaxPoolKernel.Forward(src, dst, Pool);
+                    Epilogue(dst, oc, dst);
+                }
+                else if (inPlace) Epilogue(dst, oc, dst);
+                else Epilogue(src, oc, dst);
             }
         }
 
@@ -128,7 +236,27 @@ public static unsafe class Conv2DForwardKernel
         {
             if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(src, Bias == null ? 0f : Bias[oc], dst);
             else if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
-            else src.CopyTo(dst);
+            else if (!src.Overlaps(dst)) src.CopyTo(dst);
+        }
+    }
+
+    /// <summary>A phase of a group shared by the threads: item i is im2col of (image, channel) (0) or a chunk of output channels (1).</summary>
+    private struct SplitPhase<TRelu, TPool> : IParallelBody where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+    {
+        public Body<TRelu, TPool> Body;
+        public int First, Count, Phase, Chunk;
+        public float* Columns, Result;
+        public bool Direct;
+
+        public readonly void Execute(int index, int worker)
+        {
+            if (Phase == 0)
+            {
+                Body.ChannelColumns(First, index / Body.G.C, index % Body.G.C, Count * Body.G.OutputPixels, Columns);
+                return;
+            }
+            int oc0 = index * Chunk;
+            Body.Scatter(Result, First, Count, oc0, Math.Min(oc0 + Chunk, Body.G.OC), inPlace: Direct);
         }
     }
 }

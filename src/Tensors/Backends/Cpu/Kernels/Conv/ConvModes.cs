@@ -34,3 +34,19 @@ internal readonly struct OverwriteOutput : IWriteMode
 {
     public static bool Accumulate => false;
 }
+
+/// <summary>Whether a 2×2, stride-2 max-pool is fused into the convolution's output (inference: the pooled map is all it writes).</summary>
+internal interface IPoolFusion
+{
+    static abstract bool Enabled { get; }
+}
+
+internal readonly struct NoPool : IPoolFusion
+{
+    public static bool Enabled => false;
+}
+
+internal readonly struct FusedPool : IPoolFusion
+{
+    public static bool Enabled => true;
+}

@@ -67,6 +67,9 @@ internal unsafe interface IConvVector<TSelf> where TSelf : struct, IConvVector<T
     /// <summary>v &amp; ~(v ≤ 0): positives and NaN kept, everything else +0 (the ReLU of Relu.Forward, bitwise).</summary>
     static abstract TSelf Relu(TSelf v);
 
+    /// <summary>The lane-wise maximum, as the max-pool kernel takes it (NaN propagates; max(−0, +0) = +0).</summary>
+    static abstract TSelf Max(TSelf a, TSelf b);
+
     /// <summary>p[0 .. 2·Count) → its even and its odd elements.</summary>
     static abstract void Deinterleave(float* p, out TSelf even, out TSelf odd);
 
@@ -94,6 +97,7 @@ internal readonly unsafe struct Vec512(Vector512<float> value) : IConvVector<Vec
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 MultiplyAdd(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec512 v) => Vector512.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Relu(Vec512 v) => new(Vector512.AndNot(v._v, Vector512.LessThanOrEqual(v._v, Vector512<float>.Zero)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 a, Vec512 b) => new(Vector512.Max(a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(float* p, out Vec512 even, out Vec512 odd)
@@ -128,6 +132,7 @@ internal readonly unsafe struct Vec256(Vector256<float> value) : IConvVector<Vec
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 MultiplyAdd(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.FusedMultiplyAdd(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec256 v) => Vector256.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Relu(Vec256 v) => new(Vector256.AndNot(v._v, Vector256.LessThanOrEqual(v._v, Vector256<float>.Zero)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 a, Vec256 b) => new(Vector256.Max(a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(float* p, out Vec256 even, out Vec256 odd)
@@ -171,6 +176,7 @@ internal readonly unsafe struct Vec128(Vector128<float> value) : IConvVector<Vec
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 MultiplyAdd(Vec128 a, Vec128 b, Vec128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vec128 v) => Vector128.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Relu(Vec128 v) => new(Vector128.AndNot(v._v, Vector128.LessThanOrEqual(v._v, Vector128<float>.Zero)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 a, Vec128 b) => new(Vector128.Max(a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(float* p, out Vec128 even, out Vec128 odd)
@@ -233,6 +239,7 @@ internal readonly unsafe struct VecScalar(float value) : IConvVector<VecScalar>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar MultiplyAdd(VecScalar a, VecScalar b, VecScalar c) => new(a._v * b._v + c._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar v) => v._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Relu(VecScalar v) => new(v._v <= 0f ? 0f : v._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Max(VecScalar a, VecScalar b) => new(MathF.Max(a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(float* p, out VecScalar even, out VecScalar odd)

@@ -66,39 +66,90 @@ public static unsafe partial class Winograd3x3
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
         ConvVectorWidth width = ConvVectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
     {
+        CheckProblem(p);
+        if (w.Length < p.OC * p.C * 9)
+            throw new ArgumentException($"Winograd3x3: weights {w.Length} too small for {p}.");
+        var u = Conv2DScratch.WinogradWeights(16 * p.OC * p.C);
+        TransformWeights(w, p.OC, p.C, flipWeights, u);
+        Execute(x, u, bias, y, p, accumulate, imagesPerGroup, width, inputMask, relu, pool: false);
+    }
+
+    /// <summary>
+    /// The forward with its weights already transformed: <paramref name="u"/> (16, OC, C) from <see cref="TransformWeights"/>
+    /// (inference keeps U per weight version instead of transforming on every call). With <paramref name="pool"/>, a 2×2,
+    /// stride-2 max-pool is fused into the output transform — each 2×2 output tile is one pooling window, so a tile yields
+    /// one value, max(tile) + bias, then the ReLU — and y is the pooled (N, OC, OH/2, OW/2) (OH and OW must be even).
+    /// Bitwise the unfused Run + ReLU + max-pool: adding the bias and the ReLU are monotone, so they commute with the max.
+    /// </summary>
+    public static void RunTransformed(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
+        in WinogradProblem p, int imagesPerGroup, bool relu, bool pool, ConvVectorWidth width = ConvVectorWidth.Auto)
+    {
+        CheckProblem(p);
+        if (u.Length < 16 * p.OC * p.C)
+            throw new ArgumentException($"Winograd3x3: transformed weights {u.Length} too small for {p} (16·OC·C = {16 * p.OC * p.C}).");
+        if (pool && ((p.OH & 1) != 0 || (p.OW & 1) != 0))
+            throw new ArgumentException($"Winograd3x3: a fused 2×2 pool needs an even output size; {p} has {p.OH}×{p.OW}.");
+        Execute(x, u, bias, y, p, accumulate: false, imagesPerGroup, width, default, relu, pool);
+    }
+
+    private static void CheckProblem(in WinogradProblem p)
+    {
         if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
             || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
             throw new ArgumentException($"Winograd3x3: {p} is not a stride-1 3×3 convolution with padding 0..2.");
-        if (x.Length < (long)p.N * p.C * p.H * p.W || w.Length < p.OC * p.C * 9 || y.Length < (long)p.N * p.OC * p.OH * p.OW
-            || (!bias.IsEmpty && bias.Length < p.OC))
-            throw new ArgumentException($"Winograd3x3: spans x {x.Length}, w {w.Length}, bias {bias.Length}, y {y.Length} are too small for {p}.");
+    }
+
+    private static void Execute(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
+        in WinogradProblem p, bool accumulate, int imagesPerGroup, ConvVectorWidth width, ReadOnlySpan<float> inputMask, bool relu,
+        bool pool)
+    {
+        long outputFloats = pool ? (long)p.N * p.OC * (p.OH / 2) * (p.OW / 2) : (long)p.N * p.OC * p.OH * p.OW;
+        if (x.Length < (long)p.N * p.C * p.H * p.W || y.Length < outputFloats || (!bias.IsEmpty && bias.Length < p.OC))
+            throw new ArgumentException($"Winograd3x3: spans x {x.Length}, bias {bias.Length}, y {y.Length} are too small for {p}.");
         if ((!inputMask.IsEmpty && inputMask.Length < (long)p.N * p.C * p.H * p.W) || (relu && accumulate))
             throw new ArgumentException($"Winograd3x3: input mask {inputMask.Length} too small for {p}, or relu with accumulate (the ReLU applies to an overwritten output only).");
         width = ConvVectors.Resolve(width, "Winograd3x3");
 
         int images = imagesPerGroup > 0 ? Math.Min(imagesPerGroup, p.N) : ImagesPerGroup(p);
-        var u = Conv2DScratch.WinogradWeights(16 * p.OC * p.C);
-        TransformWeights(w, p.OC, p.C, flipWeights, u);
-        fixed (float* px = x, pw = u, pb = bias, py = y, pm = inputMask)
+        fixed (float* px = x, pu = u, pb = bias, py = y, pm = inputMask)
         {
-            var body = new Body<NoRelu, OverwriteOutput>
+            var body = new Body<NoRelu, OverwriteOutput, NoPool>
             {
-                X = px, U = pw, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
+                X = px, U = pu, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
                 ImagesPerGroup = images, Width = width, Mask = inputMask.IsEmpty ? null : pm,
             };
-            // The output's write mode and the fused ReLU as type parameters: one compiled loop each.
-            if (accumulate) RunGroups(body.As<NoRelu, AccumulateOutput>());
-            else if (relu) RunGroups(body.As<FusedRelu, OverwriteOutput>());
+            // The output's write mode, the fused ReLU and the fused pool as type parameters: one compiled loop each.
+            if (accumulate) RunGroups(body.As<NoRelu, AccumulateOutput, NoPool>());
+            else if (relu && pool) RunGroups(body.As<FusedRelu, OverwriteOutput, FusedPool>());
+            else if (relu) RunGroups(body.As<FusedRelu, OverwriteOutput, NoPool>());
+            else if (pool) RunGroups(body.As<NoRelu, OverwriteOutput, FusedPool>());
             else RunGroups(body);
         }
     }
 
-    private static void RunGroups<TRelu, TWrite>(Body<TRelu, TWrite> body) where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
+    private static void RunGroups<TRelu, TWrite, TPool>(Body<TRelu, TWrite, TPool> body)
+        where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
     {
         int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
-        // As in the im2col driver: fewer groups than threads → one after another, each GEMM parallel itself.
-        if (groups >= ParallelFor.ThreadCount) ParallelFor.For(groups, ref body);
-        else for (int group = 0; group < groups; group++) body.Execute(group, 0);
+        if (groups >= ParallelFor.ThreadCount || ParallelFor.InsideParallel)
+        {
+            ParallelFor.For(groups, ref body);
+            return;
+        }
+        // Fewer groups than threads (a batch of one or a few images): the threads share each group instead, phase by phase
+        // — its channels' input transforms, its 16 GEMMs, its output channels — so one image still uses every core. Every
+        // value is computed by the same arithmetic as in a whole-group item (the GEMM's result does not depend on its thread
+        // count), so the results are bitwise those of the unsplit run.
+        for (int group = 0; group < groups; group++)
+        {
+            switch (body.Width)
+            {
+                case ConvVectorWidth.Vector512: body.SplitGroup<Vec512>(group); break;
+                case ConvVectorWidth.Vector256: body.SplitGroup<Vec256>(group); break;
+                case ConvVectorWidth.Vector128: body.SplitGroup<Vec128>(group); break;
+                default: body.SplitGroup<VecScalar>(group); break;
+            }
+        }
     }
 
     /// <summary>
@@ -152,15 +203,50 @@ public static unsafe partial class Winograd3x3
     /// <summary>Floats between ξ planes: ≥ planeFloats, ≡ 16 (one cache line) mod 1024 (4 KiB).</summary>
     private static long PlaneStride(int planeFloats) => RoundUp(planeFloats, 1024) + 16;
 
-    /// <summary>One group of images per item; TRelu: ReLU on each (overwritten) output plane; TWrite: y overwritten or added to.</summary>
-    private struct Body<TRelu, TWrite> : IParallelBody where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode
+    /// <summary>How one group of images lies in V and M (decided per group from its image count and the vector width).</summary>
+    private readonly struct GroupLayout
+    {
+        public readonly int First, Count, TilesPerImage, Tiles, Stride, VRow;
+        public readonly bool Prepacked;
+        public readonly TileLayout Layout;
+        public readonly long VPlane, MPlane;
+
+        public GroupLayout(in WinogradProblem p, int group, int imagesPerGroup, int vectorCount)
+        {
+            First = group * imagesPerGroup;
+            Count = Math.Min(imagesPerGroup, p.N - First);
+            TilesPerImage = p.TilesPerImage;
+            Tiles = Count * TilesPerImage;
+            // Row stride of V and M: room for a full vector past the last tile (stores run over it), a multiple of 16.
+            Stride = RoundUp(Tiles + Slack, 16);
+            // The 16 ξ planes of V and of M are written (input transform) and read (output transform) side by side: 16
+            // streams. Planes k·4 KiB apart would all map to the same L1 sets and evict each other, so each plane starts
+            // one cache line (16 floats) further round the 4 KiB than the previous one.
+            // V straight in the GEMM's packed-B layout (panels of `panel` tiles, channel-major inside) when every vector
+            // store of the input transform stays inside one panel; else row-major (C, stride) and the GEMM packs it.
+            int panel = Sgemm.PackedPanelWidth;
+            Prepacked = panel % vectorCount == 0 && (Count == 1 || TilesPerImage % vectorCount == 0);
+            Layout = Prepacked ? new TileLayout(panel, p.C * panel) : TileLayout.RowMajor;
+            VRow = Prepacked ? RoundUp(Tiles + vectorCount, panel) : Stride;
+            VPlane = PlaneStride(p.C * VRow);
+            MPlane = PlaneStride(p.OC * Stride);
+        }
+    }
+
+    /// <summary>
+    /// One group of images per item; TRelu: ReLU on each (overwritten) output plane; TWrite: y overwritten or added to;
+    /// TPool: a 2×2 max-pool fused into the output transform.
+    /// </summary>
+    private struct Body<TRelu, TWrite, TPool> : IParallelBody
+        where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
     {
         public float* X, U, Bias, Y, Mask;
         public WinogradProblem P;
         public int ImagesPerGroup;
         public ConvVectorWidth Width;
 
-        public readonly Body<TRelu2, TWrite2> As<TRelu2, TWrite2>() where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode =>
+        public readonly Body<TRelu2, TWrite2, TPool2> As<TRelu2, TWrite2, TPool2>()
+            where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode where TPool2 : struct, IPoolFusion =>
             new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width };
 
         public void Execute(int group, int worker)
@@ -174,72 +260,129 @@ public static unsafe partial class Winograd3x3
             }
         }
 
-        // One group of images: V, 16 GEMMs, output.
+        // One group of images on this thread: V, 16 GEMMs, output.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Group<TVec>(int group) where TVec : struct, IConvVector<TVec>
         {
-            ref readonly var p = ref P;
-            int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, p.N - first);
-            int tilesPerImage = p.TilesPerImage, tiles = count * tilesPerImage;
-            // Row stride of V and M: room for a full vector past the last tile (stores run over it), a multiple of 16.
-            int stride = RoundUp(tiles + Slack, 16);
-            int inPlane = p.H * p.W, outPlane = p.OH * p.OW;
-            // The 16 ξ planes of V and of M are written (input transform) and read (output transform) side by side: 16
-            // streams. Planes k·4 KiB apart would all map to the same L1 sets and evict each other, so each plane starts
-            // one cache line (16 floats) further round the 4 KiB than the previous one.
-            // V straight in the GEMM's packed-B layout (panels of `panel` tiles, channel-major inside) when every vector store
-            // of the input transform stays inside one panel; else row-major (C, stride) and the GEMM packs it.
-            int panel = Sgemm.PackedPanelWidth, n = TVec.Count;
-            bool prepacked = panel % n == 0 && (count == 1 || tilesPerImage % n == 0);
-            var layout = prepacked ? new TileLayout(panel, p.C * panel) : TileLayout.RowMajor;
-            int vRow = prepacked ? RoundUp(tiles + n, panel) : stride;
-            long vPlane = PlaneStride(p.C * vRow), mPlane = PlaneStride(p.OC * stride);
-
-            var v = Conv2DScratch.WinogradInput((int)(16 * vPlane));
-            var m = Conv2DScratch.WinogradProducts((int)(16 * mPlane));
-            var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
-            int imageFloats = p.C * inPlane;
-            var maskedImage = Mask == null ? default : Conv2DScratch.WinogradMaskedImage(imageFloats);
-            fixed (float* pv = v, pm = m, ps = small, pmasked = maskedImage)
+            var gl = new GroupLayout(P, group, ImagesPerGroup, TVec.Count);
+            var v = Conv2DScratch.WinogradInput((int)(16 * gl.VPlane));
+            var m = Conv2DScratch.WinogradProducts((int)(16 * gl.MPlane));
+            fixed (float* pv = v, pm = m)
             {
-                for (int b = 0; b < count; b++)
+                InputPhase<TVec>(gl, pv, 0, P.C);
+                MultiplyPhase(gl, pv, pm, 0, 16);
+                OutputPhase<TVec>(gl, pm, 0, P.OC);
+            }
+        }
+
+        /// <summary>One group shared by every thread, phase by phase (V and M belong to the calling thread).</summary>
+        public readonly void SplitGroup<TVec>(int group) where TVec : struct, IConvVector<TVec>
+        {
+            var gl = new GroupLayout(P, group, ImagesPerGroup, TVec.Count);
+            var v = Conv2DScratch.WinogradInput((int)(16 * gl.VPlane));
+            var m = Conv2DScratch.WinogradProducts((int)(16 * gl.MPlane));
+            fixed (float* pv = v, pm = m)
+            {
+                var phase = new SplitPhase<TRelu, TWrite, TPool, TVec> { Body = this, Layout = gl, V = pv, M = pm };
+                int chunk = Math.Max(1, P.C / (4 * ParallelFor.ThreadCount));
+                phase.Phase = 0; phase.Chunk = chunk;
+                ParallelFor.For((P.C + chunk - 1) / chunk, ref phase);
+                phase.Phase = 1; phase.Chunk = 1;
+                ParallelFor.For(16, ref phase);
+                chunk = Math.Max(1, P.OC / (4 * ParallelFor.ThreadCount));
+                phase.Phase = 2; phase.Chunk = chunk;
+                ParallelFor.For((P.OC + chunk - 1) / chunk, ref phase);
+            }
+        }
+
+        /// <summary>Input transforms of channels [c0, c1) of every image of the group into V.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void InputPhase<TVec>(in GroupLayout gl, float* pv, int c0, int c1) where TVec : struct, IConvVector<TVec>
+        {
+            ref readonly var p = ref P;
+            int inPlane = p.H * p.W, imageFloats = p.C * inPlane, channels = c1 - c0;
+            var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
+            var maskedImage = Mask == null ? default : Conv2DScratch.WinogradMaskedImage(channels * inPlane);
+            fixed (float* ps = small, pmasked = maskedImage)
+            {
+                for (int b = 0; b < gl.Count; b++)
                 {
-                    long at = (long)(first + b) * imageFloats;
+                    long at = (long)(gl.First + b) * imageFloats + (long)c0 * inPlane;
                     float* image = X + at;
                     if (Mask != null)
                     {
-                        // Fused ReLU backward: the image's dY masked by the ReLU output into L2 scratch, in one streaming
+                        // Fused ReLU backward: the channels' dY masked by the ReLU output into L2 scratch, in one streaming
                         // call (per-plane calls of 64–256 floats were latency-bound), then transformed from there.
-                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, imageFloats),
-                            new ReadOnlySpan<float>(image, imageFloats), maskedImage);
+                        Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(Mask + at, channels * inPlane),
+                            new ReadOnlySpan<float>(image, channels * inPlane), maskedImage);
                         image = pmasked;
                     }
-                    for (int c = 0; c < p.C; c++)
-                        InputTile<TVec>(image + (long)c * inPlane, p, pv + (long)c * layout.ChannelStride(stride), layout,
-                            b * tilesPerImage, vPlane, ps);
+                    for (int c = c0; c < c1; c++)
+                        InputTile<TVec>(image + (long)(c - c0) * inPlane, p, pv + (long)c * gl.Layout.ChannelStride(gl.Stride),
+                            gl.Layout, b * gl.TilesPerImage, gl.VPlane, ps);
                 }
+            }
+        }
 
-                for (int xi = 0; xi < 16; xi++)
-                {
-                    var u = new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C);
-                    var product = new Span<float>(pm + xi * mPlane, p.OC * stride);
-                    if (prepacked)
-                        Sgemm.RunPrepackedB(p.OC, tiles, p.C, 1f, u, p.C, pv + xi * vPlane, (long)p.C * vRow, 0f, product, stride,
-                            ParallelFor.ThreadCount);
-                    else
-                        Sgemm.Run(false, false, p.OC, tiles, p.C, 1f, u, p.C,
-                            new ReadOnlySpan<float>(pv + xi * vPlane, p.C * stride), stride, 0f, product, stride);
-                }
+        /// <summary>M[ξ] = U[ξ] · V[ξ] for ξ in [xi0, xi1).</summary>
+        public readonly void MultiplyPhase(in GroupLayout gl, float* pv, float* pm, int xi0, int xi1)
+        {
+            ref readonly var p = ref P;
+            for (int xi = xi0; xi < xi1; xi++)
+            {
+                var u = new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C);
+                var product = new Span<float>(pm + xi * gl.MPlane, p.OC * gl.Stride);
+                if (gl.Prepacked)
+                    Sgemm.RunPrepackedB(p.OC, gl.Tiles, p.C, 1f, u, p.C, pv + xi * gl.VPlane, (long)p.C * gl.VRow, 0f, product,
+                        gl.Stride, ParallelFor.ThreadCount);
+                else
+                    Sgemm.Run(false, false, p.OC, gl.Tiles, p.C, 1f, u, p.C,
+                        new ReadOnlySpan<float>(pv + xi * gl.VPlane, p.C * gl.Stride), gl.Stride, 0f, product, gl.Stride);
+            }
+        }
 
-                for (int b = 0; b < count; b++)
-                for (int oc = 0; oc < p.OC; oc++)
+        /// <summary>Output transforms of channels [oc0, oc1) of every image of the group into y (+ bias, ReLU, pool).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void OutputPhase<TVec>(in GroupLayout gl, float* pm, int oc0, int oc1) where TVec : struct, IConvVector<TVec>
+        {
+            ref readonly var p = ref P;
+            int outPlane = TPool.Enabled ? (p.OH / 2) * (p.OW / 2) : p.OH * p.OW;
+            var small = Conv2DScratch.WinogradTiles(SmallFloats(p));
+            fixed (float* ps = small)
+            {
+                for (int b = 0; b < gl.Count; b++)
+                for (int oc = oc0; oc < oc1; oc++)
                 {
-                    float* dst = Y + ((long)(first + b) * p.OC + oc) * outPlane;
-                    OutputTile<TVec, TWrite>(pm + (long)oc * stride + b * tilesPerImage, mPlane,
-                        Bias == null ? 0f : Bias[oc], dst, p, ps);
+                    float* dst = Y + ((long)(gl.First + b) * p.OC + oc) * outPlane;
+                    float* products = pm + (long)oc * gl.Stride + b * gl.TilesPerImage;
+                    float bias = Bias == null ? 0f : Bias[oc];
+                    if (TPool.Enabled) OutputTilePooled<TVec>(products, gl.MPlane, bias, dst, p, ps);
+                    else OutputTile<TVec, TWrite>(products, gl.MPlane, bias, dst, p, ps);
                     // Fused ReLU forward: the plane just written is still in L1.
                     if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(new ReadOnlySpan<float>(dst, outPlane), 0f, new Span<float>(dst, outPlane));
                 }
+            }
+        }
+    }
+
+    /// <summary>One phase of a group shared by the threads: item i is a chunk of channels (0), a ξ (1) or a chunk of output channels (2).</summary>
+    private struct SplitPhase<TRelu, TWrite, TPool, TVec> : IParallelBody
+        where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
+        where TVec : struct, IConvVector<TVec>
+    {
+        public Body<TRelu, TWrite, TPool> Body;
+        public GroupLayout Layout;
+        public float* V, M;
+        public int Phase, Chunk;
+
+        public readonly void Execute(int index, int worker)
+        {
+            int start = index * Chunk;
+            switch (Phase)
+            {
+                case 0: Body.InputPhase<TVec>(Layout, V, start, Math.Min(start + Chunk, Body.P.C)); break;
+                case 1: Body.MultiplyPhase(Layout, V, M, index, index + 1); break;
+                default: Body.OutputPhase<TVec>(Layout, M, start, Math.Min(start + Chunk, Body.P.OC)); break;
             }
         }
     }
@@ -417,6 +560,39 @@ public static unsafe partial class Winograd3x3
                 TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
             CopyOrAdd<TVec, TWrite>(line, dst + (long)oy * p.OW, p.OW);
         }
+    }
+
+    /// <summary>
+    /// One pooled output plane: as <see cref="OutputTile"/>, but each tile's 2×2 outputs (+ bias) reduce to their maximum,
+    /// the 2×2, stride-2 max-pool of that window, so dst is (OH/2, OW/2) in flattened tile order (OH, OW even: no clipping).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputTilePooled<TVec>(float* m, long mPlane, float bias, float* dst, in WinogradProblem p, float* scratch)
+        where TVec : struct, IConvVector<TVec>
+    {
+        int tilesW = p.TilesW, tilesH = p.TilesH, n = TVec.Count, tiles = tilesH * tilesW;
+        int rPlane = (tilesH + 1) * tilesW + Slack;
+        float* z = scratch + 8 * rPlane + 2 * (tilesW + 1 + Slack); // one plane of pooled values (tiles + slack)
+
+        var biasVector = TVec.Broadcast(bias);
+        for (int t = 0; t < tiles; t += n)
+        {
+            var m0 = TVec.Load(m + t); var m1 = TVec.Load(m + mPlane + t);
+            var m2 = TVec.Load(m + 2 * mPlane + t); var m3 = TVec.Load(m + 3 * mPlane + t);
+            var m4 = TVec.Load(m + 4 * mPlane + t); var m5 = TVec.Load(m + 5 * mPlane + t);
+            var m6 = TVec.Load(m + 6 * mPlane + t); var m7 = TVec.Load(m + 7 * mPlane + t);
+            var m8 = TVec.Load(m + 8 * mPlane + t); var m9 = TVec.Load(m + 9 * mPlane + t);
+            var m10 = TVec.Load(m + 10 * mPlane + t); var m11 = TVec.Load(m + 11 * mPlane + t);
+            var m12 = TVec.Load(m + 12 * mPlane + t); var m13 = TVec.Load(m + 13 * mPlane + t);
+            var m14 = TVec.Load(m + 14 * mPlane + t); var m15 = TVec.Load(m + 15 * mPlane + t);
+            var s00 = m0 + m4 + m8; var s01 = m1 + m5 + m9; var s02 = m2 + m6 + m10; var s03 = m3 + m7 + m11;
+            var s10 = m4 - m8 - m12; var s11 = m5 - m9 - m13; var s12 = m6 - m10 - m14; var s13 = m7 - m11 - m15;
+            // The same four sums, in the same order, as the unpooled transform: bitwise its outputs, then their max.
+            var top = TVec.Max(s00 + s01 + s02 + biasVector, s01 - s02 - s03 + biasVector);
+            var bottom = TVec.Max(s10 + s11 + s12 + biasVector, s11 - s12 - s13 + biasVector);
+            TVec.Store(z + t, TVec.Max(top, bottom));
+        }
+        CopyOrAdd<TVec, OverwriteOutput>(z, dst, tiles);
     }
 
     /// <summary>dst[0..count) = src (or += src), inlined in TVec, 256-, 128-bit and scalar steps: output rows are 8..32 floats.</summary>

@@ -20,6 +20,12 @@ public interface IBackend
 
     DeviceKind Kind { get; }
 
+    /// <summary>
+    /// Compiles <paramref name="layers"/> for forward passes on samples of <paramref name="sampleShape"/>, or returns null
+    /// when this backend has no inference compiler (the caller then runs the model's own forward under no-grad).
+    /// </summary>
+    Inference.IInferenceProgram? CompileInference(IReadOnlyList<Inference.InferenceLayer> layers, Shape sampleShape) => null;
+
     // ---------------------------------------------------------------- memory
 
     /// <summary>A storage of <paramref name="length"/> floats from this backend's pool; contents undefined.</summary>

@@ -1,0 +1,92 @@
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
+using NativeConv.Tensors.Geometry;
+using NativeConv.Tensors.Inference;
+
+namespace NativeConv.Tensors.Backends.Cpu.Inference;
+
+/// <summary>
+/// A convolution (+ ReLU, + a max-pool fused into its epilogue where it fits). Per weight version: the Winograd weights
+/// U = G g Gᵀ, transformed once instead of on every call. Per batch size: the <see cref="ConvPlan"/> (algorithm, images
+/// per group; a batch with fewer groups than threads is split inside each image by the kernels).
+/// </summary>
+internal sealed class ConvStep : InferenceStep
+{
+    private readonly Tensor _weight;
+    private readonly Tensor? _bias;
+    private readonly ConvGeometry _single; // the geometry for one image
+    private readonly bool _relu;
+    private readonly PoolGeometry? _pool; // one output plane, when fused
+    private readonly Conv2DAlgorithm _algorithm;
+    private readonly bool _winograd;
+    private float[]? _transformed;
+    private long _transformedVersion = -1;
+
+    private ConvStep(string name, Shape input, Shape output, Tensor weight, Tensor? bias, in ConvGeometry single, bool relu,
+        PoolGeometry? pool, Conv2DAlgorithm algorithm)
+        : base(name, input, output)
+    {
+        _weight = weight;
+        _bias = bias;
+        _single = single;
+        _relu = relu;
+        _pool = pool;
+        _algorithm = algorithm;
+        _winograd = Conv2DAlgorithms.UseWinograd(single, algorithm, inputGradient: false);
+    }
+
+    /// <summary>
+    /// The step for <paramref name="layer"/> on samples of <paramref name="input"/> (C, H, W); <paramref name="fusedPool"/>
+    /// is false when the layer's pool cannot be fused here and must follow as its own step.
+    /// </summary>
+    public static ConvStep Create(ConvInference layer, Shape input, Conv2DAlgorithm algorithm, out bool fusedPool)
+    {
+        var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
+            layer.Padding, $"inference step '{layer.Name}'");
+        PoolGeometry? pool = null;
+        fusedPool = false;
+        if (layer.Pool is { } p)
+        {
+            var plane = PoolGeometry.Create(new Shape(1, 1, g.OH, g.OW), p.Size, p.Size, p.Stride, p.Stride, $"inference step '{layer.Name}'");
+            // Winograd pools inside its output transform, where a 2×2 output tile is one window; im2col pools any window.
+            bool tileAligned = p.Size == 2 && p.Stride == 2 && (g.OH & 1) == 0 && (g.OW & 1) == 0;
+            if (tileAligned || !Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false))
+            {
+                pool = plane;
+                fusedPool = true;
+            }
+        }
+        var output = pool is { } pg ? new Shape(g.OC, pg.OH, pg.OW) : new Shape(g.OC, g.OH, g.OW);
+        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm);
+    }
+
+    public override void Refresh()
+    {
+        if (!_winograd) return;
+        long version = _weight.Version; // read before the values: a write racing this call shows as a newer version next time
+        if (version == _transformedVersion && _transformed is not null) return;
+        _transformed ??= GC.AllocateUninitializedArray<float>(16 * _single.OC * _single.C);
+        Winograd3x3.TransformWeights(_weight.ReadOnlySpan, _single.OC, _single.C, flipped: false, _transformed);
+        _transformedVersion = version;
+    }
+
+    public override object PlanFor(int batch) => ConvPlan.For(_single with { N = batch }, _algorithm);
+
+    public override void Run(ReadOnlySpan<float> x, Span<float> y, int batch, object? plan) =>
+        Conv2DForwardKernel.RunInference(x, _weight.ReadOnlySpan, _transformed, _bias is null ? default : _bias.ReadOnlySpan, y,
+            (ConvPlan)plan!, _relu, _pool);
+
+    public override string Describe(int batch, object? plan)
+    {
+        var p = (ConvPlan)plan!;
+        string method = p.Forward switch
+        {
+            ConvMethod.Winograd => $"winograd ×{p.ForwardWinogradImages}",
+            ConvMethod.Pointwise => "1×1 gemm",
+            _ => $"im2col ×{p.Im2ColImagesPerGroup}",
+        };
+        int groups = p.Forward == ConvMethod.Winograd ? (batch + p.ForwardWinogradImages - 1) / p.ForwardWinogradImages : p.Im2ColGroups;
+        string split = groups < p.Threads ? ", split within images" : "";
+        string fused = (_relu ? " + relu" : "") + (_pool is { } pg ? $" + maxpool {pg.KH}×{pg.KW}/{pg.StrideH}" : "");
+        return $"{Name}: conv {_single.C}→{_single.OC} {_single.KH}×{_single.KW} @{_single.H}×{_single.W}{fused}, {method}{split}";
+    }
+}

@@ -1,0 +1,47 @@
+using NativeConv.Tensors.Backends.Cpu.Kernels;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
+using NativeConv.Tensors.Inference;
+
+namespace NativeConv.Tensors.Backends.Cpu.Inference;
+
+/// <summary>
+/// Dense (+ ReLU): up to <see cref="Gemv.MaxRows"/> samples as matrix-vector products (the weights stream through once,
+/// bias and ReLU applied as each output is stored), larger batches as one GEMM then a bias-and-ReLU pass.
+/// </summary>
+internal sealed class DenseStep : InferenceStep
+{
+    private readonly Tensor _weight;
+    private readonly Tensor? _bias;
+    private readonly bool _relu;
+    private readonly int _in, _out;
+
+    public DenseStep(DenseInference layer, Shape input)
+        : base(layer.Name, input, new Shape(layer.Weight.Shape[1]))
+    {
+        if (layer.Weight.Shape.Rank != 2 || input.Rank != 1 || input[0] != layer.Weight.Shape[0])
+            throw new ArgumentException($"inference step '{layer.Name}': a Dense with weights {layer.Weight.Shape} (in, out) cannot take samples of {input}; put a Flatten before it and match its in-features.");
+        if (layer.Bias is not null && (layer.Bias.Shape.Rank != 1 || layer.Bias.Shape[0] != layer.Weight.Shape[1]))
+            throw new ArgumentException($"inference step '{layer.Name}': bias {layer.Bias.Shape} must be ({layer.Weight.Shape[1]}).");
+        _weight = layer.Weight;
+        _bias = layer.Bias;
+        _relu = layer.Relu;
+        _in = input[0];
+        _out = layer.Weight.Shape[1];
+    }
+
+    public override void Run(ReadOnlySpan<float> x, Span<float> y, int batch, object? plan)
+    {
+        var bias = _bias is null ? default : _bias.ReadOnlySpan;
+        if (batch <= Gemv.MaxRows)
+        {
+            Gemv.Run(x, batch, _in, _weight.ReadOnlySpan, _out, bias, y, _relu);
+            return;
+        }
+        Sgemm.Run(false, false, batch, _out, _in, 1f, x, _in, _weight.ReadOnlySpan, _out, 0f, y, _out);
+        if (!bias.IsEmpty) Bias.Forward(y, bias, y, batch, _out, 1);
+        if (_relu) Relu.Forward(y, y);
+    }
+
+    public override string Describe(int batch, object? plan) =>
+        $"{Name}: dense {_in}→{_out}{(_relu ? " + relu" : "")}, {(batch <= Gemv.MaxRows ? "gemv" : "gemm")}";
+}

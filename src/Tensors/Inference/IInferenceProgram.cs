@@ -1,0 +1,26 @@
+namespace NativeConv.Tensors.Inference;
+
+/// <summary>
+/// A network compiled by a backend for forward passes only: no tape, no gradients, no training-only work. It keeps what
+/// depends on the weights (transformed or packed copies) per weight version — a change to a weight tensor
+/// (<see cref="Tensor.Version"/>) is seen on the next call, which rebuilds them — and what depends on the batch size
+/// (the algorithm and split of each layer, the activation buffers) per batch size, made on first use and then reused:
+/// a call after the first for a batch size allocates nothing. One call at a time (calls are serialised).
+/// </summary>
+public interface IInferenceProgram
+{
+    /// <summary>The input of one sample (e.g. (C, H, W)).</summary>
+    Shape SampleShape { get; }
+
+    /// <summary>Outputs per sample (the logits).</summary>
+    int Outputs { get; }
+
+    /// <summary>
+    /// input (batch, SampleShape…) row-major → output (batch, Outputs). Throws a message naming the expected sizes when
+    /// the spans do not fit.
+    /// </summary>
+    void Run(ReadOnlySpan<float> input, int batch, Span<float> output);
+
+    /// <summary>What the program does at this batch size, one line per step (algorithms, splits, fusions).</summary>
+    IReadOnlyList<string> Describe(int batch);
+}

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using NativeConv.Layers;
 using NativeConv.Tensors;
-using NativeConv.Tensors.Autograd;
 using NativeConv.Tensors.Backends.Cpu;
 
 namespace NativeConv.Bench;
@@ -95,8 +94,8 @@ public static class AlternateOnnxRuntime
             var input = new float[inputShape.Size];
             var random = new Random(seed);
             for (int i = 0; i < input.Length; i++) input[i] = random.NextSingle();
-            var x = Tensor.FromArray(input, inputShape);
             var ours = new float[batch * ModelZoo.Classes];
+            var engine = NativeConv.Layers.Inference.InferenceSession.ForZooModel(model);
             var theirs = new float[batch * ModelZoo.Classes];
 
             using var options = new SessionOptions
@@ -114,14 +113,7 @@ public static class AlternateOnnxRuntime
             string[] inputNames = ["images"], outputNames = ["logits"];
             OrtValue[] inputs = [ortInput], outputs = [ortOutput];
 
-            void RunOurs()
-            {
-                using (Tape.NoGrad())
-                {
-                    model.Forward(x).Span.CopyTo(ours);
-                }
-                Tape.Current.Reset();
-            }
+            void RunOurs() => engine.Run(input, batch, ours);
             void RunTheirs() => session.Run(runOptions, inputNames, inputs, outputNames, outputs);
 
             // Both must compute the same logits before their speeds mean anything.

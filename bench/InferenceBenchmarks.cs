@@ -1,14 +1,16 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using NativeConv.Layers;
+using NativeConv.Layers.Inference;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Autograd;
 
 namespace NativeConv.Bench;
 
 /// <summary>
-/// Inference: one forward pass of every study model in eval mode with nothing recorded (`Tape.NoGrad`), at batch 1 (what
-/// `predict` and a web service see), 8 and 128, on the SIMD CPU engine, then the tape reset that returns the temporaries.
+/// Inference: one forward pass of every study model at batch 1 (what `predict` and a web service see), 8 and 128, on the
+/// SIMD CPU engine — through the inference path (<see cref="InferenceSession"/>: fused steps, weights prepared once) and,
+/// as the baseline it replaces, the training path's forward in eval mode under `Tape.NoGrad` followed by the tape reset.
 /// [MemoryDiagnoser] shows the managed bytes a warm call allocates; Images/s is batch / mean. The side-by-side with ONNX
 /// Runtime is `alternate-onnxruntime` (bench/AlternateOnnxRuntime.cs).
 ///
@@ -34,6 +36,8 @@ public class InferenceBenchmarks
 
     private Module _model = null!;
     private Tensor _x = null!;
+    private float[] _images = null!, _logits = null!;
+    private InferenceSession _session = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -45,13 +49,24 @@ public class InferenceBenchmarks
         var images = new float[shape.Size];
         for (int i = 0; i < images.Length; i++) images[i] = (float)rng.NextDouble();
         _x = Tensor.FromArray(images, shape);
+        _images = images;
+        _session = InferenceSession.ForZooModel(_model);
+        _logits = new float[Batch * _session.Outputs];
         Forward(); // kernels compiled, pools warmed before the measurement
+        Session();
     }
 
     [GlobalCleanup]
     public void Cleanup() => Tape.Current.Reset();
 
     [Benchmark]
+    public float Session()
+    {
+        _session.Run(_images, Batch, _logits);
+        return _logits[0];
+    }
+
+    [Benchmark(Baseline = true)]
     public float Forward()
     {
         float first;

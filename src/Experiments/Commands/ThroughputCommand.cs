@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using NativeConv.Layers;
+using NativeConv.Layers.Inference;
 using NativeConv.Layers.Init;
 using NativeConv.Layers.Optim;
 using NativeConv.Tensors;
@@ -13,8 +14,9 @@ namespace NativeConv.Experiments.Commands;
 
 /// <summary>
 /// `throughput --model NAME --batch N --threads T [--device D] [--steps S] [--warmup W] [--seed]`: full training steps (forward,
-/// softmax cross-entropy, backward, Adam, tape reset) on random data of the model's input shape. Prints the settings first
-/// and ends with exactly one line "images/s: NUMBER".
+/// softmax cross-entropy, backward, Adam, tape reset) on random data of the model's input shape; with `--inference`,
+/// forward passes only through the model's <see cref="InferenceSession"/>, with the latency of a call (p50, p99). Prints
+/// the settings first and ends with exactly one line "images/s: NUMBER".
 /// </summary>
 public static class ThroughputCommand
 {
@@ -28,7 +30,9 @@ public static class ThroughputCommand
         // timing the first steps of a run measures partly unoptimised code (fmnist-cnn: ~1.5x slower). So warm up by time too.
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "...and for at least this many seconds, so the JIT has optimised the hot code (0: steps only)", DefaultValueFactory = _ => 3.0 };
         var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser) and print where the time goes" };
+        var inference = new Option<bool>("--inference") { Description = "Forward passes only (eval mode, the inference path): images/s and the latency of a call (p50, p99); --steps counts calls" };
         command.Add(model);
+        command.Add(inference);
         command.Add(steps);
         command.Add(warmup);
         command.Add(warmupSeconds);
@@ -50,9 +54,26 @@ public static class ThroughputCommand
                 CommandIo.Error(result).WriteLine($"--steps must be >= 1, --warmup >= 0 and --warmup-seconds in [0, 3600]; got {stepCount}, {warmupCount} and {warmupTime.ToString(CultureInfo.InvariantCulture)}.");
                 return 2;
             }
-            var options = common.Read(result).With("model", modelName).With("steps", stepCount).With("warmup", warmupCount).With("warmup-seconds", warmupTime).Apply();
+            bool forwardOnly = result.GetValue(inference);
+            if (forwardOnly && result.GetValue(profile))
+            {
+                CommandIo.Error(result).WriteLine("--profile times a training step op by op; it does not apply with --inference (the plan is printed instead).");
+                return 2;
+            }
+            var options = common.Read(result).With("model", modelName).With("mode", forwardOnly ? "inference" : "training")
+                .With("steps", stepCount).With("warmup", warmupCount).With("warmup-seconds", warmupTime).Apply();
             options.Print(output);
             var warm = new WarmUp(warmupCount, TimeSpan.FromSeconds(warmupTime));
+            if (forwardOnly)
+            {
+                var calls = MeasureInference(modelName, options.Batch, options.Seed, warm, stepCount);
+                foreach (var line in calls.Plan) output.WriteLine($"plan: {line}");
+                output.WriteLine($"parameters: {calls.Parameters.ToString("N0", CultureInfo.InvariantCulture)}");
+                output.WriteLine($"latency ms/call: p50 {calls.P50Milliseconds.ToString("F3", CultureInfo.InvariantCulture)}, p99 {calls.P99Milliseconds.ToString("F3", CultureInfo.InvariantCulture)}, mean {calls.MeanMilliseconds.ToString("F3", CultureInfo.InvariantCulture)}");
+                output.WriteLine($"managed bytes allocated/call: {calls.BytesPerCall.ToString("F0", CultureInfo.InvariantCulture)}");
+                output.WriteLine($"images/s: {FormatRate(calls.ImagesPerSecond)}");
+                return 0;
+            }
             var measurement = Measure(modelName, options.Batch, options.Seed, warm, stepCount);
             output.WriteLine($"parameters: {measurement.Parameters.ToString("N0", CultureInfo.InvariantCulture)}");
             output.WriteLine($"loss (last step): {measurement.LastLoss.ToString("G6", CultureInfo.InvariantCulture)}");
@@ -99,6 +120,40 @@ public static class ThroughputCommand
 
         double seconds = clock.Elapsed.TotalSeconds;
         return new Measurement(model.ParameterCount, loss, 1000.0 * seconds / steps, (double)batch * steps / seconds, (double)allocated / steps);
+    }
+
+    public readonly record struct InferenceMeasurement(long Parameters, IReadOnlyList<string> Plan, double P50Milliseconds,
+        double P99Milliseconds, double MeanMilliseconds, double ImagesPerSecond, double BytesPerCall);
+
+    /// <summary>
+    /// Times <paramref name="calls"/> forward passes of a batch through the model's <see cref="InferenceSession"/> after the
+    /// warm-up, each call on its own clock (latency percentiles: nearest rank). The images are random in [0, 1).
+    /// </summary>
+    public static InferenceMeasurement MeasureInference(string modelName, int batch, int seed, WarmUp warmup, int calls)
+    {
+        var backend = Engine.DefaultBackend;
+        var model = ModelZoo.Create(modelName, seed);
+        model.To(backend);
+        var session = InferenceSession.ForZooModel(model);
+        var input = RandomPixels(ModelZoo.BatchInputShape(modelName, batch).Size, seed);
+        var logits = new float[batch * session.Outputs];
+        RunWarmUp(warmup, backend, () => session.Run(input, batch, logits));
+
+        var times = new double[calls];
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        long started = Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            session.Run(input, batch, logits);
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        Array.Sort(times);
+        double Percentile(double q) => times[Math.Clamp((int)Math.Ceiling(q * calls) - 1, 0, calls - 1)];
+        return new InferenceMeasurement(model.ParameterCount, session.Describe(batch), Percentile(0.50), Percentile(0.99),
+            1000.0 * seconds / calls, (double)batch * calls / seconds, (double)allocated / calls);
     }
 
     /// <summary>
@@ -166,12 +221,15 @@ public static class ThroughputCommand
         return value;
     }
 
-    private static Tensor RandomImages(Shape shape, int seed, IBackend backend)
+    private static Tensor RandomImages(Shape shape, int seed, IBackend backend) =>
+        Tensor.FromArray(RandomPixels(shape.Size, seed), shape, backend);
+
+    private static float[] RandomPixels(int count, int seed)
     {
         var rng = new SplitMix64(SeedMixer.Mix((ulong)(uint)seed, 1));
-        var values = new float[shape.Size];
+        var values = new float[count];
         for (int i = 0; i < values.Length; i++) values[i] = rng.NextFloat();
-        return Tensor.FromArray(values, shape, backend);
+        return values;
     }
 
     private static Tensor RandomLabels(int batch, int classes, int seed, IBackend backend)

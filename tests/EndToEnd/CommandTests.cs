@@ -80,6 +80,33 @@ public class CommandTests
     }
 
     [Fact]
+    public void Throughput_inference_prints_the_plan_and_the_latency_and_ends_with_images_per_second()
+    {
+        var (code, output, error) = Run("throughput", "--inference", "--model", "cifar-small", "--batch", "1", "--threads", "2", "--steps", "5", "--warmup", "1", "--warmup-seconds", "0");
+        Assert.True(code == 0, error);
+        var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        Assert.Contains(lines, l => l.StartsWith("mode:") && l.EndsWith("inference"));
+        // cifar-small: five convolutions (two with their pool fused), GAP, two Dense (Dropout is the identity).
+        var plan = lines.Where(l => l.StartsWith("plan: ")).ToArray();
+        Assert.Equal(8, plan.Length);
+        Assert.Contains(plan, l => l.Contains("conv 8→8") && l.Contains("maxpool 2×2/2") && l.Contains("split within images"));
+        Assert.Contains(plan, l => l.Contains("dense 128→10") && l.Contains("gemv"));
+        var latency = Assert.Single(lines, l => l.StartsWith("latency ms/call: "));
+        Assert.Matches(@"p50 [0-9.]+, p99 [0-9.]+, mean [0-9.]+", latency);
+        Assert.StartsWith("images/s: ", lines[^1]);
+        Assert.True(double.Parse(lines[^1]["images/s: ".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0);
+    }
+
+    [Fact]
+    public void Throughput_inference_refuses_profile_in_one_line()
+    {
+        var (code, output, error) = Run("throughput", "--inference", "--profile", "--model", "fmnist-mlp", "--steps", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--profile", error);
+        Assert.DoesNotContain("images/s", output);
+    }
+
+    [Fact]
     public void Throughput_with_an_unknown_model_lists_the_valid_names()
     {
         var (code, _, error) = Run("throughput", "--model", "lenet", "--steps", "1");

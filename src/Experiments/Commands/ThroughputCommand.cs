@@ -30,7 +30,7 @@ public static class ThroughputCommand
         // timing the first steps of a run measures partly unoptimised code (fmnist-cnn: ~1.5x slower). So warm up by time too.
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "...and for at least this many seconds, so the JIT has optimised the hot code (0: steps only)", DefaultValueFactory = _ => 3.0 };
         var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser) and print where the time goes" };
-        var inference = new Option<bool>("--inference") { Description = "Forward passes only (eval mode, the inference path): images/s and the latency of a call (p50, p99); --steps counts calls" };
+        var inference = new Option<bool>("--inference") { Description = "Forward passes only (eval mode, the inference path): images per second and the latency of a call (p50, p99); --steps counts calls" };
         command.Add(model);
         command.Add(inference);
         command.Add(steps);

@@ -17,7 +17,8 @@ public interface IParallelBody
 /// - Nested calls, and calls while another thread is using the workers, run inline on the calling thread (never deadlock).
 /// - The caller never waits for a worker that has not started: once the caller finds no item left it closes the job, and
 ///   a worker that wakes after that (descheduled, or asleep in its semaphore) skips it. The caller waits only for workers
-///   still running an item. (Waking a sleeping worker takes ~20 µs here, longer than many of the engine's loops.)
+///   still running an item. (Waking a sleeping worker takes ~20 µs here, longer than many of the engine's loops, so an
+///   idle worker spins for 100 µs before it sleeps: back-to-back loops find it awake.)
 /// - Which worker runs which item is dynamic. A reduction that must be bitwise reproducible therefore accumulates per ITEM
 ///   (fixed chunks) and sums the chunks in index order afterwards — never per worker.
 /// - An exception in any item is rethrown on the caller after every worker has stopped.
@@ -39,6 +40,15 @@ public static class ParallelFor
     private const int Closed = 1 << 30;
     private static int s_state = Closed;
     private static ExceptionDispatchInfo? s_failure;
+    // Counts jobs: a worker that finished one spins on it for a while before sleeping (see Worker.WaitForJob).
+    private static int s_generation;
+
+    /// <summary>
+    /// How long an idle worker spins for the next job before it sleeps. A step's parallel loops follow each other within
+    /// microseconds (an inference call at batch 1 runs about three per layer), and waking a sleeping thread costs ~20 µs,
+    /// more than many of those loops; a worker idle longer than this costs nothing more.
+    /// </summary>
+    private static readonly long s_spinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
 
     /// <summary>Threads used by the CPU kernels, including the caller. Default: the number of processors.</summary>
     public static int ThreadCount
@@ -76,7 +86,8 @@ public static class ParallelFor
             s_threads = threads;
             s_failure = null;
             Volatile.Write(ref s_state, 0); // open: the fields above are published before any worker can join
-            for (int w = 0; w < threads - 1; w++) s_workers[w].Start();
+            Interlocked.Increment(ref s_generation); // spinning workers see the job at once
+            for (int w = 0; w < threads - 1; w++) s_workers[w].Wake(); // sleeping ones are woken
 
             t_insideParallel = true;
             try { RunItems(worker: 0); }
@@ -131,6 +142,7 @@ public static class ParallelFor
     {
         private readonly SemaphoreSlim _wake = new(0);
         private readonly int _id;
+        private int _sleeping; // 1 while blocked (or about to block) in _wake: a caller must release it
 
         public Worker(int id)
         {
@@ -139,27 +151,57 @@ public static class ParallelFor
             thread.Start();
         }
 
-        public void Start() => _wake.Release();
+        /// <summary>Wakes the worker if it sleeps (a spinning worker sees the new generation by itself).</summary>
+        public void Wake()
+        {
+            if (Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
+        }
 
         private void Loop()
         {
             t_insideParallel = true;
+            int seen = Volatile.Read(ref s_generation);
             while (true)
             {
-                _wake.Wait();
-                // Join the job in flight unless it is closed, or is not meant for this many workers (a wake-up left over
-                // from an earlier job with more threads: worker ids stay below the job's thread count).
+                WaitForJob(ref seen);
+                // Join the job in flight unless it is closed, or is not meant for this many workers (worker ids stay below
+                // the job's thread count).
                 int state = Volatile.Read(ref s_state);
                 while ((state & Closed) == 0)
                 {
-                    int seen = Interlocked.CompareExchange(ref s_state, state + 1, state);
-                    if (seen == state) break;
-                    state = seen;
+                    int observed = Interlocked.CompareExchange(ref s_state, state + 1, state);
+                    if (observed == state) break;
+                    state = observed;
                 }
                 if ((state & Closed) != 0) continue;
                 if (_id < Volatile.Read(ref s_threads)) RunItems(_id);
                 Interlocked.Decrement(ref s_state);
             }
+        }
+
+        /// <summary>
+        /// Returns once a job newer than <paramref name="seen"/> has been published: spins for <see cref="s_spinTicks"/>, then
+        /// sleeps until a caller wakes it. The sleeping flag is set with a full fence before the last look at the generation,
+        /// and a caller bumps the generation (full fence) before taking the flag, so a job is never missed: either the
+        /// worker sees it, or the caller sees the flag and releases the semaphore.
+        /// </summary>
+        private void WaitForJob(ref int seen)
+        {
+            long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + s_spinTicks;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref s_generation) == seen)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                    continue;
+                }
+                Interlocked.Exchange(ref _sleeping, 1);
+                if (Volatile.Read(ref s_generation) == seen) _wake.Wait();
+                else if (Interlocked.Exchange(ref _sleeping, 0) == 0) _wake.Wait(); // a caller took the flag: take its release
+                break;
+            }
+            seen = Volatile.Read(ref s_generation);
         }
     }
 }

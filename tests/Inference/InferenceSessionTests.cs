@@ -132,7 +132,8 @@ public class InferenceSessionTests
             Engine.Threads = 2;
             var two = session.Run(images, batch);
             Assert.True(one.AsSpan().SequenceEqual(two), $"{name} batch {batch}: 1 and 2 threads differ by {MaxDifference(one, two):E2}");
-            Assert.Contains(session.Describe(batch), line => line.Contains("split within images") || !line.Contains("conv"));
+            if (name == "cifar-big" && batch == 1) // its big layers are shared between the threads inside the one image
+                Assert.Contains(session.Describe(batch), line => line.Contains("conv 32→32") && line.Contains("split within images"));
         }
         finally
         {

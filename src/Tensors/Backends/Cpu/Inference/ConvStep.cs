@@ -84,8 +84,10 @@ internal sealed class ConvStep : InferenceStep
             ConvMethod.Pointwise => "1×1 gemm",
             _ => $"im2col ×{p.Im2ColImagesPerGroup}",
         };
-        int groups = p.Forward == ConvMethod.Winograd ? (batch + p.ForwardWinogradImages - 1) / p.ForwardWinogradImages : p.Im2ColGroups;
-        string split = groups < p.Threads ? ", split within images" : "";
+        int perGroup = p.Forward == ConvMethod.Winograd ? p.ForwardWinogradImages : p.Im2ColImagesPerGroup;
+        int groups = (batch + perGroup - 1) / perGroup;
+        string split = ConvPlan.SplitsGroups(groups, p.Threads, ConvPlan.DirectFlops(p.Geometry, perGroup)) ? ", split within images"
+            : groups < p.Threads ? ", one thread per group" : "";
         string fused = (_relu ? " + relu" : "") + (_pool is { } pg ? $" + maxpool {pg.KH}×{pg.KW}/{pg.StrideH}" : "");
         return $"{Name}: conv {_single.C}→{_single.OC} {_single.KH}×{_single.KW} @{_single.H}×{_single.W}{fused}, {method}{split}";
     }

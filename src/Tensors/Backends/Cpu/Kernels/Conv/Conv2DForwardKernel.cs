@@ -95,9 +95,11 @@ public static unsafe class Conv2DForwardKernel
                 ImagesPerGroup = plan.Im2ColImagesPerGroup, Pool = pool,
             };
             int groups = plan.Im2ColGroups;
-            if (groups >= ParallelFor.ThreadCount || ParallelFor.InsideParallel) ParallelFor.For(groups, ref body);
             // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
-            // its GEMM, its epilogue by output channel — so a single image still uses every core.
+            // its GEMM, its epilogue by output channel — so a single image still uses every core; a small group runs here.
+            if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount,
+                    ConvPlan.DirectFlops(plan.Geometry, plan.Im2ColImagesPerGroup)))
+                ParallelFor.For(groups, ref body);
             else for (int group = 0; group < groups; group++) body.SplitGroup(group);
         }
     }

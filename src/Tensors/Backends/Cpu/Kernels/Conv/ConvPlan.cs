@@ -183,6 +183,20 @@ public sealed class ConvPlan
         return Math.Max(1, Math.Min(groups, 4 * Threads));
     }
 
+    /// <summary>
+    /// Whether a pass with fewer groups than threads shares each group between the threads (input transforms or im2col by
+    /// channel, GEMMs, epilogue by output channel) instead of running it on the calling thread: only when the group is
+    /// big enough (<see cref="SplitMinFlops"/> multiply-adds ×2) to pay for three parallel loops.
+    /// </summary>
+    internal static bool SplitsGroups(int groups, int threads, double flopsPerGroup) =>
+        groups < threads && threads > 1 && flopsPerGroup >= SplitMinFlops;
+
+    /// <summary>Direct-convolution flops of a group below which it runs on one thread (fmnist-cnn's layers at batch 1).</summary>
+    internal const double SplitMinFlops = 1e6;
+
+    /// <summary>Direct-convolution flops of <paramref name="images"/> images: 2·OC·C·KH·KW·OH·OW each.</summary>
+    internal static double DirectFlops(in ConvGeometry g, int images) => 2.0 * g.OC * g.PatchSize * g.OutputPixels * images;
+
     // ---- the cache ----
 
     private readonly record struct Key(ConvGeometry Geometry, Conv2DAlgorithm Algorithm, int Threads);

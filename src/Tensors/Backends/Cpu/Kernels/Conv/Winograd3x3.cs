@@ -131,7 +131,9 @@ public static unsafe partial class Winograd3x3
         where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
     {
         int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
-        if (groups >= ParallelFor.ThreadCount || ParallelFor.InsideParallel)
+        ref readonly var p = ref body.P;
+        double flopsPerGroup = 2.0 * p.OC * p.C * 9 * p.OH * p.OW * body.ImagesPerGroup;
+        if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount, flopsPerGroup))
         {
             ParallelFor.For(groups, ref body);
             return;

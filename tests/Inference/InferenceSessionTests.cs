@@ -67,6 +67,19 @@ public class InferenceSessionTests
         }
     }
 
+    [Fact]
+    public void Batch_sizes_in_any_order_share_the_buffers_without_mixing_results()
+    {
+        var session = InferenceSession.ForZooModel(ModelZoo.Create("cifar-small", seed: 2));
+        int sample = ModelZoo.InputShape("cifar-small").Size;
+        var small = TestRandom.Uniform(2 * sample, 31, 0f, 1f);
+        var large = TestRandom.Uniform(12 * sample, 32, 0f, 1f);
+        var first = session.Run(small, 2);
+        var big = session.Run(large, 12);   // grows the shared buffers
+        Assert.Equal(first, session.Run(small, 2));
+        Assert.Equal(big, session.Run(large, 12));
+    }
+
     private static double MaxDifference(float[] a, float[] b) => a.Zip(b, (p, q) => (double)Math.Abs(p - q)).Max();
 
     [Fact]

@@ -5,9 +5,11 @@ namespace NativeConv.Tensors.Backends.Cpu.Inference;
 
 /// <summary>
 /// A network compiled for forward passes on the SIMD CPU engine: a list of steps (a convolution carries its ReLU and,
-/// where it fits, the max-pool after it; a Dense its ReLU; Flatten is only a change of shape and costs nothing), and per
-/// (batch size, thread count, algorithm setting) a plan — each step's decisions and two activation buffers the steps
-/// write in turn — made on first use and then reused, so a call allocates nothing after the first at its batch size.
+/// where it fits, the max-pool after it; a Dense its ReLU; Flatten is only a change of shape and costs nothing), per
+/// (batch size, thread count, algorithm setting) a plan — each step's decisions — made on first use and then reused, and
+/// two activation buffers the steps write in turn, grown to the largest batch seen and shared by every plan (calls are
+/// serialised): a call allocates nothing after the first at its batch size, and a server that sees every batch size up
+/// to 32 holds the buffers of one batch of 32, not of all of them.
 /// Weight-derived data (Winograd-transformed kernels) is rebuilt when a weight's <see cref="Tensor.Version"/> changes.
 /// </summary>
 internal sealed class CpuInferenceProgram : IInferenceProgram
@@ -23,11 +25,12 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
 
     private readonly record struct PlanKey(int Batch, int Threads, Conv2DAlgorithm Algorithm);
 
-    private sealed class BatchPlan(object?[] stepPlans, float[] first, float[] second)
+    private sealed class BatchPlan(object?[] stepPlans)
     {
         public readonly object?[] StepPlans = stepPlans;
-        public readonly float[] First = first, Second = second;
     }
+
+    private float[] _first = [], _second = [];
 
     public Shape SampleShape { get; }
     public int Outputs { get; }
@@ -117,7 +120,7 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
             for (int i = 0; i < _steps.Length; i++)
             {
                 int floats = batch * _steps[i].Output.Size;
-                var next = i == _steps.Length - 1 ? output[..floats] : ((i & 1) == 0 ? plan.First : plan.Second).AsSpan(0, floats);
+                var next = i == _steps.Length - 1 ? output[..floats] : ((i & 1) == 0 ? _first : _second).AsSpan(0, floats);
                 _steps[i].Run(current, next, batch, plan.StepPlans[i]);
                 current = next;
             }
@@ -146,8 +149,12 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
         long floats = (long)batch * _largestFloats;
         if (floats > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, $"inference: a batch of {batch} needs activations of {floats} floats; use smaller batches.");
-        plan = new BatchPlan(stepPlans, GC.AllocateUninitializedArray<float>((int)floats, pinned: true),
-            GC.AllocateUninitializedArray<float>((int)floats, pinned: true));
+        if (_first.Length < floats)
+        {
+            _first = GC.AllocateUninitializedArray<float>((int)floats, pinned: true);
+            _second = GC.AllocateUninitializedArray<float>((int)floats, pinned: true);
+        }
+        plan = new BatchPlan(stepPlans);
         _plans[key] = plan;
         return plan;
     }

@@ -88,8 +88,11 @@ public class InferenceSessionTests
         var model = ModelZoo.Create("cifar-small", seed: 7);
         var session = InferenceSession.ForZooModel(model);
         int sample = ModelZoo.InputShape("cifar-small").Size;
+        // Batch 2 (Dense as GEMV, reading the weights) and 6 (Dense as a GEMM on weights packed per version).
         var images = TestRandom.Uniform(2 * sample, 8, 0f, 1f);
+        var six = TestRandom.Uniform(6 * sample, 10, 0f, 1f);
         var before = session.Run(images, 2);
+        var beforeSix = session.Run(six, 6);
 
         var adam = new Adam(model.Parameters(), lr: 0.05f);
         using (var x = Tensor.FromArray(TestRandom.Uniform(4 * sample, 9, 0f, 1f), ModelZoo.BatchInputShape("cifar-small", 4)))
@@ -107,6 +110,9 @@ public class InferenceSessionTests
         var expected = TrainingForward(model, images, 2);
         Assert.True(MaxDifference(expected, after) <= 1e-5 * (1 + expected.Max(v => Math.Abs(v))),
             $"after a step the session gives {MaxDifference(expected, after):E2} away from the new weights' forward");
+        var afterSix = session.Run(six, 6);
+        Assert.False(beforeSix.AsSpan().SequenceEqual(afterSix), "the batch-6 logits did not change after a training step");
+        Assert.Equal(TrainingForward(model, six, 6), afterSix);
     }
 
     [Fact]

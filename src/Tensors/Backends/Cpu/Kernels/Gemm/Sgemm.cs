@@ -152,6 +152,36 @@ public static class Sgemm
         float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)
         => RunPrepackedB(AutoKind, CpuCaches.Current, m, n, k, alpha, a, lda, packedB, packedLength, beta, c, ldc, threads);
 
+    /// <summary>Floats of B (k, n) packed for <see cref="RunPrepackedB(int, int, int, float, ReadOnlySpan{float}, int, float*, long, float, Span{float}, int, int)"/> on this machine.</summary>
+    internal static long PackedBLength(int k, int n)
+    {
+        int w = PackedPanelWidth;
+        return (long)(n + w - 1) / w * k * w;
+    }
+
+    /// <summary>
+    /// b (k, n) row-major, row stride ldb → packed in the layout <see cref="RunPrepackedB(int, int, int, float, ReadOnlySpan{float}, int, float*, long, float, Span{float}, int, int)"/>
+    /// reads (panels of <see cref="PackedPanelWidth"/> columns, k-major inside, the last panel zero-padded): for a B that
+    /// stays the same over many calls (an inference Dense layer's weights), packed once instead of on every call.
+    /// </summary>
+    internal static void PackB(ReadOnlySpan<float> b, int k, int n, int ldb, Span<float> packed)
+    {
+        int w = PackedPanelWidth;
+        if (k < 0 || n < 0 || ldb < n || (k > 0 && b.Length < (long)(k - 1) * ldb + n) || packed.Length < PackedBLength(k, n))
+            throw new ArgumentException($"Sgemm.PackB: b {b.Length} (ldb {ldb}) or packed {packed.Length} does not fit {k} × {n}.");
+        int panels = (n + w - 1) / w;
+        for (int jp = 0; jp < panels; jp++)
+        {
+            int j0 = jp * w, width = Math.Min(w, n - j0);
+            var panel = packed.Slice(jp * k * w, k * w);
+            for (int kk = 0; kk < k; kk++)
+            {
+                b.Slice(kk * ldb + j0, width).CopyTo(panel.Slice(kk * w, width));
+                if (width < w) panel.Slice(kk * w + width, w - width).Clear();
+            }
+        }
+    }
+
     /// <summary>The same with a given kernel family (panels <see cref="PanelWidth"/>(kind) wide) and cache sizes (tests).</summary>
     internal static unsafe void RunPrepackedB(GemmKernelKind kind, CpuCaches caches, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)

@@ -39,8 +39,8 @@ public class ConvInferenceKernelTests
         var x = TestRandom.Uniform(n * c * size * size, 11);
         var w = TestRandom.Uniform(oc * c * kernel * kernel, 12);
         var bias = TestRandom.Uniform(oc, 13);
-        var u = new float[16 * oc * c];
-        if (plan.Forward == ConvMethod.Winograd) Winograd3x3.TransformWeights(w, oc, c, flipped: false, u);
+        // Prepared as an inference step prepares them: W packed for the GEMM, U transformed and packed when Winograd may run.
+        var prepared = ConvInferenceWeights.Prepare(w, g, winograd: plan.Forward == ConvMethod.Winograd);
         foreach (bool relu in new[] { false, true })
         {
             var full = new float[n * oc * g.OutputPixels];
@@ -48,7 +48,7 @@ public class ConvInferenceKernelTests
             if (pool == 0)
             {
                 var y = new float[full.Length];
-                Conv2DForwardKernel.RunInference(x, w, u, bias, y, plan, relu, pool: null);
+                Conv2DForwardKernel.RunInference(x, prepared, bias, y, plan, relu, pool: null);
                 Assert.Equal(full, y);
                 continue;
             }
@@ -62,10 +62,10 @@ public class ConvInferenceKernelTests
             bool winogradCannotFuse = plan.Forward == ConvMethod.Winograd && (pool != 2 || (g.OH & 1) != 0);
             if (winogradCannotFuse)
             {
-                Assert.Throws<ArgumentException>(() => Conv2DForwardKernel.RunInference(x, w, u, bias, actual, plan, relu, plane));
+                Assert.Throws<ArgumentException>(() => Conv2DForwardKernel.RunInference(x, prepared, bias, actual, plan, relu, plane));
                 continue;
             }
-            Conv2DForwardKernel.RunInference(x, w, u, bias, actual, plan, relu, plane);
+            Conv2DForwardKernel.RunInference(x, prepared, bias, actual, plan, relu, plane);
             Assert.Equal(expected, actual.AsSpan(0, expected.Length).ToArray());
             Assert.True(float.IsNaN(actual[^1]), "wrote past the pooled output");
         }
@@ -91,6 +91,16 @@ public class ConvInferenceKernelTests
     }
 
     public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+
+    [Fact]
+    public void Weights_not_prepared_for_winograd_are_refused_by_a_winograd_plan()
+    {
+        var g = ConvGeometry.Create(new Shape(1, 4, 8, 8), new Shape(4, 4, 3, 3), 1, 1, Padding.Same);
+        var prepared = ConvInferenceWeights.Prepare(new float[144], g, winograd: false);
+        var e = Assert.Throws<ArgumentException>(() => Conv2DForwardKernel.RunInference(new float[256], prepared, default,
+            new float[256], ConvPlan.Create(g, Conv2DAlgorithm.Winograd), relu: false, pool: null));
+        Assert.Contains("not prepared", e.Message);
+    }
 
     [Fact]
     public void A_pooled_winograd_output_must_be_even()

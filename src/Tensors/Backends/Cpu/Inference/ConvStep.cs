@@ -5,8 +5,9 @@ using NativeConv.Tensors.Inference;
 namespace NativeConv.Tensors.Backends.Cpu.Inference;
 
 /// <summary>
-/// A convolution (+ ReLU, + a max-pool fused into its epilogue where it fits). Per weight version: the Winograd weights
-/// U = G g Gᵀ, transformed once instead of on every call. Per batch size: the <see cref="ConvPlan"/> (algorithm, images
+/// A convolution (+ ReLU, + a max-pool fused into its epilogue where it fits). Per weight version: the kernels packed as
+/// the GEMM's A side and, for a layer Winograd may run, U = G g Gᵀ transformed and packed (<see cref="ConvInferenceWeights"/>)
+/// — once instead of on every call. Per batch size: the <see cref="ConvPlan"/> (algorithm, images
 /// per group; a batch with fewer groups than threads is split inside each image by the kernels).
 /// </summary>
 internal sealed class ConvStep : InferenceStep
@@ -18,8 +19,8 @@ internal sealed class ConvStep : InferenceStep
     private readonly PoolGeometry? _pool; // one output plane, when fused
     private readonly Conv2DAlgorithm _algorithm;
     private readonly bool _winograd;
-    private float[]? _transformed;
-    private long _transformedVersion = -1;
+    private ConvInferenceWeights? _prepared;
+    private long _preparedVersion = -1;
 
     private ConvStep(string name, Shape input, Shape output, Tensor weight, Tensor? bias, in ConvGeometry single, bool relu,
         PoolGeometry? pool, Conv2DAlgorithm algorithm)
@@ -61,19 +62,16 @@ internal sealed class ConvStep : InferenceStep
 
     public override void Refresh()
     {
-        if (!_winograd) return;
         long version = _weight.Version; // read before the values: a write racing this call shows as a newer version next time
-        if (version == _transformedVersion && _transformed is not null) return;
-        _transformed ??= GC.AllocateUninitializedArray<float>(16 * _single.OC * _single.C);
-        Winograd3x3.TransformWeights(_weight.ReadOnlySpan, _single.OC, _single.C, flipped: false, _transformed);
-        _transformedVersion = version;
+        if (version == _preparedVersion && _prepared is not null) return;
+        _prepared = ConvInferenceWeights.Prepare(_weight.ReadOnlySpan, _single, _winograd, _prepared);
+        _preparedVersion = version;
     }
 
     public override object PlanFor(int batch) => ConvPlan.For(_single with { N = batch }, _algorithm);
 
     public override void Run(ReadOnlySpan<float> x, Span<float> y, int batch, object? plan) =>
-        Conv2DForwardKernel.RunInference(x, _weight.ReadOnlySpan, _transformed, _bias is null ? default : _bias.ReadOnlySpan, y,
-            (ConvPlan)plan!, _relu, _pool);
+        Conv2DForwardKernel.RunInference(x, _prepared!, _bias is null ? default : _bias.ReadOnlySpan, y, (ConvPlan)plan!, _relu, _pool);
 
     public override string Describe(int batch, object? plan)
     {

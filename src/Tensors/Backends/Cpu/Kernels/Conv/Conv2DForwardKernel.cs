@@ -53,27 +53,33 @@ public static unsafe class Conv2DForwardKernel
     /// then the pooled (N, OC, pool.OH, pool.OW). Bitwise the unfused convolution + ReLU + max-pool (bias and ReLU are
     /// monotone, so they commute with the max).
     /// </summary>
-    public static void RunInference(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> winogradWeights,
-        ReadOnlySpan<float> bias, Span<float> y, ConvPlan plan, bool relu, PoolGeometry? pool)
+    public static void RunInference(ReadOnlySpan<float> x, ConvInferenceWeights weights, ReadOnlySpan<float> bias, Span<float> y,
+        ConvPlan plan, bool relu, PoolGeometry? pool)
     {
+        ArgumentNullException.ThrowIfNull(weights);
         var g = plan.Geometry;
         if (pool is { } pg && (pg.N != 1 || pg.C != 1 || pg.H != g.OH || pg.W != g.OW))
             throw new ArgumentException($"Conv2DForwardKernel: the fused pool {pg} must be one {g.OH}×{g.OW} output plane (N = C = 1).");
         int outputPlane = pool is { } p ? p.OH * p.OW : g.OutputPixels;
-        CheckSpans(x, w, bias, y, g, g.N * g.OC * outputPlane);
+        if (x.Length < g.N * g.C * g.H * g.W || y.Length < g.N * g.OC * outputPlane || (!bias.IsEmpty && bias.Length < g.OC)
+            || weights.Im2Col is not { } packed || packed.M != g.OC || packed.K != g.PatchSize)
+            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, bias {bias.Length}, y {y.Length} or the prepared weights do not fit {g}.");
         if (plan.Forward == ConvMethod.Winograd)
         {
+            if (weights.Winograd is null)
+                throw new ArgumentException($"Conv2DForwardKernel: the plan runs Winograd but the weights of {g} were not prepared for it.");
             bool tilePool = pool is { KH: 2, KW: 2, StrideH: 2, StrideW: 2 } && (g.OH & 1) == 0 && (g.OW & 1) == 0;
             if (pool is not null && !tilePool)
                 throw new ArgumentException($"Conv2DForwardKernel: a Winograd forward fuses only a 2×2, stride-2 pool of an even output; got {pool}.");
-            Winograd3x3.RunTransformed(x, winogradWeights, bias, y, WinogradProblem.Forward(g), plan.ForwardWinogradImages, relu, tilePool);
+            Winograd3x3.RunTransformed(x, weights.Winograd, bias, y, WinogradProblem.Forward(g), plan.ForwardWinogradImages, relu,
+                tilePool, packedU: weights.WinogradPanels);
             return;
         }
         var poolPlane = pool ?? default;
-        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, w, bias, y, plan, poolPlane);
-        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane);
-        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane);
-        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane);
+        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, default, bias, y, plan, poolPlane, packed);
+        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, default, bias, y, plan, poolPlane, packed);
+        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, default, bias, y, plan, poolPlane, packed);
+        else RunIm2Col<NoRelu, NoPool>(x, default, bias, y, plan, poolPlane, packed);
     }
 
     private static void CheckSpans(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
@@ -85,14 +91,14 @@ public static unsafe class Conv2DForwardKernel
     }
 
     private static void RunIm2Col<TRelu, TPool>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
-        ConvPlan plan, PoolGeometry pool) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+        ConvPlan plan, PoolGeometry pool, Sgemm.PackedMatrix? packedWeights = null) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
     {
         fixed (float* px = x, pw = w, pb = bias, py = y)
         {
             var body = new Body<TRelu, TPool>
             {
                 X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, G = plan.Geometry,
-                ImagesPerGroup = plan.Im2ColImagesPerGroup, Pool = pool,
+                ImagesPerGroup = plan.Im2ColImagesPerGroup, Pool = pool, PackedWeights = packedWeights,
             };
             int groups = plan.Im2ColGroups;
             // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
@@ -117,6 +123,18 @@ public static unsafe class Conv2DForwardKernel
         public int ImagesPerGroup;
         /// <summary>The fused pool of one output plane (TPool).</summary>
         public PoolGeometry Pool;
+        /// <summary>W packed as the GEMM's A once per weight version (inference), or null: the GEMM packs W itself.</summary>
+        public Sgemm.PackedMatrix? PackedWeights;
+
+        // Y (OC, n) = W · col (patch, n), with W packed per call or once for many.
+        private readonly void Multiply(ReadOnlySpan<float> col, int n, Span<float> result)
+        {
+            if (PackedWeights is { } packed)
+                Sgemm.RunPrepackedA(packed, n, col, n, null, result, n, ParallelFor.ThreadCount);
+            else
+                Sgemm.Run(false, false, G.OC, n, G.PatchSize, 1f, new ReadOnlySpan<float>(W, G.OC * G.PatchSize), G.PatchSize, col, n, 0f,
+                    result, n);
+        }
 
         private readonly int OutputPlane => TPool.Enabled ? Pool.OH * Pool.OW : G.OutputPixels;
 
@@ -125,7 +143,6 @@ public static unsafe class Conv2DForwardKernel
             ref readonly var g = ref G;
             int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W;
             int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);
-            var weights = new ReadOnlySpan<float>(W, g.OC * patch);
 
             // One image whose GEMM can write y itself: no copy of the output.
             if (count == 1 && !TPool.Enabled)
@@ -140,7 +157,7 @@ public static unsafe class Conv2DForwardKernel
                     Im2Col.ImageToColumns(image, scratch, pixels, g);
                     col = scratch;
                 }
-                Sgemm.Run(false, false, g.OC, pixels, patch, 1f, weights, patch, col, pixels, 0f, output, pixels);
+                Multiply(col, pixels, output);
                 // Bias (and ReLU) in one pass over each row the GEMM just wrote.
                 if (TRelu.Enabled || Bias != null)
                     for (int oc = 0; oc < g.OC; oc++)
@@ -165,7 +182,7 @@ public static unsafe class Conv2DForwardKernel
                 cols = scratch;
             }
             var result = Conv2DScratch.Outputs(g.OC * wide);
-            Sgemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, cols, wide, 0f, result, wide);
+            Multiply(cols, wide, result);
             fixed (float* pr = result) Scatter(pr, first, count, 0, g.OC);
         }
 
@@ -176,7 +193,6 @@ public static unsafe class Conv2DForwardKernel
             int patch = g.PatchSize, pixels = g.OutputPixels, imageSize = g.C * g.H * g.W;
             int first = group * ImagesPerGroup, count = Math.Min(ImagesPerGroup, g.N - first);
             int wide = count * pixels;
-            var weights = new ReadOnlySpan<float>(W, g.OC * patch);
             bool direct = count == 1 && !TPool.Enabled; // the GEMM writes y itself
             bool inPlace = count == 1 && IsPointwise(g); // the image is its own column matrix
 
@@ -191,7 +207,7 @@ public static unsafe class Conv2DForwardKernel
                     ParallelFor.For(count * g.C, ref phase);
                 }
                 var colSpan = inPlace ? new ReadOnlySpan<float>(X + (long)first * imageSize, imageSize) : new ReadOnlySpan<float>(pc, patch * wide);
-                Sgemm.Run(false, false, g.OC, wide, patch, 1f, weights, patch, colSpan, wide, 0f, result, wide);
+                Multiply(colSpan, wide, result);
                 if (direct && !TRelu.Enabled && Bias == null) return;
                 phase.Phase = 1;
                 phase.Chunk = Math.Max(1, g.OC / (4 * ParallelFor.ThreadCount));

@@ -82,14 +82,17 @@ public static unsafe partial class Winograd3x3
     /// Bitwise the unfused Run + ReLU + max-pool: adding the bias and the ReLU are monotone, so they commute with the max.
     /// </summary>
     public static void RunTransformed(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        in WinogradProblem p, int imagesPerGroup, bool relu, bool pool, ConvVectorWidth width = ConvVectorWidth.Auto)
+        in WinogradProblem p, int imagesPerGroup, bool relu, bool pool, ConvVectorWidth width = ConvVectorWidth.Auto,
+        Sgemm.PackedMatrix[]? packedU = null)
     {
+        if (packedU is not null && (packedU.Length != 16 || packedU[0].M != p.OC || packedU[0].K != p.C))
+            throw new ArgumentException($"Winograd3x3: the packed U must be 16 matrices of {p.OC} × {p.C}.");
         CheckProblem(p);
         if (u.Length < 16 * p.OC * p.C)
             throw new ArgumentException($"Winograd3x3: transformed weights {u.Length} too small for {p} (16·OC·C = {16 * p.OC * p.C}).");
         if (pool && ((p.OH & 1) != 0 || (p.OW & 1) != 0))
             throw new ArgumentException($"Winograd3x3: a fused 2×2 pool needs an even output size; {p} has {p.OH}×{p.OW}.");
-        Execute(x, u, bias, y, p, accumulate: false, imagesPerGroup, width, default, relu, pool);
+        Execute(x, u, bias, y, p, accumulate: false, imagesPerGroup, width, default, relu, pool, packedU);
     }
 
     private static void CheckProblem(in WinogradProblem p)
@@ -101,7 +104,7 @@ public static unsafe partial class Winograd3x3
 
     private static void Execute(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool accumulate, int imagesPerGroup, ConvVectorWidth width, ReadOnlySpan<float> inputMask, bool relu,
-        bool pool)
+        bool pool, Sgemm.PackedMatrix[]? packedU = null)
     {
         long outputFloats = pool ? (long)p.N * p.OC * (p.OH / 2) * (p.OW / 2) : (long)p.N * p.OC * p.OH * p.OW;
         if (x.Length < (long)p.N * p.C * p.H * p.W || y.Length < outputFloats || (!bias.IsEmpty && bias.Length < p.OC))
@@ -116,7 +119,7 @@ public static unsafe partial class Winograd3x3
             var body = new Body<NoRelu, OverwriteOutput, NoPool>
             {
                 X = px, U = pu, Bias = bias.IsEmpty ? null : pb, Y = py, P = p,
-                ImagesPerGroup = images, Width = width, Mask = inputMask.IsEmpty ? null : pm,
+                ImagesPerGroup = images, Width = width, Mask = inputMask.IsEmpty ? null : pm, PackedU = packedU,
             };
             // The output's write mode, the fused ReLU and the fused pool as type parameters: one compiled loop each.
             if (accumulate) RunGroups(body.As<NoRelu, AccumulateOutput, NoPool>());
@@ -246,10 +249,12 @@ public static unsafe partial class Winograd3x3
         public WinogradProblem P;
         public int ImagesPerGroup;
         public ConvVectorWidth Width;
+        /// <summary>U[ξ] packed as the GEMMs' A once per weight version (inference), or null: each GEMM packs it.</summary>
+        public Sgemm.PackedMatrix[]? PackedU;
 
         public readonly Body<TRelu2, TWrite2, TPool2> As<TRelu2, TWrite2, TPool2>()
             where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode where TPool2 : struct, IPoolFusion =>
-            new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width };
+            new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width, PackedU = PackedU };
 
         public void Execute(int group, int worker)
         {
@@ -334,7 +339,10 @@ public static unsafe partial class Winograd3x3
             {
                 var u = new ReadOnlySpan<float>(U + xi * p.OC * p.C, p.OC * p.C);
                 var product = new Span<float>(pm + xi * gl.MPlane, p.OC * gl.Stride);
-                if (gl.Prepacked)
+                if (PackedU is not null)
+                    Sgemm.RunPrepackedA(PackedU[xi], gl.Tiles, new ReadOnlySpan<float>(pv + xi * gl.VPlane, gl.Prepacked ? 0 : p.C * gl.Stride),
+                        gl.Stride, gl.Prepacked ? pv + xi * gl.VPlane : null, product, gl.Stride, ParallelFor.ThreadCount);
+                else if (gl.Prepacked)
                     Sgemm.RunPrepackedB(p.OC, gl.Tiles, p.C, 1f, u, p.C, pv + xi * gl.VPlane, (long)p.C * gl.VRow, 0f, product,
                         gl.Stride, ParallelFor.ThreadCount);
                 else

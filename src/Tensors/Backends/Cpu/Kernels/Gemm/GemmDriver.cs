@@ -16,6 +16,11 @@ internal unsafe struct GemmArgs
     /// [jp·NR, jp·NR + NR)) starts at PackedB + jp·K·NR, k-major. B, Ldb and TransposeB are then unused.
     /// </summary>
     public float* PackedB;
+    /// <summary>
+    /// Non-null: op(A) is already packed here in the driver's own layout for this kernel and K blocking
+    /// (<see cref="Sgemm.PackA"/>: K blocks one after another, MR-row panels within), so no item packs it.
+    /// </summary>
+    public float* PackedA;
 }
 
 /// <summary>
@@ -129,7 +134,7 @@ internal static unsafe class GemmDriver
 
         // op(A) is packed once and shared by every item, lazily per K block by whichever items first need it (see
         // ItemBody.EnsurePacked): a single parallel loop per call, and the packing overlaps the first items' compute.
-        float* packedA = GemmScratch.PackedA((nint)plan.MPad * g.K);
+        float* packedA = g.PackedA != null ? g.PackedA : GemmScratch.PackedA((nint)plan.MPad * g.K);
         float* partials = plan.Splits > 1 ? GemmScratch.Partials((nint)(plan.Splits - 1) * g.M * g.N) : null;
         int syncCount = 2 * plan.KBlocks + plan.NChunks * plan.MChunks + 1;
         int* sync = GemmScratch.Sync(syncCount);
@@ -144,7 +149,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>Where the Ã panel (K block starting at k0, panel ip) lives: K blocks one after another, panels within.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float* PanelA<TKernel>(float* packedA, in GemmPlan plan, int k0, int kc, int ip) where TKernel : struct, IMicroKernel
+    internal static float* PanelA<TKernel>(float* packedA, in GemmPlan plan, int k0, int kc, int ip) where TKernel : struct, IMicroKernel
         => packedA + (nint)k0 * plan.MPad + (nint)ip * TKernel.MR * kc;
 
     private struct ItemBody<TKernel> : IParallelBody where TKernel : struct, IMicroKernel
@@ -336,6 +341,7 @@ internal static unsafe class GemmDriver
         /// </summary>
         private readonly void EnsurePacked(int kb, int k0, int kc)
         {
+            if (G.PackedA != null) return; // packed by the caller, once for many calls
             ref int claimed = ref Sync[2 * kb];
             ref int packed = ref Sync[2 * kb + 1];
             int panels = Plan.PanelsM;

@@ -152,6 +152,97 @@ public static class Sgemm
         float* packedB, long packedLength, float beta, Span<float> c, int ldc, int threads)
         => RunPrepackedB(AutoKind, CpuCaches.Current, m, n, k, alpha, a, lda, packedB, packedLength, beta, c, ldc, threads);
 
+    /// <summary>
+    /// A weight matrix op(A) (m, k) packed once in the layout this machine's GEMM streams (<see cref="PackA"/>), for
+    /// <see cref="RunPrepackedA"/>: an inference convolution's kernels, packed per weight version instead of per call.
+    /// </summary>
+    public sealed class PackedMatrix
+    {
+        internal PackedMatrix(int m, int k, GemmKernelKind kind, CpuCaches caches, float[] values)
+        {
+            M = m; K = k; Kind = kind; Caches = caches; Values = values;
+        }
+
+        public int M { get; }
+        public int K { get; }
+        internal GemmKernelKind Kind { get; }
+        internal CpuCaches Caches { get; }
+        internal float[] Values { get; }
+    }
+
+    /// <summary>a (m, k) row-major with row stride lda, packed for this machine's kernel (into <paramref name="into"/> when it fits).</summary>
+    internal static PackedMatrix PackA(ReadOnlySpan<float> a, int m, int k, int lda, PackedMatrix? into = null)
+    {
+        if (m < 1 || k < 1 || lda < k || a.Length < (long)(m - 1) * lda + k)
+            throw new ArgumentException($"Sgemm.PackA: a {a.Length} (lda {lda}) does not fit {m} × {k}.");
+        var kind = AutoKind;
+        var caches = CpuCaches.Current;
+        return kind switch
+        {
+            GemmKernelKind.Vector512 => PackA<Kernel512>(a, m, k, lda, kind, caches, into),
+            GemmKernelKind.Vector256 => PackA<Kernel256>(a, m, k, lda, kind, caches, into),
+            GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd => PackA<Kernel128Arm64>(a, m, k, lda, kind, caches, into),
+            GemmKernelKind.Vector128 => PackA<Kernel128>(a, m, k, lda, kind, caches, into),
+            _ => PackA<KernelScalar>(a, m, k, lda, kind, caches, into),
+        };
+    }
+
+    private static unsafe PackedMatrix PackA<TKernel>(ReadOnlySpan<float> a, int m, int k, int lda, GemmKernelKind kind, CpuCaches caches,
+        PackedMatrix? into) where TKernel : struct, IMicroKernel
+    {
+        fixed (float* pa = a)
+        {
+            var g = new GemmArgs { M = m, N = 1, K = k, Alpha = 1f, A = pa, Lda = lda };
+            // The plan's K blocking and panel count depend on M, K and the blocking only (not on N or the threads).
+            var plan = GemmDriver.MakePlan<TKernel>(g, threads: 1, GemmBlocking.For<TKernel>(caches));
+            long length = (long)plan.MPad * k;
+            var values = into is not null && into.M == m && into.K == k && into.Kind == kind && ReferenceEquals(into.Caches, caches)
+                ? into.Values : GC.AllocateUninitializedArray<float>((int)length, pinned: true);
+            fixed (float* dst = values)
+                for (int k0 = 0; k0 < k; k0 += plan.Kc)
+                {
+                    int kc = Math.Min(plan.Kc, k - k0);
+                    for (int ip = 0; ip < plan.PanelsM; ip++)
+                        GemmPacking.PackA<TKernel>(g, ip * TKernel.MR, k0, kc, GemmDriver.PanelA<TKernel>(dst, plan, k0, kc, ip));
+                }
+            return into is not null && ReferenceEquals(values, into.Values) ? into : new PackedMatrix(m, k, kind, caches, values);
+        }
+    }
+
+    /// <summary>
+    /// C (m, n) = A·op(B) with A given packed (<see cref="PackA"/>, m and k its own), B (k, n) row-major with stride ldb —
+    /// or, when <paramref name="packedB"/> is non-null, B̃ pre-packed as <see cref="RunPrepackedB(int, int, int, float, ReadOnlySpan{float}, int, float*, long, float, Span{float}, int, int)"/>
+    /// takes it. Bitwise the unpacked call's result: the same panels, the same blocking.
+    /// </summary>
+    internal static unsafe void RunPrepackedA(PackedMatrix a, int n, ReadOnlySpan<float> b, int ldb, float* packedB, Span<float> c, int ldc,
+        int threads)
+    {
+        int m = a.M, k = a.K;
+        if (a.Kind != AutoKind || !ReferenceEquals(a.Caches, CpuCaches.Current))
+            throw new InvalidOperationException("Sgemm.RunPrepackedA: the matrix was packed for another kernel or cache reading; pack it again.");
+        if (packedB == null) CheckOperand("b", k, n, b.Length, ldb, false, "ldb");
+        CheckOperand("c", m, n, c.Length, ldc, false, "ldc");
+        if (n == 0) return;
+        fixed (float* pa = a.Values)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            var g = new GemmArgs
+            {
+                M = m, N = n, K = k, Alpha = 1f, Beta = 0f, A = pa, Lda = k, B = pb, Ldb = ldb, C = pc, Ldc = ldc,
+                PackedA = pa, PackedB = packedB,
+            };
+            switch (a.Kind)
+            {
+                case GemmKernelKind.Vector512: Execute<Kernel512>(g, threads, a.Caches); break;
+                case GemmKernelKind.Vector256: Execute<Kernel256>(g, threads, a.Caches); break;
+                case GemmKernelKind.Vector128 when GemmVector128.HasLaneMultiplyAdd: Execute<Kernel128Arm64>(g, threads, a.Caches); break;
+                case GemmKernelKind.Vector128: Execute<Kernel128>(g, threads, a.Caches); break;
+                default: Execute<KernelScalar>(g, threads, a.Caches); break;
+            }
+        }
+    }
+
     /// <summary>Floats of B (k, n) packed for <see cref="RunPrepackedB(int, int, int, float, ReadOnlySpan{float}, int, float*, long, float, Span{float}, int, int)"/> on this machine.</summary>
     internal static long PackedBLength(int k, int n)
     {

@@ -12,7 +12,8 @@ public readonly record struct SizeAccuracyPoint(string Label, long Parameters, d
 public readonly record struct GapBar(string Label, double TrainAccuracy, double HeldOutAccuracy);
 
 /// <summary>
-/// The study plots, as SVG files (ScottPlot 5, rendered through Skia's SVG canvas), each written atomically. Accuracies are
+/// The study plots, as SVG files (ScottPlot 5, rendered through Skia's SVG canvas) with a PNG of each beside it
+/// (<see cref="PngFor"/>), each written atomically. Accuracies are
 /// fractions in the inputs and percentages on the axes.
 /// </summary>
 public static class Plots
@@ -54,6 +55,7 @@ public static class Plots
         accuracy.Title($"{modelName}: accuracy");
         accuracy.YLabel("accuracy (%)");
         AtomicFile.WriteAllText(path, RenderSvg(multiplot, width, height));
+        AtomicFile.WriteAllBytes(PngFor(path), RenderPng(multiplot, width, height));
     }
 
     /// <summary>One curve per model of a metric per epoch (e.g. every model's validation accuracy), for comparing models.</summary>
@@ -79,14 +81,20 @@ public static class Plots
         plot.YLabel(yLabel);
         IntegerEpochTicks(plot);
         plot.ShowLegend(Alignment.LowerRight);
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        WriteSvgAndPng(path, plot, width, height);
     }
 
-    /// <summary>Test (or validation) accuracy against trainable parameters, x on a log scale, one labelled point per model.</summary>
+    /// <summary>
+    /// Test (or validation) accuracy against trainable parameters, x on a log scale, one labelled point per model. The x
+    /// ticks are 1-2-5 steps of each decade the points span (or every digit when they span less than one), so two models
+    /// a factor of two apart still get labelled ticks; the legend sits outside the data area, where it covers no point.
+    /// Writes the SVG and a PNG beside it (<see cref="PngFor"/>).
+    /// </summary>
     public static void AccuracyVsParameters(string path, string title, IReadOnlyList<SizeAccuracyPoint> points,
         int width = DefaultWidth, int height = DefaultHeight)
     {
         var plot = new Plot();
+        bool labelPoints = points.Count <= MaxLabelledPoints;
         for (int i = 0; i < points.Count; i++)
         {
             var p = points[i];
@@ -95,24 +103,57 @@ public static class Plots
             double x = Math.Log10(p.Parameters), y = p.Accuracy * 100;
             var marker = plot.Add.Marker(x, y, MarkerShape.FilledCircle, 10, Palette.GetColor(i));
             marker.LegendText = $"{p.Label} ({Markdown.Count(p.Parameters)})";
+            if (!labelPoints) continue; // many points: the legend names them; labels beside each would overlap
             var label = plot.Add.Text(p.Label, x, y);
             label.LabelFontSize = 12;
             label.OffsetY = -8;
             label.LabelAlignment = Alignment.LowerCenter;
         }
-        // Log scale: the data are log10(parameters); ticks at whole decades labelled with the count, log-spaced minor ticks.
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        double low = points.Count > 0 ? points.Min(p => Math.Log10(p.Parameters)) : 4;
+        double high = points.Count > 0 ? points.Max(p => Math.Log10(p.Parameters)) : 6;
+        // Room around the points: at least a quarter decade, so a single point (or two close ones) sits inside the frame.
+        double pad = Math.Max(0.25, 0.12 * (high - low));
+        plot.Axes.SetLimitsX(low - pad, high + pad);
+        var ticks = LogTicks(Math.Pow(10, low - pad), Math.Pow(10, high + pad));
+        var tickGenerator = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (value, label) in ticks) tickGenerator.AddMajor(Math.Log10(value), label);
+        plot.Axes.Bottom.TickGenerator = tickGenerator;
+        if (points.Count > 0)
         {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = v => Math.Pow(10, v).ToString("N0", CultureInfo.InvariantCulture),
-        };
+            double lowY = points.Min(p => p.Accuracy * 100), highY = points.Max(p => p.Accuracy * 100);
+            double padY = Math.Max(2, 0.2 * (highY - lowY));
+            plot.Axes.SetLimitsY(lowY - padY, highY + padY);
+        }
         plot.Title(title);
         plot.XLabel("trainable parameters (log scale)");
         plot.YLabel("accuracy (%)");
-        plot.Axes.Margins(0.15, 0.2);
-        plot.ShowLegend(Alignment.LowerRight);
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        plot.ShowLegend(Edge.Right);
+        WriteSvgAndPng(path, plot, width + (points.Count > 0 ? 220 : 0), height);
+    }
+
+    /// <summary>Points labelled beside their marker; above this the legend alone names them.</summary>
+    public const int MaxLabelledPoints = 8;
+
+    /// <summary>
+    /// Ticks of a log axis from <paramref name="low"/> to <paramref name="high"/> (positive counts): the 1-2-5 values of each
+    /// decade in range, or 1…9 × 10^k when that gives fewer than two, labelled with the count ("200,000").
+    /// </summary>
+    public static IReadOnlyList<(double Value, string Label)> LogTicks(double low, double high)
+    {
+        if (!(low > 0) || !(high >= low)) throw new ArgumentOutOfRangeException(nameof(low), $"A log axis needs 0 < low <= high; got {low}, {high}.");
+        foreach (int[] mantissas in new[] { new[] { 1, 2, 5 }, new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 } })
+        {
+            var ticks = new List<(double, string)>();
+            for (int decade = (int)Math.Floor(Math.Log10(low)); decade <= (int)Math.Ceiling(Math.Log10(high)); decade++)
+                foreach (int m in mantissas)
+                {
+                    double value = m * Math.Pow(10, decade);
+                    if (value >= low * (1 - 1e-12) && value <= high * (1 + 1e-12))
+                        ticks.Add((value, value.ToString("N0", CultureInfo.InvariantCulture)));
+                }
+            if (ticks.Count >= 2 || mantissas.Length == 9) return ticks;
+        }
+        throw new InvalidOperationException("unreachable");
     }
 
     /// <summary>The generalisation gap (train accuracy − held-out accuracy, in percentage points) of each model, as bars.</summary>
@@ -147,7 +188,7 @@ public static class Plots
         plot.Add.HorizontalLine(0, 1, Colors.Black);
         plot.Title(title);
         plot.YLabel("train − held-out accuracy (pp)");
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        WriteSvgAndPng(path, plot, width, height);
     }
 
     // ---------------------------------------------------------------- helpers
@@ -170,6 +211,26 @@ public static class Plots
 
     private static void IntegerEpochTicks(Plot plot) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+
+    /// <summary>The PNG written beside an SVG plot: the same path with ".png" (report.md shows the PNG: every viewer can).</summary>
+    public static string PngFor(string svgPath) => Path.ChangeExtension(svgPath, ".png");
+
+    /// <summary>Writes <paramref name="plot"/> as SVG at <paramref name="path"/> and as PNG beside it, both atomically.</summary>
+    public static void WriteSvgAndPng(string path, Plot plot, int width, int height)
+    {
+        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        AtomicFile.WriteAllBytes(PngFor(path), plot.GetImageBytes(width, height, ImageFormat.Png));
+    }
+
+    private static byte[] RenderPng(Multiplot multiplot, int width, int height)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        surface.Canvas.Clear(SKColors.White);
+        multiplot.Render(surface.Canvas, new PixelRect(0, width, height, 0));
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
 
     private static string RenderSvg(Multiplot multiplot, int width, int height)
     {

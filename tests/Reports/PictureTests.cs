@@ -169,22 +169,27 @@ public sealed class PictureTests : IDisposable
         Assert.Equal(["conv1", "conv2"], layers.Select(l => l.Layer));
         Assert.Equal((16, 28, 28), (layers[0].Channels, layers[0].Height, layers[0].Width));
         Assert.Equal((32, 14, 14), (layers[1].Channels, layers[1].Height, layers[1].Width));
-        // A scalar 3×3 "same" convolution plus ReLU at a few positions, edges included.
+        // A scalar 3×3 "same" convolution plus ReLU at every position of every channel, edges included.
+        int negative = 0;
         for (int n = 0; n < images.Length; n++)
         {
             var image = test.Image(images[n]);
-            foreach (var (o, py, px) in new[] { (0, 0, 0), (3, 13, 14), (15, 27, 27), (9, 5, 0) })
-            {
-                double sum = bias[o];
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++)
+            for (int o = 0; o < 16; o++)
+                for (int py = 0; py < 28; py++)
+                    for (int px = 0; px < 28; px++)
                     {
-                        int iy = py + ky - 1, ix = px + kx - 1;
-                        if (iy is >= 0 and < 28 && ix is >= 0 and < 28) sum += weights[o * 9 + ky * 3 + kx] * image[iy * 28 + ix];
+                        double sum = bias[o];
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int iy = py + ky - 1, ix = px + kx - 1;
+                                if (iy is >= 0 and < 28 && ix is >= 0 and < 28) sum += weights[o * 9 + ky * 3 + kx] * image[iy * 28 + ix];
+                            }
+                        if (sum < -1e-3) negative++;
+                        Assert.Equal(Math.Max(0, sum), layers[0].Values[n][o * 784 + py * 28 + px], 4);
                     }
-                Assert.Equal(Math.Max(0, sum), layers[0].Values[n][o * 784 + py * 28 + px], 4);
-            }
         }
+        Assert.True(negative > 100, $"only {negative} negative pre-activations: the ReLU would not be tested");
     }
 
     [Fact]

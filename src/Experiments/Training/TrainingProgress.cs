@@ -155,7 +155,8 @@ public sealed class PlainTrainingProgress : TrainingProgress
 /// <summary>
 /// A live Spectre.Console display per epoch, laid out for the console's width (80 columns and up): the study's unit and ETA
 /// (<see cref="TrainingProgress.Study"/>), the epoch's bar with its percentage, elapsed and remaining time, and the running
-/// loss, accuracy and images/s. Every line is cut to fit, so nothing wraps or collapses in a narrow terminal.
+/// loss, accuracy and images/s. Every line is cut to fit, so nothing wraps or collapses in a narrow terminal. When the
+/// epoch ends the live lines are cleared and its summary line (<see cref="TrainingProgress.FormatEpoch"/>) stays.
 /// </summary>
 public sealed class SpectreTrainingProgress : TrainingProgress
 {
@@ -171,15 +172,21 @@ public sealed class SpectreTrainingProgress : TrainingProgress
         var view = new EpochView(epoch, epochs, steps, Stopwatch.GetTimestamp());
         // The clock learns where this unit starts (a resumed unit begins midway).
         if (Study is { Current: not null } clock) clock.Estimate(UnitFraction(epoch, epochs, 0, steps));
+        EpochMetrics? finished = null;
         _console.Live(Render(view))
-            .AutoClear(false)
+            .AutoClear(true)
             .Overflow(VerticalOverflow.Visible)
             .Start(context =>
             {
                 var display = new Display(this, view, context);
                 work(display);
                 display.Redraw();
+                finished = display.Metrics;
             });
+        // The live lines go; the epoch's summary stays, wrapped to the width (one line from 116 columns, two at 80).
+        if (finished is not null)
+            foreach (var line in Wrap(FormatEpoch(finished, epochs), Math.Max(20, _console.Profile.Width - 1)))
+                _console.MarkupLine(Markup.Escape(line));
     }
 
     /// <summary>What the display shows of one epoch; updated by its <see cref="Display"/>.</summary>
@@ -278,8 +285,12 @@ public sealed class SpectreTrainingProgress : TrainingProgress
             Redraw();
         }
 
+        /// <summary>The epoch's final numbers, once <see cref="Completed"/> was called.</summary>
+        public EpochMetrics? Metrics { get; private set; }
+
         public override void Completed(EpochMetrics metrics)
         {
+            Metrics = metrics;
             view.Done = true;
             view.Numbers = FormatEpoch(metrics, view.Epochs)[(FormatEpoch(metrics, view.Epochs).IndexOf("  ", StringComparison.Ordinal) + 2)..];
             Redraw();

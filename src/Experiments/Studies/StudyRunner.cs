@@ -58,6 +58,7 @@ public sealed class StudyRunner
         }
         finally
         {
+            if (Progress.Study is not null) Progress.Study = null; // the display outlives the study (`all` runs several)
             // This process's part of the training window ends however the run ended.
             if (_part is { } part) _partFolder!.EndPart(part);
             _part = null;
@@ -153,7 +154,7 @@ public sealed class StudyRunner
         var byModel = new List<(string Model, List<ModelResult> Runs)>();
         var missing = new List<string>();
         (StudyClock? clock, Dictionary<(string, int), int> clockIndex) = MergeOnly is null ? PlanClock(models, folder) : (null, []);
-        Progress.Study = clock;
+        if (clock is not null && !ReferenceEquals(Progress, TrainingProgress.Silent)) Progress.Study = clock; // Silent is shared: leave it alone
         bool trainedHere = false;
         int unitIndex = 0;
         foreach (string modelName in models)
@@ -174,7 +175,7 @@ public sealed class StudyRunner
                     finished = folder.ReadResult(modelName, seed);
                     if (finished is null)
                     {
-                        clock?.Begin(clockIndex[(modelName, seed)]);
+                        if (clockIndex.TryGetValue((modelName, seed), out int planned)) clock?.Begin(planned);
                         var result = TrainOne(modelName, seed, label, splits!, folder, cancellation);
                         clock?.End();
                         trainedHere = true;
@@ -228,7 +229,7 @@ public sealed class StudyRunner
         results.Extra["seeds"] = _settings.SeedList();
         if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
 
-        Progress.Study = null;
+        if (Progress.Study is not null) Progress.Study = null;
         if (trainedHere) results.CpuUsage = cpuMeter.Stop(_settings.Threads);
 
         // The training window: from the first part's start to the last part's end (this one's: now).

@@ -5,8 +5,9 @@ using SkiaSharp;
 
 namespace NativeConv.Experiments.Reports;
 
-/// <summary>A point of the accuracy-versus-size chart.</summary>
-public readonly record struct SizeAccuracyPoint(string Label, long Parameters, double Accuracy);
+/// <summary>A point of the accuracy-versus-size chart: <paramref name="Label"/> in the legend, <paramref name="PointLabel"/>
+/// beside the marker (null: the label; "": none).</summary>
+public readonly record struct SizeAccuracyPoint(string Label, long Parameters, double Accuracy, string? PointLabel = null);
 
 /// <summary>A bar of the generalisation-gap chart: accuracy on the training set and on held-out data.</summary>
 public readonly record struct GapBar(string Label, double TrainAccuracy, double HeldOutAccuracy);
@@ -101,10 +102,12 @@ public static class Plots
             if (p.Parameters <= 0)
                 throw new ArgumentException($"Accuracy-vs-parameters plot: '{p.Label}' has {p.Parameters} parameters; a log axis needs a positive count.");
             double x = Math.Log10(p.Parameters), y = p.Accuracy * 100;
-            var marker = plot.Add.Marker(x, y, MarkerShape.FilledCircle, 10, Palette.GetColor(i));
+            // Ten colours, then the next marker shape: every point stays tellable apart in the legend.
+            var marker = plot.Add.Marker(x, y, MarkerShapes[i / 10 % MarkerShapes.Length], 10, Palette.GetColor(i % 10));
             marker.LegendText = $"{p.Label} ({Markdown.Count(p.Parameters)})";
-            if (!labelPoints) continue; // many points: the legend names them; labels beside each would overlap
-            var label = plot.Add.Text(p.Label, x, y);
+            string text = p.PointLabel ?? p.Label;
+            if (!labelPoints || text.Length == 0) continue; // many points: the legend names them; labels beside each would overlap
+            var label = plot.Add.Text(text, x, y);
             label.LabelFontSize = 12;
             label.OffsetY = -8;
             label.LabelAlignment = Alignment.LowerCenter;
@@ -128,8 +131,13 @@ public static class Plots
         plot.XLabel("trainable parameters (log scale)");
         plot.YLabel("accuracy (%)");
         plot.ShowLegend(Edge.Right);
-        WriteSvgAndPng(path, plot, width + (points.Count > 0 ? 220 : 0), height);
+        // The legend outside takes its own room, so the data area keeps the width asked for.
+        int legend = points.Count == 0 ? 0 : Math.Min(700, 60 + 7 * points.Max(p => p.Label.Length + Markdown.Count(p.Parameters).Length + 3));
+        WriteSvgAndPng(path, plot, width + legend, height);
     }
+
+    private static readonly MarkerShape[] MarkerShapes =
+        [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.FilledTriangleDown];
 
     /// <summary>Points labelled beside their marker; above this the legend alone names them.</summary>
     public const int MaxLabelledPoints = 8;

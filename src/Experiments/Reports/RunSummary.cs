@@ -37,7 +37,8 @@ public sealed record SummaryRow(string Study, string Model, long Parameters, int
 /// <summary>
 /// The `summary` verb's work: reads the results.json of every run folder under a runs root, pools each study's models over
 /// seeds and runs (keeping runs on different --limit or --epochs apart: their numbers are not comparable), and writes
-/// accuracy-vs-parameters (SVG + PNG, log x) and summary.md (the table, and the runs read or skipped).
+/// accuracy-vs-parameters (SVG + PNG, log x; the points named by the legend, whose labels would overlap beside them) and
+/// summary.md (the table, and the runs read or skipped).
 /// </summary>
 public static partial class RunSummary
 {
@@ -94,7 +95,7 @@ public static partial class RunSummary
     {
         var collected = Collect(root);
         Directory.CreateDirectory(outFolder);
-        var points = collected.Rows.Select(r => new SizeAccuracyPoint(r.Label, r.Parameters, r.Mean)).ToList();
+        var points = collected.Rows.Select(r => new SizeAccuracyPoint(r.Label, r.Parameters, r.Mean, PointLabel: "")).ToList();
         Plots.AccuracyVsParameters(Path.Combine(outFolder, PlotFileName),
             $"test accuracy vs trainable parameters: every study under {Path.GetFileName(Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar))}", points);
 

@@ -166,7 +166,13 @@ public sealed class ReportWriterTests : IDisposable
         }
         // The titles are drawn (as text elements: the model name appears in the learning curves).
         Assert.Contains(XDocument.Load(curves).Descendants().Where(e => e.Name.LocalName == "text"), t => t.Value.Contains("mlp"));
-        Assert.Equal(4, FilesBesideTheLock(folder).Length);
+        // Each SVG has its PNG beside it (same name), for viewers that show no SVG.
+        Assert.Equal(8, FilesBesideTheLock(folder).Length);
+        foreach (string file in new[] { curves, compare, size, gap })
+        {
+            using var png = SkiaSharp.SKBitmap.Decode(Plots.PngFor(file));
+            Assert.True(png is { Width: >= Plots.DefaultWidth, Height: Plots.DefaultHeight }, Plots.PngFor(file));
+        }
         Assert.Throws<ArgumentException>(() => Plots.AccuracyVsParameters(size, "x", [new SizeAccuracyPoint("zero", 0, 0.5)]));
     }
 

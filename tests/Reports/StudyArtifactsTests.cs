@@ -58,10 +58,15 @@ public sealed class StudyArtifactsTests : IDisposable
         ReportTables.PrintSummary(console, results.Models, "mini");
 
         var files = ReportWriterTests.FilesBesideTheLock(folder).Select(f => Path.GetFileName(f)).Order().ToArray();
-        Assert.Equal(["accuracy-vs-parameters.svg", "curves-mlp-32.svg", "curves-mlp-4.svg", "generalisation-gap.svg",
-            "report.md", "results.json", "validation-accuracy.svg"], files);
+        Assert.Equal(["accuracy-vs-parameters.png", "accuracy-vs-parameters.svg", "curves-mlp-32.png", "curves-mlp-32.svg", "curves-mlp-4.png",
+            "curves-mlp-4.svg", "generalisation-gap.png", "generalisation-gap.svg", "report.md", "results.json", "validation-accuracy.png",
+            "validation-accuracy.svg"], files);
         foreach (var svg in files.Where(f => f.EndsWith(".svg")))
+        {
             Assert.Equal("svg", XDocument.Load(Path.Combine(folder, svg)).Root!.Name.LocalName);
+            using var png = SkiaSharp.SKBitmap.Decode(Path.Combine(folder, Plots.PngFor(svg))); // the PNG beside every SVG decodes
+            Assert.True(png is { Width: >= Plots.DefaultWidth, Height: Plots.DefaultHeight }, svg);
+        }
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
         var models = json.RootElement.GetProperty("models");

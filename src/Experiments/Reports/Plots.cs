@@ -5,14 +5,16 @@ using SkiaSharp;
 
 namespace NativeConv.Experiments.Reports;
 
-/// <summary>A point of the accuracy-versus-size chart.</summary>
-public readonly record struct SizeAccuracyPoint(string Label, long Parameters, double Accuracy);
+/// <summary>A point of the accuracy-versus-size chart: <paramref name="Label"/> in the legend, <paramref name="PointLabel"/>
+/// beside the marker (null: the label; "": none).</summary>
+public readonly record struct SizeAccuracyPoint(string Label, long Parameters, double Accuracy, string? PointLabel = null);
 
 /// <summary>A bar of the generalisation-gap chart: accuracy on the training set and on held-out data.</summary>
 public readonly record struct GapBar(string Label, double TrainAccuracy, double HeldOutAccuracy);
 
 /// <summary>
-/// The study plots, as SVG files (ScottPlot 5, rendered through Skia's SVG canvas), each written atomically. Accuracies are
+/// The study plots, as SVG files (ScottPlot 5, rendered through Skia's SVG canvas) with a PNG of each beside it
+/// (<see cref="PngFor"/>), each written atomically. Accuracies are
 /// fractions in the inputs and percentages on the axes.
 /// </summary>
 public static class Plots
@@ -54,6 +56,7 @@ public static class Plots
         accuracy.Title($"{modelName}: accuracy");
         accuracy.YLabel("accuracy (%)");
         AtomicFile.WriteAllText(path, RenderSvg(multiplot, width, height));
+        AtomicFile.WriteAllBytes(PngFor(path), RenderPng(multiplot, width, height));
     }
 
     /// <summary>One curve per model of a metric per epoch (e.g. every model's validation accuracy), for comparing models.</summary>
@@ -79,40 +82,86 @@ public static class Plots
         plot.YLabel(yLabel);
         IntegerEpochTicks(plot);
         plot.ShowLegend(Alignment.LowerRight);
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        WriteSvgAndPng(path, plot, width, height);
     }
 
-    /// <summary>Test (or validation) accuracy against trainable parameters, x on a log scale, one labelled point per model.</summary>
+    /// <summary>
+    /// Test (or validation) accuracy against trainable parameters, x on a log scale, one labelled point per model. The x
+    /// ticks are 1-2-5 steps of each decade the points span (or every digit when they span less than one), so two models
+    /// a factor of two apart still get labelled ticks; the legend sits outside the data area, where it covers no point.
+    /// Writes the SVG and a PNG beside it (<see cref="PngFor"/>).
+    /// </summary>
     public static void AccuracyVsParameters(string path, string title, IReadOnlyList<SizeAccuracyPoint> points,
         int width = DefaultWidth, int height = DefaultHeight)
     {
         var plot = new Plot();
+        bool labelPoints = points.Count <= MaxLabelledPoints;
         for (int i = 0; i < points.Count; i++)
         {
             var p = points[i];
             if (p.Parameters <= 0)
                 throw new ArgumentException($"Accuracy-vs-parameters plot: '{p.Label}' has {p.Parameters} parameters; a log axis needs a positive count.");
             double x = Math.Log10(p.Parameters), y = p.Accuracy * 100;
-            var marker = plot.Add.Marker(x, y, MarkerShape.FilledCircle, 10, Palette.GetColor(i));
+            // Ten colours, then the next marker shape: every point stays tellable apart in the legend.
+            var marker = plot.Add.Marker(x, y, MarkerShapes[i / 10 % MarkerShapes.Length], 10, Palette.GetColor(i % 10));
             marker.LegendText = $"{p.Label} ({Markdown.Count(p.Parameters)})";
-            var label = plot.Add.Text(p.Label, x, y);
+            string text = p.PointLabel ?? p.Label;
+            if (!labelPoints || text.Length == 0) continue; // many points: the legend names them; labels beside each would overlap
+            var label = plot.Add.Text(text, x, y);
             label.LabelFontSize = 12;
             label.OffsetY = -8;
             label.LabelAlignment = Alignment.LowerCenter;
         }
-        // Log scale: the data are log10(parameters); ticks at whole decades labelled with the count, log-spaced minor ticks.
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        double low = points.Count > 0 ? points.Min(p => Math.Log10(p.Parameters)) : 4;
+        double high = points.Count > 0 ? points.Max(p => Math.Log10(p.Parameters)) : 6;
+        // Room around the points: at least a quarter decade, so a single point (or two close ones) sits inside the frame.
+        double pad = Math.Max(0.25, 0.12 * (high - low));
+        plot.Axes.SetLimitsX(low - pad, high + pad);
+        var ticks = LogTicks(Math.Pow(10, low - pad), Math.Pow(10, high + pad));
+        var tickGenerator = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (value, label) in ticks) tickGenerator.AddMajor(Math.Log10(value), label);
+        plot.Axes.Bottom.TickGenerator = tickGenerator;
+        if (points.Count > 0)
         {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = v => Math.Pow(10, v).ToString("N0", CultureInfo.InvariantCulture),
-        };
+            double lowY = points.Min(p => p.Accuracy * 100), highY = points.Max(p => p.Accuracy * 100);
+            double padY = Math.Max(2, 0.2 * (highY - lowY));
+            plot.Axes.SetLimitsY(lowY - padY, highY + padY);
+        }
         plot.Title(title);
         plot.XLabel("trainable parameters (log scale)");
         plot.YLabel("accuracy (%)");
-        plot.Axes.Margins(0.15, 0.2);
-        plot.ShowLegend(Alignment.LowerRight);
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        plot.ShowLegend(Edge.Right);
+        // The legend outside takes its own room, so the data area keeps the width asked for.
+        int legend = points.Count == 0 ? 0 : Math.Min(700, 60 + 7 * points.Max(p => p.Label.Length + Markdown.Count(p.Parameters).Length + 3));
+        WriteSvgAndPng(path, plot, width + legend, height);
+    }
+
+    private static readonly MarkerShape[] MarkerShapes =
+        [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.FilledTriangleDown];
+
+    /// <summary>Points labelled beside their marker; above this the legend alone names them.</summary>
+    public const int MaxLabelledPoints = 8;
+
+    /// <summary>
+    /// Ticks of a log axis from <paramref name="low"/> to <paramref name="high"/> (positive counts): the 1-2-5 values of each
+    /// decade in range, or 1…9 × 10^k when that gives fewer than two, labelled with the count ("200,000").
+    /// </summary>
+    public static IReadOnlyList<(double Value, string Label)> LogTicks(double low, double high)
+    {
+        if (!(low > 0) || !(high >= low)) throw new ArgumentOutOfRangeException(nameof(low), $"A log axis needs 0 < low <= high; got {low}, {high}.");
+        foreach (int[] mantissas in new[] { new[] { 1, 2, 5 }, new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 } })
+        {
+            var ticks = new List<(double, string)>();
+            for (int decade = (int)Math.Floor(Math.Log10(low)); decade <= (int)Math.Ceiling(Math.Log10(high)); decade++)
+                foreach (int m in mantissas)
+                {
+                    double value = m * Math.Pow(10, decade);
+                    if (value >= low * (1 - 1e-12) && value <= high * (1 + 1e-12))
+                        ticks.Add((value, value.ToString("N0", CultureInfo.InvariantCulture)));
+                }
+            if (ticks.Count >= 2 || mantissas.Length == 9) return ticks;
+        }
+        throw new InvalidOperationException("unreachable");
     }
 
     /// <summary>The generalisation gap (train accuracy − held-out accuracy, in percentage points) of each model, as bars.</summary>
@@ -147,7 +196,7 @@ public static class Plots
         plot.Add.HorizontalLine(0, 1, Colors.Black);
         plot.Title(title);
         plot.YLabel("train − held-out accuracy (pp)");
-        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        WriteSvgAndPng(path, plot, width, height);
     }
 
     // ---------------------------------------------------------------- helpers
@@ -170,6 +219,26 @@ public static class Plots
 
     private static void IntegerEpochTicks(Plot plot) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+
+    /// <summary>The PNG written beside an SVG plot: the same path with ".png" (report.md shows the PNG: every viewer can).</summary>
+    public static string PngFor(string svgPath) => Path.ChangeExtension(svgPath, ".png");
+
+    /// <summary>Writes <paramref name="plot"/> as SVG at <paramref name="path"/> and as PNG beside it, both atomically.</summary>
+    public static void WriteSvgAndPng(string path, Plot plot, int width, int height)
+    {
+        AtomicFile.WriteAllText(path, plot.GetSvgXml(width, height));
+        AtomicFile.WriteAllBytes(PngFor(path), plot.GetImageBytes(width, height, ImageFormat.Png));
+    }
+
+    private static byte[] RenderPng(Multiplot multiplot, int width, int height)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        surface.Canvas.Clear(SKColors.White);
+        multiplot.Render(surface.Canvas, new PixelRect(0, width, height, 0));
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
 
     private static string RenderSvg(Multiplot multiplot, int width, int height)
     {

@@ -87,6 +87,12 @@ public sealed class StudyResults
 
     public List<ModelResult> Models { get; init; } = new();
 
+    /// <summary>
+    /// CPU time against wall time of the process that trained and wrote this run (its part of a resumed or sharded run),
+    /// and whether the machine was busy meanwhile; null: not measured (older runs, merge).
+    /// </summary>
+    public CpuUsage? CpuUsage { get; set; }
+
     /// <summary>Study-wide numbers that belong to no single model (e.g. dataset statistics).</summary>
     public Dictionary<string, object?> Extra { get; init; } = new();
 

@@ -16,6 +16,8 @@ public static class StudyReport
             .Paragraph($"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{results.GitCommit}`{(results.GitDirty == true ? " (with uncommitted changes)" : "")}, " +
                        $"{results.Machine.CpuModel}, {results.Machine.LogicalCores} logical cores, {results.Machine.DotNetVersion}, {results.Machine.Simd}.")
             .Code(string.Join("\n", results.Settings.Select(kv => $"{kv.Key}: {kv.Value}")), "text");
+        if (results.CpuUsage is { } cpu)
+            document.Paragraph($"Machine load: {cpu.Describe()} (Rule: {CpuUsage.Rule}.) Times in this report are wall-clock times of this process.");
 
         // A --models run: say up front that every table, plot and finding below covers only those models.
         var run = aggregates.Select(a => a.Name).ToList();
@@ -35,11 +37,14 @@ public static class StudyReport
         document.Heading(2, FindingsHeading).Bullets(findings);
 
         document.Heading(2, "Plots");
-        document.Image("validation accuracy per epoch", plots.ValidationAccuracy);
-        document.Image("validation loss per epoch", validationLossPlot);
-        document.Image("test accuracy vs parameters (log scale)", plots.AccuracyVsParameters);
-        document.Image("generalisation gap per model", plots.GeneralizationGap);
-        foreach (var (model, file) in plots.LearningCurves) document.Image($"learning curves: {model}", file);
+        // The PNGs (every viewer shows them); the SVG of each plot lies beside it.
+        document.Paragraph("Each plot is also an SVG beside its PNG (same name).");
+        document.Image("validation accuracy per epoch", Plots.PngFor(plots.ValidationAccuracy));
+        document.Image("validation loss per epoch", Plots.PngFor(validationLossPlot));
+        document.Image("test accuracy vs parameters (log scale)", Plots.PngFor(plots.AccuracyVsParameters));
+        document.Image("generalisation gap per model", Plots.PngFor(plots.GeneralizationGap));
+        foreach (var (model, file) in plots.LearningCurves) document.Image($"learning curves: {model}", Plots.PngFor(file));
+        WritePicturesAndDiagrams(document, Path.GetDirectoryName(Path.GetFullPath(path))!, aggregates);
 
         document.Heading(2, "Every run").Table(ReportTables.Summary(results.Models));
         foreach (var model in results.Models)
@@ -50,6 +55,32 @@ public static class StudyReport
         if (results.Models.Count > 0 && results.Models[0].Test is not null)
             document.Heading(2, "Test accuracy per class").Table(ReportTables.PerClassAccuracy(results.Models, classNames));
         document.Save(path);
+    }
+
+    /// <summary>
+    /// The pictures each CNN left in the run folder (filters, feature maps, confusion; see <see cref="ModelPictures"/>) and
+    /// every model's architecture as a Mermaid flowchart generated from the model object.
+    /// </summary>
+    private static void WritePicturesAndDiagrams(MarkdownDocument document, string folder, IReadOnlyList<ModelAggregate> aggregates)
+    {
+        var zooModels = aggregates.Select(a => a.Name).Where(NativeConv.Layers.ModelZoo.Contains).ToList();
+        bool headed = false;
+        foreach (var model in zooModels)
+            foreach (var (caption, file) in ModelPictures.FileNames(model))
+            {
+                if (!File.Exists(Path.Combine(folder, file))) continue;
+                if (!headed) document.Heading(2, "What the CNNs learned (first seed)");
+                headed = true;
+                document.Image($"{model}: {caption}", file);
+            }
+        if (zooModels.Count == 0) return;
+        document.Heading(2, "Architectures");
+        foreach (var model in zooModels)
+        {
+            var module = NativeConv.Layers.ModelZoo.Create(model, 0);
+            document.Heading(3, $"{model} ({Markdown.Count(module.ParameterCount)} parameters)")
+                .Code(ArchitectureDiagram.Mermaid(module, NativeConv.Layers.ModelZoo.BatchInputShape(model, 1)), "mermaid");
+        }
     }
 
     /// <summary>The study table: one row per model with its seed statistics.</summary>

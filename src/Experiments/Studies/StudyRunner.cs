@@ -58,6 +58,7 @@ public sealed class StudyRunner
         }
         finally
         {
+            if (Progress.Study is not null) Progress.Study = null; // the display outlives the study (`all` runs several)
             // This process's part of the training window ends however the run ended.
             if (_part is { } part) _partFolder!.EndPart(part);
             _part = null;
@@ -78,6 +79,7 @@ public sealed class StudyRunner
 
     private StudyOutcome RunCore(CancellationToken cancellation)
     {
+        var cpuMeter = CpuUsage.Start(); // CPU vs wall time of this process's part, for report.md's "was the machine busy"
         IReadOnlyList<(string Key, string Value)> numeric = [.. _settings.NumericPairs(), .. _settings.ConfigurationPairs(_study.Dataset)];
         StudyFolder? folder = null;
         IReadOnlyList<string> models = _mergeModels ?? _requestedModels ?? _study.Models;
@@ -151,6 +153,9 @@ public sealed class StudyRunner
 
         var byModel = new List<(string Model, List<ModelResult> Runs)>();
         var missing = new List<string>();
+        (StudyClock? clock, Dictionary<(string, int), int> clockIndex) = MergeOnly is null ? PlanClock(models, folder) : (null, []);
+        if (clock is not null && !ReferenceEquals(Progress, TrainingProgress.Silent)) Progress.Study = clock; // Silent is shared: leave it alone
+        bool trainedHere = false;
         int unitIndex = 0;
         foreach (string modelName in models)
         {
@@ -170,7 +175,10 @@ public sealed class StudyRunner
                     finished = folder.ReadResult(modelName, seed);
                     if (finished is null)
                     {
+                        if (clockIndex.TryGetValue((modelName, seed), out int planned)) clock?.Begin(planned);
                         var result = TrainOne(modelName, seed, label, splits!, folder, cancellation);
+                        clock?.End();
+                        trainedHere = true;
                         if (result is null)
                         {
                             _output.WriteLine();
@@ -220,6 +228,9 @@ public sealed class StudyRunner
         results.Extra["aggregates"] = aggregates;
         results.Extra["seeds"] = _settings.SeedList();
         if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
+
+        if (Progress.Study is not null) Progress.Study = null;
+        if (trainedHere) results.CpuUsage = cpuMeter.Stop(_settings.Threads);
 
         // The training window: from the first part's start to the last part's end (this one's: now).
         if (_part is not null) folder.EndPart(_part);
@@ -298,10 +309,33 @@ public sealed class StudyRunner
         if (training.StopReason == StopReason.Interrupted) return null;
         var test = trainer.Evaluate(splits.Test);
         _output.WriteLine($"{label}: {training.StopReason switch { StopReason.EarlyStopping => "early stop", StopReason.Requested => "stopped", _ => "last epoch" }} after {training.History.Count} epoch(s), kept epoch {training.BestEpoch}; test accuracy {Reports.Markdown.Percent(test.Accuracy)}, loss {Reports.Markdown.Number(test.Loss)}");
+        // The pictures of a CNN (filters at initialisation and trained, feature maps, confusion), from the run's first seed.
+        if (seed == _settings.SeedList()[0])
+            ModelPictures.Write(folder.Path, modelName, ModelZoo.Create(modelName, seed), model, splits.Test);
         var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(modelName));
         result.Extra["model"] = modelName;
         result.Extra["seed"] = seed;
         return result;
+    }
+
+    /// <summary>The study clock of the units this process will train (its shard's, not yet finished), with their costs.</summary>
+    private (StudyClock Clock, Dictionary<(string, int), int> Index) PlanClock(IReadOnlyList<string> models, StudyFolder folder)
+    {
+        var units = new List<StudyUnit>();
+        var index = new Dictionary<(string, int), int>();
+        var seeds = _settings.SeedList();
+        int unit = 0;
+        for (int m = 0; m < models.Count; m++)
+        {
+            double cost = StudyClock.CostOf(ModelZoo.Create(models[m], _settings.Seed), ModelZoo.BatchInputShape(models[m], 1));
+            for (int s = 0; s < seeds.Count; s++, unit++)
+            {
+                if (!(_settings.Shard?.Owns(unit) ?? true) || folder.ReadResult(models[m], seeds[s]) is not null) continue;
+                index[(models[m], seeds[s])] = units.Count;
+                units.Add(new StudyUnit(models[m], m + 1, models.Count, seeds[s], s + 1, seeds.Count, cost));
+            }
+        }
+        return (new StudyClock(units), index);
     }
 
     private string ResumeHint() => _settings.DataDir is null ? "" : $" --data-dir {_settings.DataDir}";

@@ -169,6 +169,10 @@ public static class PredictCommand
         string accuracy = trained.TestAccuracy is { } a ? $", test accuracy {a.ToString("P2", CultureInfo.InvariantCulture)}" : "";
         console.WriteLine($"{trained.Name} ({trained.Dataset}, {trained.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters{accuracy})");
         if (outcome.Predictions.Count == 0) return;
+        // Images of one folder (a directory argument) are listed by file name under the folder's name, so the table stays narrow.
+        var folders = outcome.Predictions.Select(p => Path.GetDirectoryName(p.Image) ?? "").Distinct().ToList();
+        bool oneFolder = folders.Count == 1 && folders[0].Length > 0;
+        if (oneFolder) console.WriteLine($"images in {folders[0]}:");
         var table = new Table().Border(TableBorder.Simple).AddColumn("Image").AddColumn("Size");
         int top = outcome.Predictions[0].Top.Length;
         for (int k = 1; k <= top; k++) table.AddColumn($"#{k}").AddColumn(new TableColumn("p").RightAligned());
@@ -176,7 +180,7 @@ public static class PredictCommand
         {
             var cells = new List<string>
             {
-                Markup.Escape(p.Image),
+                Markup.Escape(oneFolder ? Path.GetFileName(p.Image) : p.Image),
                 $"{p.Decoded.SourceWidth}×{p.Decoded.SourceHeight} {p.Decoded.Format}{(p.Decoded.Inverted ? ", inverted" : "")}",
             };
             foreach (var (index, probability) in p.Top)

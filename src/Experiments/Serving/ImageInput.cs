@@ -50,8 +50,9 @@ public readonly record struct DecodedImage(string Format, int SourceWidth, int S
 /// <item>resized to the model's H × W with an <b>area filter</b> computed here: each output pixel is the average of the
 ///   source pixels it covers, weighted by the overlapping area (OpenCV's INTER_AREA for downscaling; for upscaling it is
 ///   nearest-neighbour with area-weighted blends at the seams). The aspect ratio is not kept (the image is stretched).
-///   Same size is the identity, so a 28×28 or 32×32 image gives back its pixels exactly. Chosen over SkiaSharp's
-///   SKSamplingOptions (mipmap + linear, "high quality"), which approximates an area average and blurs at equal size;</item>
+///   Same size is the identity, so a 28×28 or 32×32 image gives back its pixels exactly. Computed here rather than
+///   with SkiaSharp's SKSamplingOptions (mipmaps blended linearly, its "high quality"), which only approximates an area
+///   average and whose exact weights depend on the Skia version;</item>
 /// <item>Fashion-MNIST (when <see cref="ImageInputOptions.InvertDarkOnLight"/>): the dataset shows light garments on a black
 ///   background. An image whose border — the outermost ring of pixels of the resized grey image — has a mean above 0.5
 ///   is taken as dark-on-light (a photo on white paper, a drawing) and inverted, v → 1 − v;</item>

@@ -65,8 +65,12 @@ public static class OnnxExporter
         var last = graph.Node[^1];
         last.Output[0] = OutputName;
 
-        graph.Input.Add(TensorValue(InputName, sampleShape[0], sampleShape[1], sampleShape[2]));
-        graph.Output.Add(TensorValue(OutputName, shape[1]));
+        var input = TensorValue(InputName, sampleShape[0], sampleShape[1], sampleShape[2]);
+        input.DocString = "Images (N, C, H, W), float32, pixel / 255 in [0, 1] as in training (no mean/std standardisation).";
+        graph.Input.Add(input);
+        var logits = TensorValue(OutputName, shape[1]);
+        logits.DocString = "Class scores before softmax (N, classes), in the order of the metadata's class_names.";
+        graph.Output.Add(logits);
 
         var proto = new ModelProto
         {

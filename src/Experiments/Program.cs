@@ -31,6 +31,8 @@ public static class Program
         root.Add(AllCommand.Create(engine));
         root.Add(MergeCommand.Create(engine));
         root.Add(SummaryCommand.Create());
+        root.Add(ExportCommand.Create());
+        root.Add(PredictCommand.Create());
         return root;
     }
 

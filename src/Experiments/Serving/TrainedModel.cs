@@ -2,8 +2,8 @@ using System.Text.Json;
 using NativeConv.Experiments.Data;
 using NativeConv.Experiments.Training;
 using NativeConv.Layers;
+using NativeConv.Layers.Inference;
 using NativeConv.Tensors;
-using NativeConv.Tensors.Autograd;
 
 namespace NativeConv.Experiments.Serving;
 
@@ -33,8 +33,8 @@ public sealed class TrainedModelException : IOException
 /// weights (a training checkpoint keeps them under "best/"; a plain weights file has only its own), in eval mode.
 /// <see cref="Classify"/> and <see cref="Logits"/> take images as NCHW floats scaled to [0,1] (pixel / 255, no
 /// standardisation, as in training; see <see cref="ImageInput"/> to make them from image files).
-/// Calls are serialised by a lock: one forward runs at a time, on the calling thread's tape, which is reset after each
-/// batch (do not call it inside a training step).
+/// The forwards run through the model's <see cref="InferenceSession"/> (fused steps, weights prepared once, buffers
+/// reused: no allocation per call once warm). Calls are serialised by a lock: one forward runs at a time.
 /// </summary>
 public sealed class TrainedModel
 {
@@ -46,12 +46,14 @@ public sealed class TrainedModel
     public const int MaxBatch = 256;
 
     private readonly Lock _gate = new();
+    private readonly InferenceSession _session;
 
     private TrainedModel(string path, Module model, string dataset, IReadOnlyList<string> classNames, double? testAccuracy,
         bool bestWeights, IReadOnlyDictionary<string, string> metadata)
     {
         CheckpointPath = path;
         Model = model;
+        _session = InferenceSession.ForZooModel(model);
         Name = model.Name;
         var shape = ModelZoo.InputShape(model.Name);
         InputShape = (shape[0], shape[1], shape[2]);
@@ -216,27 +218,8 @@ public sealed class TrainedModel
         for (int i = 0; i < row.Length; i++) row[i] *= inverse;
     }
 
-    /// <summary>
-    /// The one forward of this class: a batch in, its logits out, no tape recorded. (The place where an inference session
-    /// that reuses its buffers will replace the per-call tensors.)
-    /// </summary>
-    private void Forward(ReadOnlySpan<float> batch, int n, Span<float> logits)
-    {
-        var tape = Tape.Current;
-        using var input = Tensor.FromSpan(batch, new Shape(n, InputShape.C, InputShape.H, InputShape.W), Model.Backend);
-        try
-        {
-            using (Tape.NoGrad())
-            {
-                var output = Model.Forward(input);
-                output.CopyTo(logits);
-            }
-        }
-        finally
-        {
-            tape.Reset();
-        }
-    }
+    /// <summary>The one forward of this class: a batch in, its logits out, through the inference path.</summary>
+    private void Forward(ReadOnlySpan<float> batch, int n, Span<float> logits) => _session.Run(batch, n, logits);
 
     // ---------------------------------------------------------------- the run's recorded accuracy
 

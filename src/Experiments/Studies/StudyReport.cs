@@ -8,7 +8,8 @@ public static class StudyReport
     public const string FindingsHeading = "Findings";
 
     public static void Write(string path, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates,
-        IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames)
+        IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames,
+        Action<MarkdownDocument>? studySections = null)
     {
         var document = new MarkdownDocument()
             .Heading(1, study.Title)
@@ -33,6 +34,8 @@ public static class StudyReport
             .Paragraph("Gap = train accuracy − validation accuracy of the kept (best-validation-loss) epoch. Time = training plus validation, all epochs.");
 
         document.Heading(2, FindingsHeading).Bullets(findings);
+        // The study's own measurements (shift curves, permutation table, sample-size curves), right after its findings.
+        studySections?.Invoke(document);
 
         document.Heading(2, "Plots");
         document.Image("validation accuracy per epoch", plots.ValidationAccuracy);

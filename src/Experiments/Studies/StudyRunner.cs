@@ -217,6 +217,9 @@ public sealed class StudyRunner
 
         var aggregates = byModel.Select(m => ModelAggregate.From(m.Model, m.Runs)).ToList();
         var findings = Findings.For(_study, aggregates);
+        // A study with an extension computes its own findings and report sections (and plots) from the units' results.
+        var sections = _study.Extension?.Report(folder.Path, _study, results, aggregates);
+        if (sections is not null) findings = [.. findings, .. sections.Findings];
         results.Extra["aggregates"] = aggregates;
         results.Extra["seeds"] = _settings.SeedList();
         if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
@@ -236,7 +239,7 @@ public sealed class StudyRunner
             results.Models.Where(m => m.Training is { History.Count: > 0 }).Select(m => (m.Name, m.Training!.History)).ToList(),
             e => e.ValidationLoss);
         classNames ??= results.Models.Select(m => m.ClassNames).FirstOrDefault(c => c is not null) ?? [];
-        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, classNames);
+        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, classNames, sections?.Write);
 
         _output.WriteLine();
         ReportTables.PrintSummary(_console, results.Models, _study.Title);
@@ -267,6 +270,7 @@ public sealed class StudyRunner
         var study = StudyDefinition.All.FirstOrDefault(s => s.Name == name)
             ?? throw new StudyResumeException($"merge: {folder.SettingsPath} names study '{name}', which is none of {string.Join(", ", StudyDefinition.All.Select(s => s.Name))}.");
         var settings = StudySettings.FromSaved(saved, folder.SettingsPath) with { Out = System.IO.Path.GetDirectoryName(folder.Path)!, Engine = engine };
+        study = InductiveBias.AsRun(study, settings, saved); // a study whose models depend on --limit or --augment-shift
         var runner = new StudyRunner(study, settings, output, console) { MergeOnly = folder };
         runner._mergeModels = folder.SavedModels(study);
         return runner.Run();
@@ -278,13 +282,18 @@ public sealed class StudyRunner
     private ModelResult? TrainOne(string modelName, int seed, string label, StudySplits splits, StudyFolder folder, CancellationToken cancellation)
     {
         var options = _settings.TrainingFor(seed);
-        var model = ModelZoo.Create(modelName, seed);
+        // A study with variants trains units "zoo-model+variant" on the data (and augmentation) its extension gives them.
+        string zooModel = StudyDefinition.ZooModel(modelName);
+        var unit = new StudyUnit(modelName, seed, _settings);
+        if (_study.Extension is { } extension) splits = extension.SplitsFor(unit, splits);
+        var model = ModelZoo.Create(zooModel, seed);
         using var trainer = new Trainer(model, options)
         {
             CheckpointPath = Path.Combine(folder.ModelFolder(modelName, seed), StudyFolder.CheckpointFileName),
             Progress = Progress,
+            Augmentation = _study.Extension?.AugmentationFor(unit, splits),
         };
-        _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(modelName)}");
+        _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(zooModel)}");
         trainer.ResumeIfExists(trainer.CheckpointPath);
         if (_configurationChanges is [.., var change])
         {
@@ -298,9 +307,10 @@ public sealed class StudyRunner
         if (training.StopReason == StopReason.Interrupted) return null;
         var test = trainer.Evaluate(splits.Test);
         _output.WriteLine($"{label}: {training.StopReason switch { StopReason.EarlyStopping => "early stop", StopReason.Requested => "stopped", _ => "last epoch" }} after {training.History.Count} epoch(s), kept epoch {training.BestEpoch}; test accuracy {Reports.Markdown.Percent(test.Accuracy)}, loss {Reports.Markdown.Number(test.Loss)}");
-        var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(modelName));
+        var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(zooModel));
         result.Extra["model"] = modelName;
         result.Extra["seed"] = seed;
+        _study.Extension?.AfterTraining(unit, trainer, splits, result);
         return result;
     }
 

@@ -110,7 +110,7 @@ public static class PermutationStudy
                     null => $"Whether the dense model's change is within noise cannot be decided with one seed (rule: {rule}).",
                 });
             if (dense is not null && cnn is not null)
-                findings.Add($"The permutation costs {cnn.Model} {Markdown.PercentagePoints(-cnn.Change.Mean)} and {dense.Model} {Markdown.PercentagePoints(-dense.Change.Mean)}; " +
+                findings.Add($"The permutation changes {cnn.Model}'s test accuracy by {Markdown.PercentagePoints(cnn.Change.Mean)} and {dense.Model}'s by {Markdown.PercentagePoints(dense.Change.Mean)}; " +
                              $"{(cnn.Permuted.Mean > dense.Permuted.Mean ? $"the permuted {cnn.Model} still beats the permuted {dense.Model}" : $"permuted, {cnn.Model} no longer beats {dense.Model}")} " +
                              $"({Markdown.Percent(cnn.Permuted.Mean)} vs {Markdown.Percent(dense.Permuted.Mean)}).");
 

@@ -43,6 +43,23 @@ public sealed class InductiveBiasStudyTests() : NativeConv.Tests.Support.StudyRu
 
     private static string Interval(JsonElement e) => ReadInterval(e).FormatPercent();
 
+    [Theory]
+    [InlineData("shift-study")]
+    [InlineData("permutation-study")]
+    [InlineData("sample-efficiency")]
+    public void Each_verb_has_the_study_options_and_a_dataset_choice(string verb)
+    {
+        var (code, output, _) = NativeConv.Tests.Support.Cli.Run(verb, "--help");
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--dataset", "--models", "--seeds", "--epochs", "--limit", "--resume", "--device", "--out" })
+            Assert.Contains(option, output);
+        Assert.Equal(verb == "shift-study", output.Contains("--augment-shift", StringComparison.Ordinal));
+        // A model of the other dataset is a usage error that names the study's models.
+        var (bad, _, error) = NativeConv.Tests.Support.Cli.Run(Study(verb, "--dataset", "cifar10", "--models", "fmnist-cnn", "--limit", "100", "--epochs", "1"));
+        Assert.Equal(2, bad);
+        Assert.Contains("cifar-dense", error);
+    }
+
     [Fact]
     public void Shift_study_writes_curves_whose_shift_0_is_the_plain_test_accuracy()
     {

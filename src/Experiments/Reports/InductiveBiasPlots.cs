@@ -19,10 +19,10 @@ public static class InductiveBiasPlots
 
     /// <summary>
     /// Curves of Y against X (one per series, error bars where given), x on a log10 scale when <paramref name="logX"/>
-    /// (ticks labelled with the plain numbers). <paramref name="svgPath"/> ends in .svg; the PNG goes beside it.
+    /// (ticks labelled with the plain numbers); the legend goes where the curves leave room (<paramref name="legend"/>). <paramref name="svgPath"/> ends in .svg; the PNG goes beside it.
     /// </summary>
     public static void Curves(string svgPath, string title, string xLabel, string yLabel, IReadOnlyList<CurveSeries> series, bool logX = false,
-        double? horizontalLine = null, string? horizontalLineLabel = null, int width = Plots.DefaultWidth, int height = Plots.DefaultHeight)
+        double? horizontalLine = null, string? horizontalLineLabel = null, Alignment legend = Alignment.LowerRight, int width = Plots.DefaultWidth, int height = Plots.DefaultHeight)
     {
         ArgumentNullException.ThrowIfNull(series);
         if (!svgPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"Curves: '{svgPath}' must end in .svg (the PNG is written beside it).");
@@ -69,7 +69,7 @@ public static class InductiveBiasPlots
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.Axes.Margins(0.05, 0.1);
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(legend);
         AtomicFile.WriteAllText(svgPath, plot.GetSvgXml(width, height));
         AtomicFile.WriteAllBytes(Path.ChangeExtension(svgPath, ".png"), plot.GetImageBytes(width, height, ImageFormat.Png));
     }

@@ -173,14 +173,14 @@ public static class ShiftStudy
                 series.Add(new CurveSeries($"{s.Unit} (random ≤ s)", shifts, Percent(s.RandomCurve), null, Secondary: true, ColorIndex: i));
             }
             InductiveBiasPlots.Curves(Path.Combine(folder, curvesFile), $"{study.Name}: test accuracy vs shift", "shift (pixels, zero fill)", "accuracy (%)",
-                series, horizontalLine: chance * 100, horizontalLineLabel: "chance");
+                series, horizontalLine: chance * 100, horizontalLineLabel: "chance", legend: ScottPlot.Alignment.LowerLeft);
             var directionFiles = new List<(string Unit, string File)>();
             foreach (var s in summaries)
             {
                 string file = $"shift-directions-{StudyArtifacts.FileSafe(s.Unit)}.svg";
                 var lines = ImageTransforms.Directions.Select((d, k) => new CurveSeries(d.Name, shifts, Percent(s.ByDirection[k]))).ToList();
                 InductiveBiasPlots.Curves(Path.Combine(folder, file), $"{s.Unit}: test accuracy vs shift per direction", "shift (pixels, zero fill)", "accuracy (%)",
-                    lines, horizontalLine: chance * 100, horizontalLineLabel: "chance");
+                    lines, horizontalLine: chance * 100, horizontalLineLabel: "chance", legend: ScottPlot.Alignment.LowerLeft);
                 directionFiles.Add((s.Unit, file));
             }
 

@@ -100,6 +100,35 @@ public sealed class InductiveBiasStudyTests() : NativeConv.Tests.Support.StudyRu
     }
 
     [Fact]
+    public void A_resumed_shift_study_reads_the_units_measurements_back_and_writes_the_same_numbers()
+    {
+        string folder = RunStudy("shift-study", "--limit", "200", "--epochs", "1", "--augment-shift", "1");
+        string before = File.ReadAllText(Path.Combine(folder, "results.json"));
+        var (code, output, error) = NativeConv.Tests.Support.Cli.Run(Study("shift-study", "--limit", "200", "--epochs", "1", "--augment-shift", "1", "--resume", folder));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("fmnist-cnn+shift1: already finished", output);
+        // The curves now come back from each unit's result.json (JSON, not the objects of the run that trained them).
+        using var first = JsonDocument.Parse(before);
+        using var second = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
+        string Summary(JsonDocument d) => d.RootElement.GetProperty("extra").GetProperty("shift_study").GetRawText();
+        Assert.Equal(4, second.RootElement.GetProperty("extra").GetProperty("shift_study").GetArrayLength());
+        Assert.Equal(Summary(first), Summary(second));
+        Assert.Contains("| fmnist-cnn+shift1 |", File.ReadAllText(Path.Combine(folder, "report.md")));
+    }
+
+    [Fact]
+    public void Merge_rebuilds_the_definition_a_run_was_made_with()
+    {
+        var shift = StudyDefinition.All.Single(s => s.Name == "shift-study");
+        var saved = new Dictionary<string, string> { [StudyFolder.ModelsKey] = "fmnist-mlp,fmnist-cnn,fmnist-mlp+shift3,fmnist-cnn+shift3" };
+        Assert.Equal(["fmnist-mlp", "fmnist-cnn", "fmnist-mlp+shift3", "fmnist-cnn+shift3"], InductiveBias.AsRun(shift, new StudySettings(), saved).Models);
+        var sizes = StudyDefinition.All.Single(s => s.Name == "sample-efficiency-cifar10");
+        Assert.Equal(["cifar-dense+n1000", "cifar-dense+all", "cifar-medium+n1000", "cifar-medium+all"],
+            InductiveBias.AsRun(sizes, new StudySettings { Limit = 2000 }, saved).Models);
+        Assert.Same(StudyDefinition.Fmnist, InductiveBias.AsRun(StudyDefinition.Fmnist, new StudySettings(), saved));
+    }
+
+    [Fact]
     public void Permutation_study_reports_the_change_and_whether_the_MLP_change_is_within_noise()
     {
         string folder = RunStudy("permutation-study", "--limit", "400", "--epochs", "1", "--seeds", "2", "--seed", "5");

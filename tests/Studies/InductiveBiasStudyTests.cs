@@ -81,6 +81,10 @@ public sealed class InductiveBiasStudyTests() : NativeConv.Tests.Support.StudyRu
         }
         Assert.Equal(["fmnist-mlp", "fmnist-cnn", "fmnist-mlp+shift2", "fmnist-cnn+shift2"],
             json.RootElement.GetProperty("extra").GetProperty("shift_study").EnumerateArray().Select(s => s.GetProperty("unit").GetString()));
+        // Same seed, initialisation and order: only the training shifts make the +shift2 unit's first epoch differ.
+        double FirstLoss(int index) => models[index].GetProperty("training").GetProperty("history")[0].GetProperty("train_loss").GetDouble();
+        Assert.Equal("fmnist-mlp+shift2", models[4].GetProperty("extra").GetProperty("model").GetString());
+        Assert.NotEqual(FirstLoss(0), FirstLoss(4));
 
         // report.md's table rows are results.json's numbers, formatted.
         string report = File.ReadAllText(Path.Combine(folder, "report.md"));

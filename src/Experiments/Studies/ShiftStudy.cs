@@ -129,9 +129,14 @@ public static class ShiftStudy
             return new RandomShiftAugmentation(p, unit.Seed, c, h, w).Apply;
         }
 
-        public override void AfterTraining(StudyUnit unit, Trainer trainer, StudySplits splits, ModelResult result) =>
+        public override void AfterTraining(StudyUnit unit, Trainer trainer, StudySplits splits, ModelResult result)
+        {
+            unit.Log.WriteLine($"{result.Name}: testing on {ImageTransforms.Directions.Count * MaxShift + MaxShift + 1} shifted copies of the {splits.Test.Count:N0} test images (8 directions and random, 0–{MaxShift} px)...");
             // One random-shift test set per run (the run's first seed), the same for every model and seed: paired comparisons.
-            result.Extra[ExtraKey] = Measure(trainer, splits.Test, MaxShift, unit.Settings.Seed);
+            var curves = Measure(trainer, splits.Test, MaxShift, unit.Settings.Seed);
+            result.Extra[ExtraKey] = curves;
+            unit.Log.WriteLine($"{result.Name}: {Markdown.Percent(curves.Mean[0])} unshifted, {Markdown.Percent(curves.Mean[MaxShift])} at {MaxShift} px (mean of 8 directions), {Markdown.Percent(curves.Random[MaxShift])} at random shifts ≤ {MaxShift} px");
+        }
 
         public override StudySections Report(string folder, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates)
         {

@@ -12,6 +12,9 @@ public sealed record StudyUnit(string Name, int Seed, StudySettings Settings)
 
     /// <summary>The variant after '+' ("" for the plain model).</summary>
     public string Variant => StudyDefinition.UnitVariant(Name);
+
+    /// <summary>Where the extension says what it is doing (a long measurement), beside the runner's own lines.</summary>
+    public TextWriter Log { get; init; } = TextWriter.Null;
 }
 
 /// <summary>The study's own report parts: findings (computed) and sections written into report.md after the findings.</summary>

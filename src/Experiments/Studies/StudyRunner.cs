@@ -284,7 +284,7 @@ public sealed class StudyRunner
         var options = _settings.TrainingFor(seed);
         // A study with variants trains units "zoo-model+variant" on the data (and augmentation) its extension gives them.
         string zooModel = StudyDefinition.ZooModel(modelName);
-        var unit = new StudyUnit(modelName, seed, _settings);
+        var unit = new StudyUnit(modelName, seed, _settings) { Log = _output };
         if (_study.Extension is { } extension) splits = extension.SplitsFor(unit, splits);
         var model = ModelZoo.Create(zooModel, seed);
         using var trainer = new Trainer(model, options)

@@ -28,6 +28,9 @@ public static class Program
         root.Add(KernelStudyCommand.Create(engine));
         root.Add(CifarCommand.Create(engine));
         root.Add(FilterStudyCommand.Create(engine));
+        root.Add(ShiftStudyCommand.Create(engine));
+        root.Add(PermutationStudyCommand.Create(engine));
+        root.Add(SampleEfficiencyStudyCommand.Create(engine));
         root.Add(AllCommand.Create(engine));
         root.Add(MergeCommand.Create(engine));
         root.Add(SummaryCommand.Create());

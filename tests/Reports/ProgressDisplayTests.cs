@@ -25,8 +25,8 @@ public sealed partial class ProgressDisplayTests
 
     private static StudyClock TwoModelStudy(Func<double> seconds) => new(
         [
-            new StudyUnit("fmnist-mlp", 1, 2, 42, 1, 3, 1), new StudyUnit("fmnist-mlp", 1, 2, 43, 2, 3, 1), new StudyUnit("fmnist-mlp", 1, 2, 44, 3, 3, 1),
-            new StudyUnit("fmnist-cnn", 2, 2, 42, 1, 3, 5), new StudyUnit("fmnist-cnn", 2, 2, 43, 2, 3, 5), new StudyUnit("fmnist-cnn", 2, 2, 44, 3, 3, 5),
+            new ClockUnit("fmnist-mlp", 1, 2, 42, 1, 3, 1), new ClockUnit("fmnist-mlp", 1, 2, 43, 2, 3, 1), new ClockUnit("fmnist-mlp", 1, 2, 44, 3, 3, 1),
+            new ClockUnit("fmnist-cnn", 2, 2, 42, 1, 3, 5), new ClockUnit("fmnist-cnn", 2, 2, 43, 2, 3, 5), new ClockUnit("fmnist-cnn", 2, 2, 44, 3, 3, 5),
         ], seconds);
 
     [Fact]
@@ -91,7 +91,7 @@ public sealed partial class ProgressDisplayTests
     public void The_study_clock_weighs_units_by_cost_and_projects_the_rate_so_far()
     {
         double now = 0;
-        var clock = new StudyClock([new StudyUnit("a", 1, 2, 1, 1, 1, 1), new StudyUnit("b", 2, 2, 1, 1, 1, 3)], () => now);
+        var clock = new StudyClock([new ClockUnit("a", 1, 2, 1, 1, 1, 1), new ClockUnit("b", 2, 2, 1, 1, 1, 3)], () => now);
         clock.Begin(0);
         Assert.Equal(new StudyEstimate(0, null), clock.Estimate(0)); // nothing done: no rate yet
         now = 10;

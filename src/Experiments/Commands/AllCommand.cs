@@ -5,7 +5,8 @@ using NativeConv.Experiments.Studies;
 namespace NativeConv.Experiments.Commands;
 
 /// <summary>
-/// `all [study options]`: eda for both datasets, then fmnist, kernel-study, cifar and filter-study in sequence, each in its
+/// `all [study options]`: eda for both datasets, then fmnist, kernel-study, cifar and filter-study, then the inductive-bias
+/// studies (shift-study and sample-efficiency on both datasets, permutation-study on Fashion-MNIST) in sequence, each in its
 /// own run folder, loading each dataset once. With --resume (no value) every study continues its newest run of all its models
 /// (runs made with --models are left alone) if it has one.
 /// </summary>
@@ -13,7 +14,7 @@ public static class AllCommand
 {
     public static Command Create(EngineEnvironment engine)
     {
-        var command = new Command("all", "Every study in sequence: eda (both datasets), fmnist, kernel-study, cifar, filter-study.");
+        var command = new Command("all", "Every study in sequence: eda (both datasets), fmnist, kernel-study, cifar, filter-study, shift-study, permutation-study, sample-efficiency.");
         var options = new StudyOptions(command, engine);
         command.SetAction(result => StudyCommand.Guarded(result, () =>
         {
@@ -32,8 +33,11 @@ public static class AllCommand
                 folders.Add(EdaCommand.Run(result, option, 8, settings.DataDir, settings.Out, Load(dataset)).Folder);
                 output.WriteLine();
             }
-            foreach (var study in StudyDefinition.All)
+            foreach (var defined in StudyDefinition.All)
             {
+                // The sample-efficiency study's sizes depend on --limit (sizes above the training images left are dropped).
+                var study = defined.Name.StartsWith(SampleEfficiencyStudy.StudyName, StringComparison.Ordinal)
+                    ? SampleEfficiencyStudy.Define(defined.Dataset, settings.Limit) : defined;
                 output.WriteLine($"==== {study.Name} ====");
                 // `all` runs every model of every study, so it continues only runs of the whole study, never a --models one.
                 string? folder = settings.Resume is null ? null

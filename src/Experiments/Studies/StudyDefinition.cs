@@ -11,6 +11,8 @@ public enum StudyKind
     KernelSize,
     /// <summary>A family of models of growing size, plus a baseline (filter counts).</summary>
     SizeSweep,
+    /// <summary>A study whose findings its <see cref="StudyDefinition.Extension"/> computes (shift, permutation, sample efficiency).</summary>
+    Extended,
 }
 
 /// <summary>One study the experiments program runs: its verb, dataset, models (baseline first) and what it compares.</summary>
@@ -37,8 +39,33 @@ public sealed record StudyDefinition(string Name, string Title, string Dataset, 
         ["cifar-dense", "cifar-small", "cifar-medium", "cifar-big", "cifar-extra-big"],
         "Does accuracy keep rising with the filter count, how much does each doubling of parameters buy, and does the generalisation gap grow?");
 
-    /// <summary>The training studies, in the order `all` runs them.</summary>
-    public static IReadOnlyList<StudyDefinition> All { get; } = [Fmnist, KernelStudy, Cifar, FilterStudy];
+    /// <summary>The training studies, in the order `all` runs them (the inductive-bias studies after the reproduced ones).</summary>
+    public static IReadOnlyList<StudyDefinition> All { get; } =
+    [
+        Fmnist, KernelStudy, Cifar, FilterStudy,
+        ShiftStudy.Define(DatasetCatalog.FashionMnistName), ShiftStudy.Define(DatasetCatalog.Cifar10Name),
+        PermutationStudy.Define(DatasetCatalog.FashionMnistName),
+        SampleEfficiencyStudy.Define(DatasetCatalog.FashionMnistName), SampleEfficiencyStudy.Define(DatasetCatalog.Cifar10Name),
+    ];
+
+    /// <summary>What the study adds to the standard loop (transformed data, extra measurements, its own findings); null: nothing.</summary>
+    public StudyExtension? Extension { get; init; }
+
+    /// <summary>The model-zoo name a unit trains: a study's model entry is a zoo name, optionally '+' and a variant ("fmnist-mlp+permuted").</summary>
+    public static string ZooModel(string unit)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        int plus = unit.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? unit : unit[..plus];
+    }
+
+    /// <summary>The variant of a unit (after '+'; "" for a plain model).</summary>
+    public static string UnitVariant(string unit)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        int plus = unit.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? "" : unit[(plus + 1)..];
+    }
 
     /// <summary>The study's baseline (its first model): the reference the findings compare the others with.</summary>
     public string Baseline => Models[0];
@@ -63,6 +90,9 @@ public sealed record StudyDefinition(string Name, string Title, string Dataset, 
                 foreach (string model in Models)
                     if (string.Equals(model, part, StringComparison.OrdinalIgnoreCase)) match = model;
                 if (match is not null) chosen.Add(match);
+                // A zoo model of a study with variants ("fmnist-mlp" of fmnist-mlp+n1000, ...) picks all of its units.
+                else if (Models.Any(m => m != ZooModel(m) && string.Equals(ZooModel(m), part, StringComparison.OrdinalIgnoreCase)))
+                    foreach (string model in Models.Where(m => string.Equals(ZooModel(m), part, StringComparison.OrdinalIgnoreCase))) chosen.Add(model);
                 else if (NativeConv.Layers.ModelZoo.Contains(part)) problems.Add($"'{part}' is not part of the {Name} study");
                 else problems.Add($"unknown model '{part}'");
             }

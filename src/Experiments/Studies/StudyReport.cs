@@ -8,7 +8,8 @@ public static class StudyReport
     public const string FindingsHeading = "Findings";
 
     public static void Write(string path, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates,
-        IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames)
+        IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames,
+        Action<MarkdownDocument>? studySections = null)
     {
         var document = new MarkdownDocument()
             .Heading(1, study.Title)
@@ -35,6 +36,8 @@ public static class StudyReport
             .Paragraph("Gap = train accuracy − validation accuracy of the kept (best-validation-loss) epoch. Time = training plus validation, all epochs.");
 
         document.Heading(2, FindingsHeading).Bullets(findings);
+        // The study's own measurements (shift curves, permutation table, sample-size curves), right after its findings.
+        studySections?.Invoke(document);
 
         document.Heading(2, "Plots");
         // The PNGs (every viewer shows them); the SVG of each plot lies beside it.
@@ -63,7 +66,7 @@ public static class StudyReport
     /// </summary>
     private static void WritePicturesAndDiagrams(MarkdownDocument document, string folder, IReadOnlyList<ModelAggregate> aggregates)
     {
-        var zooModels = aggregates.Select(a => a.Name).Where(NativeConv.Layers.ModelZoo.Contains).ToList();
+        var zooModels = aggregates.Select(a => StudyDefinition.ZooModel(a.Name)).Where(NativeConv.Layers.ModelZoo.Contains).Distinct().ToList();
         bool headed = false;
         foreach (var model in zooModels)
             foreach (var (caption, file) in ModelPictures.FileNames(model))

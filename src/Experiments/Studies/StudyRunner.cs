@@ -225,6 +225,9 @@ public sealed class StudyRunner
 
         var aggregates = byModel.Select(m => ModelAggregate.From(m.Model, m.Runs)).ToList();
         var findings = Findings.For(_study, aggregates);
+        // A study with an extension computes its own findings and report sections (and plots) from the units' results.
+        var sections = _study.Extension?.Report(folder.Path, _study, results, aggregates);
+        if (sections is not null) findings = [.. findings, .. sections.Findings];
         results.Extra["aggregates"] = aggregates;
         results.Extra["seeds"] = _settings.SeedList();
         if (folder.ReadConfigurationChanges() is { Count: > 0 } changes) results.Extra["configuration_changes"] = changes;
@@ -247,7 +250,7 @@ public sealed class StudyRunner
             results.Models.Where(m => m.Training is { History.Count: > 0 }).Select(m => (m.Name, m.Training!.History)).ToList(),
             e => e.ValidationLoss);
         classNames ??= results.Models.Select(m => m.ClassNames).FirstOrDefault(c => c is not null) ?? [];
-        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, classNames);
+        StudyReport.Write(Path.Combine(folder.Path, "report.md"), _study, results, aggregates, findings, plots, validationLossFile, classNames, sections?.Write);
 
         _output.WriteLine();
         ReportTables.PrintSummary(_console, results.Models, _study.Title);
@@ -278,6 +281,7 @@ public sealed class StudyRunner
         var study = StudyDefinition.All.FirstOrDefault(s => s.Name == name)
             ?? throw new StudyResumeException($"merge: {folder.SettingsPath} names study '{name}', which is none of {string.Join(", ", StudyDefinition.All.Select(s => s.Name))}.");
         var settings = StudySettings.FromSaved(saved, folder.SettingsPath) with { Out = System.IO.Path.GetDirectoryName(folder.Path)!, Engine = engine };
+        study = InductiveBias.AsRun(study, settings, saved); // a study whose models depend on --limit or --augment-shift
         var runner = new StudyRunner(study, settings, output, console) { MergeOnly = folder };
         runner._mergeModels = folder.SavedModels(study);
         return runner.Run();
@@ -289,13 +293,18 @@ public sealed class StudyRunner
     private ModelResult? TrainOne(string modelName, int seed, string label, StudySplits splits, StudyFolder folder, CancellationToken cancellation)
     {
         var options = _settings.TrainingFor(seed);
-        var model = ModelZoo.Create(modelName, seed);
+        // A study with variants trains units "zoo-model+variant" on the data (and augmentation) its extension gives them.
+        string zooModel = StudyDefinition.ZooModel(modelName);
+        var unit = new StudyUnit(modelName, seed, _settings) { Log = _output };
+        if (_study.Extension is { } extension) splits = extension.SplitsFor(unit, splits);
+        var model = ModelZoo.Create(zooModel, seed);
         using var trainer = new Trainer(model, options)
         {
             CheckpointPath = Path.Combine(folder.ModelFolder(modelName, seed), StudyFolder.CheckpointFileName),
             Progress = Progress,
+            Augmentation = _study.Extension?.AugmentationFor(unit, splits),
         };
-        _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(modelName)}");
+        _output.WriteLine($"{label}: {Reports.Markdown.Count(model.ParameterCount)} parameters — {ModelZoo.Description(zooModel)}");
         trainer.ResumeIfExists(trainer.CheckpointPath);
         if (_configurationChanges is [.., var change])
         {
@@ -311,28 +320,30 @@ public sealed class StudyRunner
         _output.WriteLine($"{label}: {training.StopReason switch { StopReason.EarlyStopping => "early stop", StopReason.Requested => "stopped", _ => "last epoch" }} after {training.History.Count} epoch(s), kept epoch {training.BestEpoch}; test accuracy {Reports.Markdown.Percent(test.Accuracy)}, loss {Reports.Markdown.Number(test.Loss)}");
         // The pictures of a CNN (filters at initialisation and trained, feature maps, confusion), from the run's first seed.
         if (seed == _settings.SeedList()[0])
-            ModelPictures.Write(folder.Path, modelName, ModelZoo.Create(modelName, seed), model, splits.Test);
-        var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(modelName));
+            ModelPictures.Write(folder.Path, modelName, ModelZoo.Create(zooModel, seed), model, splits.Test);
+        var result = ModelResult.From(label, model, training, test, splits.Train.ClassNames, ModelZoo.Description(zooModel));
         result.Extra["model"] = modelName;
         result.Extra["seed"] = seed;
+        _study.Extension?.AfterTraining(unit, trainer, splits, result);
         return result;
     }
 
     /// <summary>The study clock of the units this process will train (its shard's, not yet finished), with their costs.</summary>
     private (StudyClock Clock, Dictionary<(string, int), int> Index) PlanClock(IReadOnlyList<string> models, StudyFolder folder)
     {
-        var units = new List<StudyUnit>();
+        var units = new List<ClockUnit>();
         var index = new Dictionary<(string, int), int>();
         var seeds = _settings.SeedList();
         int unit = 0;
         for (int m = 0; m < models.Count; m++)
         {
-            double cost = StudyClock.CostOf(ModelZoo.Create(models[m], _settings.Seed), ModelZoo.BatchInputShape(models[m], 1));
+            string zoo = StudyDefinition.ZooModel(models[m]);
+            double cost = StudyClock.CostOf(ModelZoo.Create(zoo, _settings.Seed), ModelZoo.BatchInputShape(zoo, 1));
             for (int s = 0; s < seeds.Count; s++, unit++)
             {
                 if (!(_settings.Shard?.Owns(unit) ?? true) || folder.ReadResult(models[m], seeds[s]) is not null) continue;
                 index[(models[m], seeds[s])] = units.Count;
-                units.Add(new StudyUnit(models[m], m + 1, models.Count, seeds[s], s + 1, seeds.Count, cost));
+                units.Add(new ClockUnit(models[m], m + 1, models.Count, seeds[s], s + 1, seeds.Count, cost));
             }
         }
         return (new StudyClock(units), index);

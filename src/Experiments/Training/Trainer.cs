@@ -10,6 +10,9 @@ using NativeConv.Experiments.Data;
 
 namespace NativeConv.Experiments.Training;
 
+/// <summary>Changes a gathered training batch of <paramref name="count"/> images in place (see <see cref="Trainer.Augmentation"/>).</summary>
+public delegate void BatchAugmentation(Span<float> images, int count, int epoch, int step);
+
 /// <summary>
 /// Mini-batch training of a classifier with softmax cross-entropy and Adam, Keras fit() style:
 /// <list type="bullet">
@@ -62,6 +65,12 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The progress display (default: none). <see cref="TrainingProgress.ForConsole"/> for a bar or log lines.</summary>
     public TrainingProgress Progress { get; set; } = TrainingProgress.Silent;
+
+    /// <summary>
+    /// Applied in place to every training batch after it is gathered (never to validation or evaluation batches), e.g. random
+    /// shifts; null: none. It gets the epoch and step, so a seeded augmentation draws the same on a resume.
+    /// </summary>
+    public BatchAugmentation? Augmentation { get; set; }
 
     /// <summary>A copy of the current state (epochs done, early-stopping counter, history...).</summary>
     public TrainerState State => _state.Clone();
@@ -234,7 +243,7 @@ public sealed class Trainer : IDisposable
             int start = step * batch;
             int n = Math.Min(batch, train.Count - start);
             var (x, y) = Batch(n, train);
-            Gather(train, order, start, n, x, y);
+            Gather(train, order, start, n, x, y, epoch, step);
 
             var logits = _model.Forward(x);
             CheckLogits(logits, n, train.ClassCount);
@@ -374,7 +383,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Copies images order[start..start+n) (or start..start+n when order is null) and their labels into the batch tensors.</summary>
-    private void Gather(Dataset data, int[]? order, int start, int n, Tensor x, Tensor y)
+    private void Gather(Dataset data, int[]? order, int start, int n, Tensor x, Tensor y, int epoch = 0, int step = 0)
     {
         int sample = data.SampleSize;
         bool host = x.Storage is HostStorage;
@@ -386,6 +395,7 @@ public sealed class Trainer : IDisposable
             int index = order is null ? start + i : order[start + i];
             data.Images.AsSpan(index * sample, sample).CopyTo(images.Slice(i * sample, sample));
         }
+        if (order is not null) Augmentation?.Invoke(images[..(n * sample)], n, epoch, step);
         if (!host) x.CopyFrom(images);
 
         if (!host && _staging.Length < n) _staging = new float[n * sample];

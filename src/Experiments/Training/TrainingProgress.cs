@@ -306,7 +306,7 @@ public sealed class SpectreTrainingProgress : TrainingProgress
 /// <param name="SeedNumber">1-based position of the seed.</param>
 /// <param name="SeedCount">Seeds a model (--seeds).</param>
 /// <param name="Cost">Relative cost of training the unit (multiply-adds per image of the model; any positive measure).</param>
-public readonly record struct StudyUnit(string Model, int ModelNumber, int ModelCount, int Seed, int SeedNumber, int SeedCount, double Cost);
+public readonly record struct ClockUnit(string Model, int ModelNumber, int ModelCount, int Seed, int SeedNumber, int SeedCount, double Cost);
 
 /// <summary>How far a study is: the share of its work done (0…1) and the estimated time left (null: not yet known).</summary>
 public readonly record struct StudyEstimate(double Fraction, TimeSpan? Remaining);
@@ -319,7 +319,7 @@ public readonly record struct StudyEstimate(double Fraction, TimeSpan? Remaining
 /// </summary>
 public sealed class StudyClock
 {
-    private readonly IReadOnlyList<StudyUnit> _units;
+    private readonly IReadOnlyList<ClockUnit> _units;
     private readonly Func<double> _seconds;
     private readonly double _total;
     private double _finished;     // cost of the units ended, whole
@@ -330,7 +330,7 @@ public sealed class StudyClock
 
     /// <param name="units">The units this process will train, in order.</param>
     /// <param name="seconds">A clock in seconds (tests give their own); default: a monotonic stopwatch.</param>
-    public StudyClock(IReadOnlyList<StudyUnit> units, Func<double>? seconds = null)
+    public StudyClock(IReadOnlyList<ClockUnit> units, Func<double>? seconds = null)
     {
         _units = units;
         foreach (var unit in units)
@@ -340,7 +340,7 @@ public sealed class StudyClock
         _seconds = seconds ?? (() => Stopwatch.GetElapsedTime(origin).TotalSeconds);
     }
 
-    public IReadOnlyList<StudyUnit> Units => _units;
+    public IReadOnlyList<ClockUnit> Units => _units;
 
     /// <summary>
     /// A unit's relative cost: the multiply-adds of one image's forward pass (a layer's parameters times its output
@@ -360,7 +360,7 @@ public sealed class StudyClock
     }
 
     /// <summary>The unit being trained, or null between units.</summary>
-    public StudyUnit? Current => _current >= 0 ? _units[_current] : null;
+    public ClockUnit? Current => _current >= 0 ? _units[_current] : null;
 
     /// <summary>Unit <paramref name="index"/> (of <see cref="Units"/>) starts; the study's clock starts with the first one.</summary>
     public void Begin(int index)

@@ -80,6 +80,23 @@ public class InferenceSessionTests
         Assert.Equal(big, session.Run(large, 12));
     }
 
+    [Theory]
+    [InlineData("fmnist-mlp")]
+    [InlineData("fmnist-cnn")]
+    [InlineData("cifar-small")]
+    public void Matching_the_training_forward_gives_its_bits_at_every_batch_size(string name)
+    {
+        var model = ModelZoo.Create(name, seed: 9);
+        var session = InferenceSession.ForZooModel(model, new NativeConv.Tensors.Inference.InferenceOptions(MatchTrainingForward: true));
+        int sample = ModelZoo.InputShape(name).Size;
+        for (int batch = 1; batch <= 6; batch++)
+        {
+            var images = TestRandom.Uniform(batch * sample, 40 + batch, 0f, 1f);
+            Assert.True(TrainingForward(model, images, batch).AsSpan().SequenceEqual(session.Run(images, batch)), $"{name} batch {batch}");
+        }
+        Assert.DoesNotContain(session.Describe(1), line => line.Contains("gemv"));
+    }
+
     private static double MaxDifference(float[] a, float[] b) => a.Zip(b, (p, q) => (double)Math.Abs(p - q)).Max();
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using NativeConv.Layers;
+using NativeConv.Layers.Inference;
+using NativeConv.Tensors.Inference;
 using NativeConv.Layers.Init;
 using NativeConv.Layers.Optim;
 using NativeConv.Tensors;
@@ -299,6 +301,11 @@ public sealed class Trainer : IDisposable
         var tape = Tape.Current;
         try
         {
+            if (EvaluationSession(data) is { } session)
+            {
+                lossSum = EvaluateCompiled(session, data, confusion, ref correct);
+                return Finish();
+            }
             using (Tape.NoGrad())
             {
                 int batch = Options.EvaluationBatchSize;
@@ -326,10 +333,70 @@ public sealed class Trainer : IDisposable
         {
             if (wasTraining) _model.Train();
         }
-        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        return data.Count == 0
-            ? new EvaluationResult(double.NaN, double.NaN, 0, confusion, seconds)
-            : new EvaluationResult(lossSum / data.Count, (double)correct / data.Count, data.Count, confusion, seconds);
+        return Finish();
+
+        EvaluationResult Finish()
+        {
+            double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            return data.Count == 0
+                ? new EvaluationResult(double.NaN, double.NaN, 0, confusion, seconds)
+                : new EvaluationResult(lossSum / data.Count, (double)correct / data.Count, data.Count, confusion, seconds);
+        }
+    }
+
+    private InferenceSession? _evaluation;
+    private bool _evaluationUnavailable;
+
+    /// <summary>
+    /// The model compiled for evaluation — forwards through the inference path, computing exactly what the training forward
+    /// computes (<see cref="InferenceOptions.MatchTrainingForward"/>: the same bits, faster: fused pools, weights prepared
+    /// once per weight version) — or null where the backend has no compiler (the GPU) or the model a layer without an
+    /// inference form: then the tape forward under no-grad, as before.
+    /// </summary>
+    private InferenceSession? EvaluationSession(Dataset data)
+    {
+        if (_evaluationUnavailable) return null;
+        var sample = new Shape(data.Shape.C, data.Shape.H, data.Shape.W);
+        if (_evaluation is null || _evaluation.SampleShape != sample)
+        {
+            try { _evaluation = new InferenceSession(_model, sample, new InferenceOptions(MatchTrainingForward: true)); }
+            catch (ArgumentException) { return null; } // the tape forward below reports a model that does not fit the data
+        }
+        if (!_evaluation.IsCompiled) _evaluationUnavailable = true; // a GPU model, or a layer without an inference form
+        return _evaluation.IsCompiled && _evaluation.Outputs == data.ClassCount ? _evaluation : null;
+    }
+
+    /// <summary>The evaluation loop on the compiled model: logits on the host, the loss through the same op as before.</summary>
+    private double EvaluateCompiled(InferenceSession session, Dataset data, int[][] confusion, ref long correct)
+    {
+        int batch = Options.EvaluationBatchSize, classes = data.ClassCount, sample = data.SampleSize;
+        var logits = new float[Math.Min(batch, Math.Max(1, data.Count)) * classes];
+        var labels = new float[Math.Min(batch, Math.Max(1, data.Count))];
+        var backend = _model.Backend;
+        var tape = Tape.Current;
+        double lossSum = 0;
+        using (Tape.NoGrad())
+        {
+            for (int start = 0; start < data.Count; start += batch)
+            {
+                int n = Math.Min(batch, data.Count - start);
+                var batchLogits = logits.AsSpan(0, n * classes);
+                session.Run(data.Images.AsSpan(start * sample, n * sample), n, batchLogits);
+                for (int i = 0; i < n; i++) labels[i] = data.Labels[start + i];
+                using (var logitsTensor = Tensor.FromSpan(batchLogits, new Shape(n, classes), backend))
+                using (var labelsTensor = Tensor.FromSpan(labels.AsSpan(0, n), new Shape(n), backend))
+                    lossSum += (double)Op.SoftmaxCrossEntropy(logitsTensor, labelsTensor).Item() * n;
+                for (int i = 0; i < n; i++)
+                {
+                    int predicted = ArgMax(batchLogits.Slice(i * classes, classes));
+                    int actual = data.Labels[start + i];
+                    if (predicted == actual) correct++;
+                    if (predicted >= 0) confusion[actual][predicted]++;
+                }
+                tape.Reset();
+            }
+        }
+        return lossSum;
     }
 
     // ---------------------------------------------------------------- helpers

@@ -26,11 +26,14 @@ public sealed class InferenceSession
     private Tensor[] _compiledFor = [];
     private IBackend? _compiledOn;
     private Tensor? _fallbackInput;
+    private readonly InferenceOptions _options;
 
     /// <param name="model">The model; a <see cref="Sequential"/> of the engine's layers compiles, anything else falls back.</param>
     /// <param name="sampleShape">One input sample without the batch axis, e.g. (1, 28, 28).</param>
-    public InferenceSession(Module model, Shape sampleShape)
+    /// <param name="options">How to compile (null: the default — the fastest path, within rounding of the training forward).</param>
+    public InferenceSession(Module model, Shape sampleShape, InferenceOptions? options = null)
     {
+        _options = options ?? InferenceOptions.Default;
         ArgumentNullException.ThrowIfNull(model);
         if (sampleShape.Rank < 1 || sampleShape.Size < 1)
             throw new ArgumentException($"InferenceSession: the sample shape {sampleShape} must have at least one element.", nameof(sampleShape));
@@ -44,7 +47,8 @@ public sealed class InferenceSession
     }
 
     /// <summary>A session for a model of the study zoo (its input shape from <see cref="ModelZoo.InputShape"/>).</summary>
-    public static InferenceSession ForZooModel(Module model) => new(model, ModelZoo.InputShape(model.Name));
+    public static InferenceSession ForZooModel(Module model, InferenceOptions? options = null) =>
+        new(model, ModelZoo.InputShape(model.Name), options);
 
     public Module Model { get; }
 
@@ -108,7 +112,7 @@ public sealed class InferenceSession
         var layers = new List<InferenceLayer>();
         FallbackReason = Describe(Model, layers);
         if (FallbackReason is not null) return;
-        _program = _compiledOn.CompileInference(layers, SampleShape);
+        _program = _compiledOn.CompileInference(layers, SampleShape, _options);
         if (_program is null) FallbackReason = $"the {_compiledOn.Name} backend has no inference compiler";
         else if (_program.Outputs != Outputs)
             throw new InvalidOperationException($"InferenceSession: the compiled program gives {_program.Outputs} outputs, the model {Outputs}.");

@@ -24,7 +24,8 @@ public interface IBackend
     /// Compiles <paramref name="layers"/> for forward passes on samples of <paramref name="sampleShape"/>, or returns null
     /// when this backend has no inference compiler (the caller then runs the model's own forward under no-grad).
     /// </summary>
-    Inference.IInferenceProgram? CompileInference(IReadOnlyList<Inference.InferenceLayer> layers, Shape sampleShape) => null;
+    Inference.IInferenceProgram? CompileInference(IReadOnlyList<Inference.InferenceLayer> layers, Shape sampleShape,
+        Inference.InferenceOptions? options = null) => null;
 
     // ---------------------------------------------------------------- memory
 

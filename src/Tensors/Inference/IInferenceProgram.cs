@@ -1,5 +1,16 @@
 namespace NativeConv.Tensors.Inference;
 
+/// <summary>How a backend compiles a network for inference.</summary>
+/// <param name="MatchTrainingForward">
+/// Every layer computes exactly what the training path's forward computes (the same algorithms, hence the same bits at
+/// every batch size): no matrix-vector Dense at small batches. For evaluations whose numbers must not depend on which path
+/// ran them; the fused steps, prepared weights and reused buffers stay.
+/// </param>
+public sealed record InferenceOptions(bool MatchTrainingForward = false)
+{
+    public static InferenceOptions Default { get; } = new();
+}
+
 /// <summary>
 /// A network compiled by a backend for forward passes only: no tape, no gradients, no training-only work. It keeps what
 /// depends on the weights (transformed or packed copies) per weight version — a change to a weight tensor

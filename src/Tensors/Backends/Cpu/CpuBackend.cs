@@ -21,7 +21,8 @@ public sealed partial class CpuBackend : IBackend
 
     /// <summary>Compiles a network for forward passes on this engine (<see cref="Inference.CpuInferenceProgram"/>).</summary>
     public NativeConv.Tensors.Inference.IInferenceProgram CompileInference(IReadOnlyList<NativeConv.Tensors.Inference.InferenceLayer> layers,
-        Shape sampleShape) => new Inference.CpuInferenceProgram(layers, sampleShape);
+        Shape sampleShape, NativeConv.Tensors.Inference.InferenceOptions? options = null) =>
+        new Inference.CpuInferenceProgram(layers, sampleShape, options ?? NativeConv.Tensors.Inference.InferenceOptions.Default);
 
     public DeviceKind Kind => DeviceKind.Cpu;
 

@@ -1,4 +1,5 @@
 using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 using NativeConv.Tensors.Inference;
 
 namespace NativeConv.Tensors.Backends.Cpu.Inference;
@@ -35,8 +36,9 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
     public Shape SampleShape { get; }
     public int Outputs { get; }
 
-    public CpuInferenceProgram(IReadOnlyList<InferenceLayer> layers, Shape sampleShape)
+    public CpuInferenceProgram(IReadOnlyList<InferenceLayer> layers, Shape sampleShape, InferenceOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(layers);
         SampleShape = sampleShape;
         var algorithm = Conv2DAlgorithms.Current;
@@ -62,7 +64,7 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
                 case DenseInference dense:
                     if (dense.Weight.Backend is not CpuBackend || dense.Bias is { Backend: not CpuBackend })
                         throw new ArgumentException($"inference step '{layer.Name}': its weights live on {dense.Weight.Backend.Name}, not on the CPU.");
-                    steps.Add(new DenseStep(dense, shape));
+                    steps.Add(new DenseStep(dense, shape, gemvRows: options.MatchTrainingForward ? 0 : Gemv.MaxRows));
                     shape = steps[^1].Output;
                     break;
                 case MaxPoolInference maxPool:

@@ -20,9 +20,13 @@ internal sealed class DenseStep : InferenceStep
     private float[]? _packed;
     private long _packedVersion = -1;
 
-    public DenseStep(DenseInference layer, Shape input)
+    private readonly int _gemvRows;
+
+    /// <param name="gemvRows">Batches up to this size run as matrix-vector products (0: always the GEMM, as training).</param>
+    public DenseStep(DenseInference layer, Shape input, int gemvRows)
         : base(layer.Name, input, new Shape(layer.Weight.Shape[1]))
     {
+        _gemvRows = Math.Clamp(gemvRows, 0, Gemv.MaxRows);
         if (layer.Weight.Shape.Rank != 2 || input.Rank != 1 || input[0] != layer.Weight.Shape[0])
             throw new ArgumentException($"inference step '{layer.Name}': a Dense with weights {layer.Weight.Shape} (in, out) cannot take samples of {input}; put a Flatten before it and match its in-features.");
         if (layer.Bias is not null && (layer.Bias.Shape.Rank != 1 || layer.Bias.Shape[0] != layer.Weight.Shape[1]))
@@ -46,7 +50,7 @@ internal sealed class DenseStep : InferenceStep
     public override unsafe void Run(ReadOnlySpan<float> x, Span<float> y, int batch, object? plan)
     {
         var bias = _bias is null ? default : _bias.ReadOnlySpan;
-        if (batch <= Gemv.MaxRows)
+        if (batch <= _gemvRows)
         {
             Gemv.Run(x, batch, _in, _weight.ReadOnlySpan, _out, bias, y, _relu);
             return;
@@ -58,5 +62,5 @@ internal sealed class DenseStep : InferenceStep
     }
 
     public override string Describe(int batch, object? plan) =>
-        $"{Name}: dense {_in}→{_out}{(_relu ? " + relu" : "")}, {(batch <= Gemv.MaxRows ? "gemv" : "gemm")}";
+        $"{Name}: dense {_in}→{_out}{(_relu ? " + relu" : "")}, {(batch <= _gemvRows ? "gemv" : "gemm")}";
 }

@@ -1,8 +1,10 @@
+using NativeConv.Experiments.Training;
 using System.Globalization;
 using NativeConv.Experiments.Data;
 using NativeConv.Layers;
+using NativeConv.Layers.Inference;
 using NativeConv.Tensors;
-using NativeConv.Tensors.Autograd;
+using NativeConv.Tensors.Inference;
 using SkiaSharp;
 
 namespace NativeConv.Experiments.Reports;
@@ -15,33 +17,20 @@ public static class ConfusionMatrix
 {
     /// <summary>
     /// The predicted class of every image (arg-max of the logits, the first on ties; −1 when every logit is NaN), computed in
-    /// batches of <paramref name="batch"/> in eval mode without a tape; the model's training mode is restored afterwards.
+    /// batches of <paramref name="batch"/> through the model's inference path (dropout off; the model's mode is untouched).
     /// </summary>
     public static int[] Predict(Module model, Dataset data, int batch = 256)
     {
         var predictions = new int[data.Count];
-        bool wasTraining = model.IsTraining;
-        model.Eval();
-        var tape = Tape.Current;
         var (c, h, w) = data.Shape;
-        try
+        // The inference path, matched to the training forward: the same predictions the trainer's evaluation makes.
+        var session = new InferenceSession(model, new Shape(c, h, w), new InferenceOptions(MatchTrainingForward: true));
+        var logits = new float[Math.Min(batch, Math.Max(1, data.Count)) * session.Outputs];
+        for (int start = 0; start < data.Count; start += batch)
         {
-            for (int start = 0; start < data.Count; start += batch)
-            {
-                int n = Math.Min(batch, data.Count - start);
-                using var x = Tensor.FromSpan(data.Images.AsSpan(start * data.SampleSize, n * data.SampleSize), new Shape(n, c, h, w), model.Backend);
-                using (Tape.NoGrad())
-                {
-                    var logits = Pictures.ToHost(model.Forward(x));
-                    int classes = logits.Length / n;
-                    for (int i = 0; i < n; i++) predictions[start + i] = ArgMax(logits.AsSpan(i * classes, classes));
-                }
-                tape.Reset();
-            }
-        }
-        finally
-        {
-            if (wasTraining) model.Train();
+            int n = Math.Min(batch, data.Count - start), classes = session.Outputs;
+            session.Run(data.Images.AsSpan(start * data.SampleSize, n * data.SampleSize), n, logits.AsSpan(0, n * classes));
+            for (int i = 0; i < n; i++) predictions[start + i] = Trainer.ArgMax(logits.AsSpan(i * classes, classes));
         }
         return predictions;
     }
@@ -69,15 +58,6 @@ public static class ConfusionMatrix
             for (int p = 0; p < confusion[a].Length; p++)
                 if (a != p && confusion[a][p] > 0) cells.Add(new ConfusedPair(a, p, confusion[a][p]));
         return cells.OrderByDescending(x => x.Count).ThenBy(x => x.Actual).ThenBy(x => x.Predicted).Take(count).ToList();
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = -1;
-        float max = float.NegativeInfinity;
-        for (int i = 0; i < values.Length; i++)
-            if (values[i] > max || (best < 0 && values[i] == max)) { max = values[i]; best = i; }
-        return best;
     }
 }
 

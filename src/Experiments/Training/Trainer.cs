@@ -491,7 +491,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Index of the largest value (the first on ties, as numpy); −1 when every value is NaN.</summary>
-    private static int ArgMax(ReadOnlySpan<float> values)
+    internal static int ArgMax(ReadOnlySpan<float> values)
     {
         int best = -1;
         float max = float.NegativeInfinity;

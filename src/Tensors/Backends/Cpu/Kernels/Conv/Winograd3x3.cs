@@ -543,21 +543,11 @@ public static unsafe partial class Winograd3x3
         var biasVector = TVec.Broadcast(bias);
         for (int t = 0; t < tiles; t += n)
         {
-            // Rows first: s_a[j] = (Aᵀ m)[a][j]; then columns.
-            var m0 = TVec.Load(m + t); var m1 = TVec.Load(m + mPlane + t);
-            var m2 = TVec.Load(m + 2 * mPlane + t); var m3 = TVec.Load(m + 3 * mPlane + t);
-            var m4 = TVec.Load(m + 4 * mPlane + t); var m5 = TVec.Load(m + 5 * mPlane + t);
-            var m6 = TVec.Load(m + 6 * mPlane + t); var m7 = TVec.Load(m + 7 * mPlane + t);
-            var m8 = TVec.Load(m + 8 * mPlane + t); var m9 = TVec.Load(m + 9 * mPlane + t);
-            var m10 = TVec.Load(m + 10 * mPlane + t); var m11 = TVec.Load(m + 11 * mPlane + t);
-            var m12 = TVec.Load(m + 12 * mPlane + t); var m13 = TVec.Load(m + 13 * mPlane + t);
-            var m14 = TVec.Load(m + 14 * mPlane + t); var m15 = TVec.Load(m + 15 * mPlane + t);
-            var s00 = m0 + m4 + m8; var s01 = m1 + m5 + m9; var s02 = m2 + m6 + m10; var s03 = m3 + m7 + m11;
-            var s10 = m4 - m8 - m12; var s11 = m5 - m9 - m13; var s12 = m6 - m10 - m14; var s13 = m7 - m11 - m15;
-            TVec.Store(z + t, s00 + s01 + s02 + biasVector);
-            TVec.Store(z + zPlane + t, s01 - s02 - s03 + biasVector);
-            TVec.Store(z + 2 * zPlane + t, s10 + s11 + s12 + biasVector);
-            TVec.Store(z + 3 * zPlane + t, s11 - s12 - s13 + biasVector);
+            TileOutputs(m + t, mPlane, biasVector, out var y00, out var y01, out var y10, out var y11);
+            TVec.Store(z + t, y00);
+            TVec.Store(z + zPlane + t, y01);
+            TVec.Store(z + 2 * zPlane + t, y10);
+            TVec.Store(z + 3 * zPlane + t, y11);
         }
 
         for (int th = 0; th < tilesH; th++)
@@ -570,6 +560,30 @@ public static unsafe partial class Winograd3x3
                 TVec.Interleave(TVec.Load(left + k), TVec.Load(right + k), line + 2 * k);
             CopyOrAdd<TVec, TWrite>(line, dst + (long)oy * p.OW, p.OW);
         }
+    }
+
+    /// <summary>
+    /// The 2×2 outputs (+ bias) of the tiles at m[0 .. TVec.Count) from their 16 products (ξ planes mPlane apart):
+    /// Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 −1 −1] — rows first, s_a[j] = (Aᵀ m)[a][j], then columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileOutputs<TVec>(float* m, long mPlane, TVec bias, out TVec y00, out TVec y01, out TVec y10, out TVec y11)
+        where TVec : struct, IConvVector<TVec>
+    {
+        var m0 = TVec.Load(m); var m1 = TVec.Load(m + mPlane);
+        var m2 = TVec.Load(m + 2 * mPlane); var m3 = TVec.Load(m + 3 * mPlane);
+        var m4 = TVec.Load(m + 4 * mPlane); var m5 = TVec.Load(m + 5 * mPlane);
+        var m6 = TVec.Load(m + 6 * mPlane); var m7 = TVec.Load(m + 7 * mPlane);
+        var m8 = TVec.Load(m + 8 * mPlane); var m9 = TVec.Load(m + 9 * mPlane);
+        var m10 = TVec.Load(m + 10 * mPlane); var m11 = TVec.Load(m + 11 * mPlane);
+        var m12 = TVec.Load(m + 12 * mPlane); var m13 = TVec.Load(m + 13 * mPlane);
+        var m14 = TVec.Load(m + 14 * mPlane); var m15 = TVec.Load(m + 15 * mPlane);
+        var s00 = m0 + m4 + m8; var s01 = m1 + m5 + m9; var s02 = m2 + m6 + m10; var s03 = m3 + m7 + m11;
+        var s10 = m4 - m8 - m12; var s11 = m5 - m9 - m13; var s12 = m6 - m10 - m14; var s13 = m7 - m11 - m15;
+        y00 = s00 + s01 + s02 + bias;
+        y01 = s01 - s02 - s03 + bias;
+        y10 = s10 + s11 + s12 + bias;
+        y11 = s11 - s12 - s13 + bias;
     }
 
     /// <summary>
@@ -587,20 +601,9 @@ public static unsafe partial class Winograd3x3
         var biasVector = TVec.Broadcast(bias);
         for (int t = 0; t < tiles; t += n)
         {
-            var m0 = TVec.Load(m + t); var m1 = TVec.Load(m + mPlane + t);
-            var m2 = TVec.Load(m + 2 * mPlane + t); var m3 = TVec.Load(m + 3 * mPlane + t);
-            var m4 = TVec.Load(m + 4 * mPlane + t); var m5 = TVec.Load(m + 5 * mPlane + t);
-            var m6 = TVec.Load(m + 6 * mPlane + t); var m7 = TVec.Load(m + 7 * mPlane + t);
-            var m8 = TVec.Load(m + 8 * mPlane + t); var m9 = TVec.Load(m + 9 * mPlane + t);
-            var m10 = TVec.Load(m + 10 * mPlane + t); var m11 = TVec.Load(m + 11 * mPlane + t);
-            var m12 = TVec.Load(m + 12 * mPlane + t); var m13 = TVec.Load(m + 13 * mPlane + t);
-            var m14 = TVec.Load(m + 14 * mPlane + t); var m15 = TVec.Load(m + 15 * mPlane + t);
-            var s00 = m0 + m4 + m8; var s01 = m1 + m5 + m9; var s02 = m2 + m6 + m10; var s03 = m3 + m7 + m11;
-            var s10 = m4 - m8 - m12; var s11 = m5 - m9 - m13; var s12 = m6 - m10 - m14; var s13 = m7 - m11 - m15;
-            // The same four sums, in the same order, as the unpooled transform: bitwise its outputs, then their max.
-            var top = TVec.Max(s00 + s01 + s02 + biasVector, s01 - s02 - s03 + biasVector);
-            var bottom = TVec.Max(s10 + s11 + s12 + biasVector, s11 - s12 - s13 + biasVector);
-            TVec.Store(z + t, TVec.Max(top, bottom));
+            // The unpooled transform's four outputs, bitwise, then their max.
+            TileOutputs(m + t, mPlane, biasVector, out var y00, out var y01, out var y10, out var y11);
+            TVec.Store(z + t, TVec.Max(TVec.Max(y00, y01), TVec.Max(y10, y11)));
         }
         CopyOrAdd<TVec, OverwriteOutput>(z, dst, tiles);
     }

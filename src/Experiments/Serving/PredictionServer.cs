@@ -173,6 +173,10 @@ public sealed class PredictionServer : IAsyncDisposable
         }
         catch (PredictRequestException e)
         {
+            // Refused before its body was read to the end (bad top, content type, size, ...): the rest of the body is
+            // still on the connection, and Kestrel aborts the connection when a body over the limit cannot be drained,
+            // so the client is told not to reuse it.
+            context.Response.Headers.Connection = "close";
             return Error(e.StatusCode, e.Message);
         }
         catch (ServerBusyException e)

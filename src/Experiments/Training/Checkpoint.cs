@@ -27,11 +27,11 @@ public static class Checkpoint
     public const string FormatVersion = "2";
 
     /// <summary>The versions this program reads: 1 (no tensor digests) and 2.</summary>
-    private static readonly string[] ReadableVersions = ["1", "2"];
+    internal static readonly string[] ReadableVersions = ["1", "2"];
     public const string OptimizerPrefix = "optimizer/";
     public const string BestPrefix = "best/";
 
-    private static class Keys
+    internal static class Keys
     {
         public const string Format = "format";
         public const string Version = "format_version";
@@ -228,7 +228,7 @@ public static class Checkpoint
     /// Checks every tensor against the digests in the metadata (version 2 and later must have them; version 1 files have
     /// none). Throws before anything is copied, naming the first tensor whose bytes changed.
     /// </summary>
-    private static void VerifyDigests(SafeTensorsFile file, string path)
+    internal static void VerifyDigests(SafeTensorsFile file, string path)
     {
         if (!file.Metadata.TryGetValue(Keys.TensorDigests, out var json))
         {
@@ -260,7 +260,7 @@ public static class Checkpoint
         foreach (var p in model.Parameters()) file.Add(prefix + p.Name, Dims(p.Shape), p.Value.ToArray());
     }
 
-    private static void CopyParameters(SafeTensorsFile file, string path, IReadOnlyList<Parameter> parameters, string prefix)
+    internal static void CopyParameters(SafeTensorsFile file, string path, IReadOnlyList<Parameter> parameters, string prefix)
     {
         foreach (var p in parameters) Require(file, path, prefix + p.Name, p.Shape);
         foreach (var p in parameters)

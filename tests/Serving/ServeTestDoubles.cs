@@ -36,11 +36,11 @@ internal sealed class ServeTestClassifier : IImageClassifier
         if (!await _entered.WaitAsync(timeout)) throw new TimeoutException("no forward started");
     }
 
-    public void Decode(ReadOnlySpan<byte> encoded, Span<float> sample)
+    public void Decode(ReadOnlySpan<byte> encoded, string source, Span<float> sample)
     {
         using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(data) ?? throw new InvalidDataException("not a PNG, JPEG or BMP image the decoder can read");
-        using var bitmap = SKBitmap.Decode(codec) ?? throw new InvalidDataException("the image is damaged: the decoder could not read its pixels");
+        using var codec = SKCodec.Create(data) ?? throw new ImageDecodeException(source, "not a PNG, JPEG or BMP image the decoder can read");
+        using var bitmap = SKBitmap.Decode(codec) ?? throw new ImageDecodeException(source, "the image is damaged: the decoder could not read its pixels");
         for (int y = 0; y < Side; y++)
             for (int x = 0; x < Side; x++)
             {
@@ -84,7 +84,7 @@ internal sealed class ServeTestClassifier : IImageClassifier
     public float[] Expected(byte[] image)
     {
         var sample = new float[Info.InputLength];
-        Decode(image, sample);
+        Decode(image, "test", sample);
         var probabilities = new float[Info.ClassCount];
         Reference(sample, 1, probabilities);
         return probabilities;

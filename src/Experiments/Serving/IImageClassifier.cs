@@ -11,11 +11,12 @@ public interface IImageClassifier
     ServedModelInfo Info { get; }
 
     /// <summary>
-    /// Decodes an image file (PNG, JPEG or BMP bytes) into one input sample of <see cref="ServedModelInfo.InputLength"/>
-    /// floats (C, H, W), prepared as the model was trained. Throws <see cref="InvalidDataException"/> with a one-line
-    /// message when the bytes are not a readable image; any other exception is a server error.
+    /// Decodes an image file (PNG, JPEG or BMP bytes; <paramref name="source"/> names it in errors) into one input sample
+    /// of <see cref="ServedModelInfo.InputLength"/> floats (C, H, W), prepared as the model was trained. Throws
+    /// <see cref="ImageDecodeException"/> (one line) when the bytes are not a readable image; any other exception is a
+    /// server error.
     /// </summary>
-    void Decode(ReadOnlySpan<byte> encoded, Span<float> sample);
+    void Decode(ReadOnlySpan<byte> encoded, string source, Span<float> sample);
 
     /// <summary>
     /// One forward pass over <paramref name="count"/> samples (count × InputLength floats, NCHW): writes count × ClassCount

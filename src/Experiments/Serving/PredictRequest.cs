@@ -31,8 +31,14 @@ internal static class PredictRequest
         return top;
     }
 
-    /// <summary>The image bytes of the request: the raw body, or the form field `image`.</summary>
-    public static async Task<byte[]> ReadImageAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancellation)
+    /// <summary>The name an image sent as the raw body goes by in error messages.</summary>
+    public const string BodySource = "request body";
+
+    /// <summary>
+    /// The image bytes of the request — the raw body, or the form field `image` — and the name errors give it (the form's
+    /// file name, else <see cref="BodySource"/>).
+    /// </summary>
+    public static async Task<(byte[] Image, string Source)> ReadImageAsync(HttpRequest request, long maxBodyBytes, CancellationToken cancellation)
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) || mediaType.MediaType.Value is not { } type)
             throw new PredictRequestException(StatusCodes.Status415UnsupportedMediaType,
@@ -43,9 +49,9 @@ internal static class PredictRequest
             throw new PredictRequestException(StatusCodes.Status415UnsupportedMediaType, $"Content-Type must be {Accepted} (got '{type}')");
 
         var body = await ReadBodyAsync(request, maxBodyBytes, cancellation).ConfigureAwait(false);
-        var image = multipart ? await ReadFormFieldAsync(body, mediaType, cancellation).ConfigureAwait(false) : body;
-        if (image.Length == 0) throw new PredictRequestException(StatusCodes.Status400BadRequest, "the image is empty (0 bytes)");
-        return image;
+        var (image, source) = multipart ? await ReadFormFieldAsync(body, mediaType, cancellation).ConfigureAwait(false) : (body, BodySource);
+        if (image.Length == 0) throw new PredictRequestException(StatusCodes.Status400BadRequest, $"Image '{source}': the image is empty (0 bytes)");
+        return (image, source);
     }
 
     /// <summary>The whole body, refused with 413 as soon as it is known to exceed the limit (Content-Length, or counting).</summary>
@@ -81,7 +87,7 @@ internal static class PredictRequest
         $"the request body is larger than the limit of {limit.ToString(CultureInfo.InvariantCulture)} bytes" +
         (length is { } n ? $" (Content-Length {n.ToString(CultureInfo.InvariantCulture)})" : ""));
 
-    private static async Task<byte[]> ReadFormFieldAsync(byte[] body, MediaTypeHeaderValue mediaType, CancellationToken cancellation)
+    private static async Task<(byte[] Image, string Source)> ReadFormFieldAsync(byte[] body, MediaTypeHeaderValue mediaType, CancellationToken cancellation)
     {
         string boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).ToString();
         if (string.IsNullOrEmpty(boundary))
@@ -96,7 +102,8 @@ internal static class PredictRequest
                 if (!string.Equals(HeaderUtilities.RemoveQuotes(disposition.Name).ToString(), FormField, StringComparison.Ordinal)) continue;
                 using var image = new MemoryStream();
                 await section.Body.CopyToAsync(image, cancellation).ConfigureAwait(false);
-                return image.ToArray();
+                string fileName = HeaderUtilities.RemoveQuotes(disposition.FileName).ToString();
+                return (image.ToArray(), string.IsNullOrWhiteSpace(fileName) ? $"form field '{FormField}'" : SafeName(fileName));
             }
         }
         catch (IOException e)
@@ -108,6 +115,14 @@ internal static class PredictRequest
             throw new PredictRequestException(StatusCodes.Status400BadRequest, $"malformed multipart/form-data body: {e.Message}");
         }
         throw new PredictRequestException(StatusCodes.Status400BadRequest, $"multipart/form-data without a field '{FormField}' holding the image");
+    }
+
+    /// <summary>A client's file name fit for a one-line message: no directories, no control characters, at most 100 characters.</summary>
+    private static string SafeName(string fileName)
+    {
+        string name = Path.GetFileName(fileName.Replace('\\', '/'));
+        name = new string(name.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return name.Length <= 100 ? name : name[..100] + "…";
     }
 }
 

@@ -32,6 +32,7 @@ public sealed class PredictionServer : IAsyncDisposable
     private readonly ServeOptions _options;
     private readonly TextWriter? _log;
     private readonly byte[] _page;
+    private readonly SemaphoreSlim _decodeSlots = new(Environment.ProcessorCount);
     private int _disposed;
 
     private PredictionServer(WebApplication app, IImageClassifier classifier, ServeOptions options, TextWriter? log)
@@ -156,15 +157,21 @@ public sealed class PredictionServer : IAsyncDisposable
         try
         {
             int top = PredictRequest.ParseTop(context.Request.Query, info.ClassCount);
-            byte[] image = await PredictRequest.ReadImageAsync(context.Request, _options.MaxBodyBytes, timeout.Token).ConfigureAwait(false);
+            var (image, source) = await PredictRequest.ReadImageAsync(context.Request, _options.MaxBodyBytes, timeout.Token).ConfigureAwait(false);
             var sample = new float[info.InputLength];
+            // At most one decode per core at a time: decoding is CPU work, and each one holds the full-size image's pixels.
+            await _decodeSlots.WaitAsync(timeout.Token).ConfigureAwait(false);
             try
             {
-                _classifier.Decode(image, sample);
+                _classifier.Decode(image, source, sample);
             }
-            catch (InvalidDataException e)
+            catch (ImageDecodeException e)
             {
                 return Error(StatusCodes.Status400BadRequest, e.Message);
+            }
+            finally
+            {
+                _decodeSlots.Release();
             }
             float[] probabilities = await Batcher.ClassifyAsync(sample, timeout.Token).WaitAsync(timeout.Token).ConfigureAwait(false);
             var predictions = ServeJson.Rank(probabilities, info.ClassNames, top);

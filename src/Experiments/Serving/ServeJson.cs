@@ -28,6 +28,8 @@ public static class ServeJson
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Messages quote names ('request body'): keep them readable rather than \u0027 (the bodies are JSON, never HTML).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         // A model that produced NaN still gets an answer ("NaN"), not a serialiser exception.
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };

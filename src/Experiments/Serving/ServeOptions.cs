@@ -27,6 +27,12 @@ public sealed record ServeOptions
     /// <summary>Largest request body accepted (the image, or the whole multipart form); larger → 413.</summary>
     public long MaxBodyBytes { get; init; } = 4 << 20;
 
+    /// <summary>
+    /// Largest image decoded, in pixels (a few kilobytes of PNG can hold a huge flat image): larger → 400 before its
+    /// pixels are decoded. Below <see cref="ImageInput.MaxPixels"/>, the decoder's own ceiling.
+    /// </summary>
+    public long MaxImagePixels { get; init; } = 4096 * 4096;
+
     /// <summary>A request not answered within this time is cancelled (its slot dropped if its batch has not run) → 504.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -44,6 +50,8 @@ public sealed record ServeOptions
         if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(1))
             throw new ArgumentException($"--max-wait-ms must be 0..1000 (got {MaxWait.TotalMilliseconds}).");
         if (MaxBodyBytes < 1) throw new ArgumentException($"--max-body-bytes must be at least 1 (got {MaxBodyBytes}).");
+        if (MaxImagePixels < 1 || MaxImagePixels > ImageInput.MaxPixels)
+            throw new ArgumentException($"--max-image-pixels must be 1..{ImageInput.MaxPixels} (got {MaxImagePixels}).");
         if (RequestTimeout <= TimeSpan.Zero) throw new ArgumentException($"--timeout-ms must be positive (got {RequestTimeout.TotalMilliseconds}).");
         if (QueueCapacity < 1) throw new ArgumentException($"the queue capacity must be at least 1 (got {QueueCapacity}).");
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException($"the shutdown timeout must not be negative (got {ShutdownTimeout}).");

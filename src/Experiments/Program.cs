@@ -30,6 +30,8 @@ public static class Program
         root.Add(FilterStudyCommand.Create(engine));
         root.Add(AllCommand.Create(engine));
         root.Add(MergeCommand.Create(engine));
+        root.Add(ExportCommand.Create());
+        root.Add(PredictCommand.Create());
         root.Add(ServeCommand.Create(engine));
         return root;
     }

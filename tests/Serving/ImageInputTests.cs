@@ -164,6 +164,52 @@ public sealed class ImageInputTests : IClassFixture<FashionMnistFixture>, IClass
         Assert.Equal([200 / 255f, 1f, 100 / 255f, 1f, 50 / 255f, 1f], rgb);
     }
 
+    [Theory]
+    [InlineData(SKEncodedOrigin.TopLeft, 3, 2, "abcdef")]
+    [InlineData(SKEncodedOrigin.TopRight, 3, 2, "cbafed")]
+    [InlineData(SKEncodedOrigin.BottomRight, 3, 2, "fedcba")]
+    [InlineData(SKEncodedOrigin.BottomLeft, 3, 2, "defabc")]
+    [InlineData(SKEncodedOrigin.LeftTop, 2, 3, "adbecf")]
+    [InlineData(SKEncodedOrigin.RightTop, 2, 3, "daebfc")]     // shown rotated 90° clockwise
+    [InlineData(SKEncodedOrigin.RightBottom, 2, 3, "fcebda")]
+    [InlineData(SKEncodedOrigin.LeftBottom, 2, 3, "cfbead")]   // shown rotated 90° counter-clockwise
+    public void EveryExifOrientationIsTurnedUpright(SKEncodedOrigin origin, int width, int height, string expected)
+    {
+        // Stored 3 × 2: a b c / d e f (one byte per pixel tells them apart; the other three bytes ride along).
+        var stored = new byte[6 * 4];
+        for (int i = 0; i < 6; i++) { stored[4 * i] = (byte)('a' + i); stored[4 * i + 3] = 255; }
+        var (pixels, w, h) = ImageInput.Orient(stored, 3, 2, origin);
+        Assert.Equal((width, height), (w, h));
+        Assert.Equal(expected, new string(Enumerable.Range(0, 6).Select(i => (char)pixels[4 * i]).ToArray()));
+    }
+
+    [Fact]
+    public void AJpegPhotoStoredSidewaysWithAnExifOrientationIsDecodedUpright()
+    {
+        // A CIFAR image stored turned 90° counter-clockwise, tagged orientation 6 ("rotate 90° clockwise to show").
+        var upright = _cifar.Image(12).ToArray();
+        var stored = new float[upright.Length];
+        for (int c = 0; c < 3; c++)
+            for (int sy = 0; sy < 32; sy++)
+                for (int sx = 0; sx < 32; sx++) stored[c * 1024 + sy * 32 + sx] = upright[c * 1024 + sx * 32 + (31 - sy)];
+        var jpeg = TestImages.Encode(stored, 3, 32, 32, SKEncodedImageFormat.Jpeg, quality: 95);
+        // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112, SHORT) = 6, right after SOI.
+        byte[] exif =
+        [
+            0xFF, 0xE1, 0x00, 0x22, (byte)'E', (byte)'x', (byte)'i', (byte)'f', 0, 0,
+            (byte)'M', (byte)'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,
+            0x00, 0x01, 0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+        ];
+        byte[] tagged = [.. jpeg[..2], .. exif, .. jpeg[2..]];
+
+        var decoded = Decode(tagged, Cifar, out _);
+        var untagged = Decode(jpeg, Cifar, out _);
+        double MeanError(float[] pixels) => pixels.Zip(upright, (a, b) => Math.Abs(a - b)).Average();
+        Assert.True(MeanError(decoded) <= JpegMeanError, $"upright: mean error {MeanError(decoded):F4}");
+        Assert.True(MeanError(untagged) > 5 * JpegMeanError, $"the sideways image should differ: {MeanError(untagged):F4}");
+    }
+
     // ---------------------------------------------------------------- bad images
 
     private static string OneLineError(byte[] bytes, string name = "upload.png")

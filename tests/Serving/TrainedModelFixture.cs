@@ -8,8 +8,8 @@ using NativeConv.Tests.Data;
 namespace NativeConv.Tests.Serving;
 
 /// <summary>
-/// An fmnist-cnn trained for a few steps by the real <see cref="Trainer"/> on real Fashion-MNIST (640 images, one epoch,
-/// ten steps), its checkpoint written the way a study writes it (models/fmnist-cnn-seed1/checkpoint.safetensors), and the
+/// An fmnist-cnn trained for a few steps by the real <see cref="Trainer"/> on real Fashion-MNIST (3,200 images, one epoch,
+/// 50 steps), its checkpoint written the way a study writes it (models/fmnist-cnn-seed1/checkpoint.safetensors), and the
 /// test set. Trained once per test process and shared (the Trainer sets Engine.Threads: users run in the engine-settings
 /// collection).
 /// </summary>
@@ -29,7 +29,7 @@ internal sealed class TrainedFashionCnn
         var options = new TrainingOptions { Seed = 1, Threads = 2, Epochs = 1, BatchSize = 64, Patience = 0, LearningRate = 2e-3f, EvaluationBatchSize = 256 };
         Model = ModelZoo.Create("fmnist-cnn", seed: 1);
         using (var trainer = new Trainer(Model, options) { CheckpointPath = CheckpointPath })
-            trainer.Fit(train.Select(Enumerable.Range(0, 640).ToArray(), "train-640"), train.Select(Enumerable.Range(59_000, 128).ToArray(), "validation-128"));
+            trainer.Fit(train.Select(Enumerable.Range(0, 3200).ToArray(), "train-3200"), train.Select(Enumerable.Range(59_000, 128).ToArray(), "validation-128"));
         Model.Eval();
     }
 

@@ -43,15 +43,17 @@ public readonly record struct DecodedImage(string Format, int SourceWidth, int S
 /// <summary>
 /// Turns PNG, JPEG and BMP images into a model's input, the way the training data looks:
 /// <list type="number">
-/// <item>decoded with SkiaSharp into 8-bit RGBA (unpremultiplied); a transparent pixel is composited over white;</item>
+/// <item>decoded with SkiaSharp into 8-bit RGBA (unpremultiplied), turned upright by its EXIF orientation (JPEG photos);
+///   a transparent pixel is composited over white;</item>
 /// <item>for a 1-channel model, converted to grey: a pixel with R = G = B keeps that value exactly, others take the luma
 ///   0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as PIL's "L" mode);</item>
 /// <item>scaled to [0,1] as value / 255 — no standardisation, exactly as <c>Dataset.ToUnitFloats</c> does for training;</item>
 /// <item>resized to the model's H × W with an <b>area filter</b> computed here: each output pixel is the average of the
 ///   source pixels it covers, weighted by the overlapping area (OpenCV's INTER_AREA for downscaling; for upscaling it is
 ///   nearest-neighbour with area-weighted blends at the seams). The aspect ratio is not kept (the image is stretched).
-///   Same size is the identity, so a 28×28 or 32×32 image gives back its pixels exactly. Chosen over SkiaSharp's
-///   SKSamplingOptions (mipmap + linear, "high quality"), which approximates an area average and blurs at equal size;</item>
+///   Same size is the identity, so a 28×28 or 32×32 image gives back its pixels exactly. Computed here rather than
+///   with SkiaSharp's SKSamplingOptions (mipmaps blended linearly, its "high quality"), which only approximates an area
+///   average and whose exact weights depend on the Skia version;</item>
 /// <item>Fashion-MNIST (when <see cref="ImageInputOptions.InvertDarkOnLight"/>): the dataset shows light garments on a black
 ///   background. An image whose border — the outermost ring of pixels of the resized grey image — has a mean above 0.5
 ///   is taken as dark-on-light (a photo on white paper, a drawing) and inverted, v → 1 − v;</item>
@@ -128,6 +130,8 @@ public static class ImageInput
                 : $"the {format} data cannot be decoded (SkiaSharp: {result}).");
 
         ReadOnlySpan<byte> rgba = bitmap.GetPixelSpan();
+        if (codec.EncodedOrigin != SKEncodedOrigin.TopLeft)
+            (rgba, width, height) = Orient(rgba, width, height, codec.EncodedOrigin);
         int planeSize = width * height;
         var planes = new float[options.Channels * planeSize];
         ToUnitPlanes(rgba, options.Channels, planes);
@@ -142,6 +146,37 @@ public static class ImageInput
         if (inverted)
             for (int i = 0; i < destination.Length; i++) destination[i] = 1f - destination[i];
         return new DecodedImage(format, width, height, inverted);
+    }
+
+    /// <summary>
+    /// The pixels as they are meant to be seen: a camera's EXIF orientation (a phone photo is stored sideways with a tag
+    /// saying so) applied to the stored RGBA pixels. Returns the upright pixels and their width and height.
+    /// </summary>
+    internal static (byte[] Pixels, int Width, int Height) Orient(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin origin)
+    {
+        ReadOnlySpan<uint> stored = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(rgba);
+        bool swaps = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int uprightWidth = swaps ? height : width, uprightHeight = swaps ? width : height;
+        var upright = new byte[rgba.Length];
+        var pixels = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(upright.AsSpan());
+        for (int y = 0; y < uprightHeight; y++)
+            for (int x = 0; x < uprightWidth; x++)
+            {
+                // The stored pixel shown at upright (x, y).
+                var (sx, sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (width - 1 - x, y),                  // mirrored left-right
+                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),  // rotated 180°
+                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),               // mirrored top-bottom
+                    SKEncodedOrigin.LeftTop => (y, x),                               // transposed
+                    SKEncodedOrigin.RightTop => (y, height - 1 - x),                 // stored 90° counter-clockwise
+                    SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),  // transversed
+                    SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                // stored 90° clockwise
+                    _ => (x, y),
+                };
+                pixels[y * uprightWidth + x] = stored[sy * width + sx];
+            }
+        return (upright, uprightWidth, uprightHeight);
     }
 
     /// <summary>RGBA bytes → [0,1] planes: grey (1 channel) or R, G, B (3 channels); alpha composited over white.</summary>

@@ -36,6 +36,7 @@ public static class Program
         root.Add(SummaryCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(PredictCommand.Create());
+        root.Add(ServeCommand.Create(engine));
         return root;
     }
 

@@ -233,6 +233,21 @@ public static unsafe class Conv2DForwardKernel
         {
             ref readonly var g = ref G;
             int pixels = g.OutputPixels, wide = count * pixels, plane = OutputPlane;
+            if (TPool.Enabled && count == 1)
+            {
+                // One image: its raw planes [oc0, oc1) lie one after another, so one pooling call covers them all (a call
+                // per 28×28 plane cost more in set-up than in pooling), then bias (and ReLU) on each pooled plane.
+                int planes = oc1 - oc0;
+                var pooled = new Span<float>(Y + ((long)first * g.OC + oc0) * plane, planes * plane);
+                MaxPoolKernel.Forward(new ReadOnlySpan<float>(result + (long)oc0 * pixels, planes * pixels), pooled,
+                    Pool with { C = planes });
+                for (int oc = oc0; oc < oc1; oc++)
+                {
+                    var dst = pooled.Slice((oc - oc0) * plane, plane);
+                    Epilogue(dst, oc, dst);
+                }
+                return;
+            }
             for (int b = 0; b < count; b++)
             for (int oc = oc0; oc < oc1; oc++)
             {

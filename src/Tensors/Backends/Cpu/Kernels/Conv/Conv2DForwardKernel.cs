@@ -76,10 +76,11 @@ public static unsafe class Conv2DForwardKernel
             return;
         }
         var poolPlane = pool ?? default;
-        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, default, bias, y, plan, poolPlane, packed);
-        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, default, bias, y, plan, poolPlane, packed);
-        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, default, bias, y, plan, poolPlane, packed);
-        else RunIm2Col<NoRelu, NoPool>(x, default, bias, y, plan, poolPlane, packed);
+        var w = weights.Weights;
+        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packed);
+        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane, packed);
+        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packed);
+        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane, packed);
     }
 
     private static void CheckSpans(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
@@ -126,9 +127,15 @@ public static unsafe class Conv2DForwardKernel
         /// <summary>W packed as the GEMM's A once per weight version (inference), or null: the GEMM packs W itself.</summary>
         public Sgemm.PackedMatrix? PackedWeights;
 
-        // Y (OC, n) = W · col (patch, n), with W packed per call or once for many.
+        // Y (OC, n) = W · col (patch, n): a short patch unpacked (SmallPatchGemm), else the GEMM with W packed per call or
+        // once for many.
         private readonly void Multiply(ReadOnlySpan<float> col, int n, Span<float> result)
         {
+            if (G.PatchSize <= SmallPatchGemm.MaxPatch && W != null)
+            {
+                fixed (float* pc = col, pr = result) SmallPatchGemm.Run(W, G.OC, G.PatchSize, pc, n, n, pr, n);
+                return;
+            }
             if (PackedWeights is { } packed)
                 Sgemm.RunPrepackedA(packed, n, col, n, null, result, n, ParallelFor.ThreadCount);
             else

@@ -12,6 +12,8 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 public sealed class ConvInferenceWeights
 {
     internal Sgemm.PackedMatrix? Im2Col { get; private set; }
+    /// <summary>The kernels as given (OC, C·KH·KW): what a short patch's unpacked product reads.</summary>
+    internal float[] Weights { get; private set; } = [];
     internal float[]? Winograd { get; private set; }
     internal Sgemm.PackedMatrix[]? WinogradPanels { get; private set; }
 
@@ -26,6 +28,8 @@ public sealed class ConvInferenceWeights
             throw new ArgumentException($"ConvInferenceWeights: weights {w.Length} too small for {g}.");
         var prepared = reuse ?? new ConvInferenceWeights();
         prepared.Im2Col = Sgemm.PackA(w, g.OC, g.PatchSize, g.PatchSize, prepared.Im2Col);
+        if (prepared.Weights.Length != g.OC * g.PatchSize) prepared.Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);
+        w[..(g.OC * g.PatchSize)].CopyTo(prepared.Weights);
         if (winograd)
         {
             int plane = g.OC * g.C;

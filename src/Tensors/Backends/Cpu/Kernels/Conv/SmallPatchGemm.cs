@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+
+namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
+
+/// <summary>
+/// y (oc, n) = w (oc, k) · col (k, n) for the short patches of first layers (k = C·KH·KW ≤ <see cref="MaxPatch"/>: 9 for
+/// a 3×3 kernel on one channel, 27 on three). The packed GEMM is made for long k: with k = 9 its packing and the set-up
+/// of each register tile outweigh nine multiply-adds (fmnist-cnn's first layer ran at 10–14 GFLOP/s). Here nothing is
+/// packed: four output rows at a time, each column vector of col is loaded once per k and meets the four weights as
+/// broadcasts, accumulated in k order from zero like the GEMM's tile. Written once over <see cref="IConvVector{TSelf}"/>;
+/// parallel over blocks of columns when it is big enough and not already inside a parallel loop.
+/// </summary>
+internal static unsafe class SmallPatchGemm
+{
+    /// <summary>Longest patch (k) this kernel takes; longer ones go to the packed GEMM.</summary>
+    public const int MaxPatch = 32;
+
+    // Below this many multiply-adds a call runs on the calling thread.
+    private const long SerialMultiplyAdds = 1L << 19;
+
+    /// <summary>w (oc, k) row-major, col (k, n) with row stride ldc → y (oc, n) with row stride ldy, overwritten.</summary>
+    public static void Run(float* w, int oc, int k, float* col, int ldc, int n, float* y, int ldy,
+        ConvVectorWidth width = ConvVectorWidth.Auto)
+    {
+        if (k < 1 || k > MaxPatch || oc < 1 || n < 0 || ldc < n || ldy < n)
+            throw new ArgumentException($"SmallPatchGemm: k {k} (≤ {MaxPatch}), oc {oc}, n {n}, ldc {ldc}, ldy {ldy} do not fit.");
+        width = ConvVectors.Resolve(width, "SmallPatchGemm");
+        var body = new Body { W = w, Oc = oc, K = k, Col = col, Ldc = ldc, N = n, Y = y, Ldy = ldy, Width = width };
+        int threads = ParallelFor.ThreadCount;
+        if (ParallelFor.InsideParallel || threads == 1 || (long)oc * k * n < SerialMultiplyAdds)
+        {
+            body.Chunk = n;
+            body.Execute(0, 0);
+            return;
+        }
+        // Column blocks of whole 64-float runs, a few per thread.
+        int chunks = 4 * threads;
+        body.Chunk = Math.Max(64, (n + chunks - 1) / chunks + 63 & ~63);
+        ParallelFor.For((n + body.Chunk - 1) / body.Chunk, ref body);
+    }
+
+    private struct Body : IParallelBody
+    {
+        public float* W, Col, Y;
+        public int Oc, K, Ldc, N, Ldy, Chunk;
+        public ConvVectorWidth Width;
+
+        public readonly void Execute(int index, int worker)
+        {
+            int j0 = index * Chunk, j1 = Math.Min(N, j0 + Chunk);
+            switch (Width)
+            {
+                case ConvVectorWidth.Vector512: Columns<Vec512>(j0, j1); break;
+                case ConvVectorWidth.Vector256: Columns<Vec256>(j0, j1); break;
+                case ConvVectorWidth.Vector128: Columns<Vec128>(j0, j1); break;
+                default: Columns<VecScalar>(j0, j1); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void Columns<TVec>(int j0, int j1) where TVec : struct, IConvVector<TVec>
+        {
+            int j = Steps<TVec>(j0, j1);
+            if (TVec.Count > 4) j = Steps<Vec128>(j, j1);
+            if (TVec.Count > 1) Steps<VecScalar>(j, j1);
+        }
+
+        // Columns [j, j1) in steps of TVec; returns where it stopped.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly int Steps<TVec>(int j, int j1) where TVec : struct, IConvVector<TVec>
+        {
+            int v = TVec.Count;
+            for (; j + v <= j1; j += v)
+            {
+                int o = 0;
+                for (; o + 4 <= Oc; o += 4)
+                {
+                    float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+                    TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0;
+                    float* c = Col + j;
+                    for (int kk = 0; kk < K; kk++, c += Ldc)
+                    {
+                        var x = TVec.Load(c);
+                        a0 = TVec.MultiplyAdd(TVec.Broadcast(w0[kk]), x, a0);
+                        a1 = TVec.MultiplyAdd(TVec.Broadcast(w1[kk]), x, a1);
+                        a2 = TVec.MultiplyAdd(TVec.Broadcast(w2[kk]), x, a2);
+                        a3 = TVec.MultiplyAdd(TVec.Broadcast(w3[kk]), x, a3);
+                    }
+                    float* out0 = Y + (long)o * Ldy + j;
+                    TVec.Store(out0, a0);
+                    TVec.Store(out0 + Ldy, a1);
+                    TVec.Store(out0 + 2L * Ldy, a2);
+                    TVec.Store(out0 + 3L * Ldy, a3);
+                }
+                for (; o < Oc; o++)
+                {
+                    float* wo = W + o * K;
+                    var a = TVec.Broadcast(0f);
+                    float* c = Col + j;
+                    for (int kk = 0; kk < K; kk++, c += Ldc) a = TVec.MultiplyAdd(TVec.Broadcast(wo[kk]), TVec.Load(c), a);
+                    TVec.Store(Y + (long)o * Ldy + j, a);
+                }
+            }
+            return j;
+        }
+    }
+}

@@ -84,7 +84,7 @@ internal sealed class ConvStep : InferenceStep
         };
         int perGroup = p.Forward == ConvMethod.Winograd ? p.ForwardWinogradImages : p.Im2ColImagesPerGroup;
         int groups = (batch + perGroup - 1) / perGroup;
-        string split = ConvPlan.SplitsGroups(groups, p.Threads, ConvPlan.DirectFlops(p.Geometry, perGroup)) ? ", split within images"
+        string split = ConvPlan.SplitsGroups(groups, p.Threads, ConvPlan.DirectFlops(p.Geometry, perGroup), p.Forward == ConvMethod.Winograd) ? ", split within images"
             : groups < p.Threads ? ", one thread per group" : "";
         string fused = (_relu ? " + relu" : "") + (_pool is { } pg ? $" + maxpool {pg.KH}×{pg.KW}/{pg.StrideH}" : "");
         return $"{Name}: conv {_single.C}→{_single.OC} {_single.KH}×{_single.KW} @{_single.H}×{_single.W}{fused}, {method}{split}";

@@ -105,7 +105,7 @@ public static unsafe class Conv2DForwardKernel
             // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
             // its GEMM, its epilogue by output channel — so a single image still uses every core; a small group runs here.
             if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount,
-                    ConvPlan.DirectFlops(plan.Geometry, plan.Im2ColImagesPerGroup)))
+                    ConvPlan.DirectFlops(plan.Geometry, plan.Im2ColImagesPerGroup), winograd: false))
                 ParallelFor.For(groups, ref body);
             else for (int group = 0; group < groups; group++) body.SplitGroup(group);
         }

@@ -188,10 +188,14 @@ public sealed class ConvPlan
     /// channel, GEMMs, epilogue by output channel) instead of running it on the calling thread: only when the group is
     /// big enough (<see cref="SplitMinFlops"/> multiply-adds ×2) to pay for three parallel loops.
     /// </summary>
-    internal static bool SplitsGroups(int groups, int threads, double flopsPerGroup) =>
-        groups < threads && threads > 1 && flopsPerGroup >= SplitMinFlops;
+    internal static bool SplitsGroups(int groups, int threads, double flopsPerGroup, bool winograd) =>
+        groups < threads && threads > 1 && flopsPerGroup >= (winograd ? SplitMinFlops : Gemm.GemmDriver.SerialFlops);
 
-    /// <summary>Direct-convolution flops of a group below which it runs on one thread (fmnist-cnn's layers at batch 1).</summary>
+    /// <summary>
+    /// Direct-convolution flops of a Winograd group below which it runs on one thread (fmnist-cnn's layers at batch 1). An
+    /// im2col group is split only from the GEMM's own serial limit: below it the GEMM runs on one thread anyway, and
+    /// sharing only the im2col and the epilogue costs more than it saves.
+    /// </summary>
     internal const double SplitMinFlops = 1e6;
 
     /// <summary>Direct-convolution flops of <paramref name="images"/> images: 2·OC·C·KH·KW·OH·OW each.</summary>

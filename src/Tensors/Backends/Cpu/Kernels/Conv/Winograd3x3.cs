@@ -136,7 +136,7 @@ public static unsafe partial class Winograd3x3
         int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
         ref readonly var p = ref body.P;
         double flopsPerGroup = 2.0 * p.OC * p.C * 9 * p.OH * p.OW * body.ImagesPerGroup;
-        if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount, flopsPerGroup))
+        if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount, flopsPerGroup, winograd: true))
         {
             ParallelFor.For(groups, ref body);
             return;

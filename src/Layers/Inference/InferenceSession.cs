@@ -110,7 +110,7 @@ public sealed class InferenceSession
         _compiledOn = Model.Backend;
         _program = null;
         var layers = new List<InferenceLayer>();
-        FallbackReason = Describe(Model, layers);
+        FallbackReason = DescribeLayers(Model, layers);
         if (FallbackReason is not null) return;
         _program = _compiledOn.CompileInference(layers, SampleShape, _options);
         if (_program is null) FallbackReason = $"the {_compiledOn.Name} backend has no inference compiler";
@@ -131,7 +131,7 @@ public sealed class InferenceSession
     /// Appends the inference form of <paramref name="module"/> to <paramref name="layers"/>: a Conv2D takes the ReLU and the
     /// max-pool that follow it, a Dense its ReLU; Dropout is the identity. Returns why it cannot, or null.
     /// </summary>
-    private static string? Describe(Module module, List<InferenceLayer> layers)
+    private static string? DescribeLayers(Module module, List<InferenceLayer> layers)
     {
         if (module is not Sequential sequential)
             return $"'{module.Name}' is a {module.GetType().Name}, not a Sequential of the engine's layers";
@@ -170,7 +170,7 @@ public sealed class InferenceSession
                     break; // the identity in inference
                 case Sequential:
                 {
-                    string? reason = Describe(layer, layers);
+                    string? reason = DescribeLayers(layer, layers);
                     if (reason is not null) return reason;
                     break;
                 }

@@ -23,7 +23,7 @@ internal sealed class ConvStep : InferenceStep
     private long _preparedVersion = -1;
 
     private ConvStep(string name, Shape input, Shape output, Tensor weight, Tensor? bias, in ConvGeometry single, bool relu,
-        PoolGeometry? pool, Conv2DAlgorithm algorithm)
+        PoolGeometry? pool, Conv2DAlgorithm algorithm, bool winograd)
         : base(name, input, output)
     {
         _weight = weight;
@@ -32,7 +32,7 @@ internal sealed class ConvStep : InferenceStep
         _relu = relu;
         _pool = pool;
         _algorithm = algorithm;
-        _winograd = Conv2DAlgorithms.UseWinograd(single, algorithm, inputGradient: false);
+        _winograd = winograd;
     }
 
     /// <summary>
@@ -43,6 +43,8 @@ internal sealed class ConvStep : InferenceStep
     {
         var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
             layer.Padding, $"inference step '{layer.Name}'");
+        // The forward's method does not depend on the batch size: every plan of this layer runs the same one.
+        bool winograd = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
         PoolGeometry? pool = null;
         fusedPool = false;
         if (layer.Pool is { } p)
@@ -50,14 +52,14 @@ internal sealed class ConvStep : InferenceStep
             var plane = PoolGeometry.Create(new Shape(1, 1, g.OH, g.OW), p.Size, p.Size, p.Stride, p.Stride, $"inference step '{layer.Name}'");
             // Winograd pools inside its output transform, where a 2×2 output tile is one window; im2col pools any window.
             bool tileAligned = p.Size == 2 && p.Stride == 2 && (g.OH & 1) == 0 && (g.OW & 1) == 0;
-            if (tileAligned || !Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false))
+            if (tileAligned || !winograd)
             {
                 pool = plane;
                 fusedPool = true;
             }
         }
         var output = pool is { } pg ? new Shape(g.OC, pg.OH, pg.OW) : new Shape(g.OC, g.OH, g.OW);
-        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm);
+        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm, winograd);
     }
 
     public override void Refresh()
@@ -75,18 +77,7 @@ internal sealed class ConvStep : InferenceStep
 
     public override string Describe(int batch, object? plan)
     {
-        var p = (ConvPlan)plan!;
-        string method = p.Forward switch
-        {
-            ConvMethod.Winograd => $"winograd ×{p.ForwardWinogradImages}",
-            ConvMethod.Pointwise => "1×1 gemm",
-            _ => $"im2col ×{p.Im2ColImagesPerGroup}",
-        };
-        int perGroup = p.Forward == ConvMethod.Winograd ? p.ForwardWinogradImages : p.Im2ColImagesPerGroup;
-        int groups = (batch + perGroup - 1) / perGroup;
-        string split = ConvPlan.SplitsGroups(groups, p.Threads, ConvPlan.DirectFlops(p.Geometry, perGroup), p.Forward == ConvMethod.Winograd) ? ", split within images"
-            : groups < p.Threads ? ", one thread per group" : "";
         string fused = (_relu ? " + relu" : "") + (_pool is { } pg ? $" + maxpool {pg.KH}×{pg.KW}/{pg.StrideH}" : "");
-        return $"{Name}: conv {_single.C}→{_single.OC} {_single.KH}×{_single.KW} @{_single.H}×{_single.W}{fused}, {method}{split}";
+        return $"{Name}: conv {_single.C}→{_single.OC} {_single.KH}×{_single.KW} @{_single.H}×{_single.W}{fused}, {((ConvPlan)plan!).DescribeForward()}";
     }
 }

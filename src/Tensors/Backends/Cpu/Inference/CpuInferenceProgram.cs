@@ -50,8 +50,7 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
             {
                 case ConvInference conv:
                     Require(shape.Rank == 3, layer, shape, "(C, H, W) images");
-                    if (conv.Weight.Backend is not CpuBackend || conv.Bias is { Backend: not CpuBackend })
-                        throw new ArgumentException($"inference step '{layer.Name}': its weights live on {conv.Weight.Backend.Name}, not on the CPU.");
+                    RequireCpu(layer, conv.Weight, conv.Bias);
                     var step = ConvStep.Create(conv, shape, algorithm, out bool fusedPool);
                     steps.Add(step);
                     shape = step.Output;
@@ -62,8 +61,7 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
                     }
                     break;
                 case DenseInference dense:
-                    if (dense.Weight.Backend is not CpuBackend || dense.Bias is { Backend: not CpuBackend })
-                        throw new ArgumentException($"inference step '{layer.Name}': its weights live on {dense.Weight.Backend.Name}, not on the CPU.");
+                    RequireCpu(layer, dense.Weight, dense.Bias);
                     steps.Add(new DenseStep(dense, shape, gemvRows: options.MatchTrainingForward ? 0 : Gemv.MaxRows));
                     shape = steps[^1].Output;
                     break;
@@ -101,6 +99,12 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
     {
         if (!condition)
             throw new ArgumentException($"inference step '{layer.Name}' ({layer.GetType().Name}) expects {expected}; the layers before it give samples of {shape}.");
+    }
+
+    private static void RequireCpu(InferenceLayer layer, Tensor weight, Tensor? bias)
+    {
+        if (weight.Backend is not CpuBackend || bias is { Backend: not CpuBackend })
+            throw new ArgumentException($"inference step '{layer.Name}': its weights live on {weight.Backend.Name}, not on the CPU.");
     }
 
     public void Run(ReadOnlySpan<float> input, int batch, Span<float> output)

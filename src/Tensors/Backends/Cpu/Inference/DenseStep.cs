@@ -38,7 +38,9 @@ internal sealed class DenseStep : InferenceStep
         _out = layer.Weight.Shape[1];
     }
 
-    public override void Refresh()
+    // Packed on the first GEMM call after a weight change, not in Refresh: a session that only ever sees batches of up to
+    // Gemv.MaxRows (predict, a lone client of serve) never needs the packed copy.
+    private void EnsurePacked()
     {
         long version = _weight.Version; // read before the values: a racing write shows as a newer version next call
         if (_packed is not null && version == _packedVersion) return;
@@ -55,6 +57,7 @@ internal sealed class DenseStep : InferenceStep
             Gemv.Run(x, batch, _in, _weight.ReadOnlySpan, _out, bias, y, _relu);
             return;
         }
+        EnsurePacked();
         fixed (float* packed = _packed)
             Sgemm.RunPrepackedB(batch, _out, _in, 1f, x, _in, packed, _packed!.Length, 0f, y, _out, ParallelFor.ThreadCount);
         if (!bias.IsEmpty) Bias.Forward(y, bias, y, batch, _out, 1);

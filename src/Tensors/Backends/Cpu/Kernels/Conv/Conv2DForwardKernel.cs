@@ -47,8 +47,7 @@ public static unsafe class Conv2DForwardKernel
 
     /// <summary>
     /// The forward of an inference step: as <see cref="Run(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ConvPlan, bool)"/>,
-    /// with the Winograd weights already transformed (<paramref name="winogradWeights"/>, 16·OC·C from
-    /// <see cref="Winograd3x3.TransformWeights"/>; used when the plan's forward is Winograd) and, when
+    /// with the weights prepared for the plan's method once per weight version (<paramref name="weights"/>) and, when
     /// <paramref name="pool"/> is given (its N and C are 1: one output plane), a max-pool fused into the epilogue: y is
     /// then the pooled (N, OC, pool.OH, pool.OW). Bitwise the unfused convolution + ReLU + max-pool (bias and ReLU are
     /// monotone, so they commute with the max).
@@ -61,26 +60,31 @@ public static unsafe class Conv2DForwardKernel
         if (pool is { } pg && (pg.N != 1 || pg.C != 1 || pg.H != g.OH || pg.W != g.OW))
             throw new ArgumentException($"Conv2DForwardKernel: the fused pool {pg} must be one {g.OH}×{g.OW} output plane (N = C = 1).");
         int outputPlane = pool is { } p ? p.OH * p.OW : g.OutputPixels;
-        if (x.Length < g.N * g.C * g.H * g.W || y.Length < g.N * g.OC * outputPlane || (!bias.IsEmpty && bias.Length < g.OC)
-            || weights.Im2Col is not { } packed || packed.M != g.OC || packed.K != g.PatchSize)
-            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, bias {bias.Length}, y {y.Length} or the prepared weights do not fit {g}.");
-        if (plan.Forward == ConvMethod.Winograd)
+        if (x.Length < g.N * g.C * g.H * g.W || y.Length < g.N * g.OC * outputPlane || (!bias.IsEmpty && bias.Length < g.OC))
+            throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, bias {bias.Length}, y {y.Length} do not fit {g}.");
+        bool winograd = plan.Forward == ConvMethod.Winograd;
+        bool prepared = winograd ? weights.Winograd?.Length >= 16 * g.OC * g.C
+            : g.PatchSize <= SmallPatchGemm.MaxPatch ? weights.Weights?.Length == g.OC * g.PatchSize
+            : weights.Im2Col is { } packed && packed.M == g.OC && packed.K == g.PatchSize;
+        if (!prepared)
+            throw new ArgumentException($"Conv2DForwardKernel: the plan runs {(winograd ? "Winograd" : "im2col")} but the weights of {g} were not prepared for it.");
+        if (winograd)
         {
-            if (weights.Winograd is null)
-                throw new ArgumentException($"Conv2DForwardKernel: the plan runs Winograd but the weights of {g} were not prepared for it.");
             bool tilePool = pool is { KH: 2, KW: 2, StrideH: 2, StrideW: 2 } && (g.OH & 1) == 0 && (g.OW & 1) == 0;
             if (pool is not null && !tilePool)
                 throw new ArgumentException($"Conv2DForwardKernel: a Winograd forward fuses only a 2×2, stride-2 pool of an even output; got {pool}.");
-            Winograd3x3.RunTransformed(x, weights.Winograd, bias, y, WinogradProblem.Forward(g), plan.ForwardWinogradImages, relu,
+            Winograd3x3.RunTransformed(x, weights.Winograd!, bias, y, WinogradProblem.Forward(g), plan.ForwardWinogradImages, relu,
                 tilePool, packedU: weights.WinogradPanels);
             return;
         }
         var poolPlane = pool ?? default;
-        var w = weights.Weights;
-        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packed);
-        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane, packed);
-        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packed);
-        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane, packed);
+        // A short patch reads W as given; a longer one the packed W (the Body takes whichever is there).
+        ReadOnlySpan<float> w = weights.Weights;
+        var packedW = weights.Im2Col;
+        if (relu && pool is not null) RunIm2Col<FusedRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packedW);
+        else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane, packedW);
+        else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packedW);
+        else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane, packedW);
     }
 
     private static void CheckSpans(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
@@ -104,8 +108,7 @@ public static unsafe class Conv2DForwardKernel
             int groups = plan.Im2ColGroups;
             // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
             // its GEMM, its epilogue by output channel — so a single image still uses every core; a small group runs here.
-            if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount,
-                    ConvPlan.DirectFlops(plan.Geometry, plan.Im2ColImagesPerGroup), winograd: false))
+            if (ParallelFor.InsideParallel || !plan.ForwardSplitsGroups)
                 ParallelFor.For(groups, ref body);
             else for (int group = 0; group < groups; group++) body.SplitGroup(group);
         }

@@ -101,6 +101,13 @@ public sealed class ConvPlan
     public ConvMethod InputGradient { get; }
     public ConvMethod WeightGradient { get; }
 
+    /// <summary>
+    /// True when the forward has fewer image groups than threads and each group is big enough to be shared between the
+    /// threads inside its images (<see cref="SplitsWinogradGroups"/>, <see cref="SplitsIm2ColGroups"/>); false: each group
+    /// runs on one thread.
+    /// </summary>
+    public bool ForwardSplitsGroups { get; }
+
     /// <summary>Images per im2col group (forward and the im2col backward pass) and the number of such groups.</summary>
     public int Im2ColImagesPerGroup { get; }
     public int Im2ColGroups { get; }
@@ -143,6 +150,9 @@ public sealed class ConvPlan
             InputGradientWinogradImages = forcedImages > 0
                 ? Math.Min(forcedImages, g.N) : WinogradImagesPerGroup(WinogradProblem.InputGradient(g), budgets.WinogradFloats, threads);
 
+        ForwardSplitsGroups = winogradForward
+            ? SplitsWinogradGroups(WinogradProblem.Forward(g), ForwardWinogradImages, threads)
+            : SplitsIm2ColGroups(g, Im2ColImagesPerGroup, threads);
         Im2ColWeightChunks = Im2ColChunks(weights: true, bias: true);
         ColumnFloats = pointwise ? 0 : (long)g.PatchSize * g.OutputPixels * Im2ColImagesPerGroup;
         WinogradGroupFloats = Math.Max(WinogradFloats(WinogradProblem.Forward(g), Math.Max(ForwardWinogradImages, WeightGradientWinogradImages)),
@@ -156,13 +166,6 @@ public sealed class ConvPlan
     public string Describe()
     {
         var g = Geometry;
-        string Pass(ConvMethod m, int winogradImages) => m switch
-        {
-            ConvMethod.Winograd => $"winograd ×{winogradImages}",
-            ConvMethod.Pointwise => "1×1 gemm",
-            ConvMethod.Im2ColDots => $"im2col dots ×{Im2ColImagesPerGroup}",
-            _ => $"im2col ×{Im2ColImagesPerGroup}",
-        };
         string dwChunks = WeightGradient == ConvMethod.Winograd
             ? $"{WinogradWeightChunks(WeightGradientWinogradImages)} chunks" : $"{Im2ColWeightChunks} chunks";
         return $"{g.C}→{g.OC} {g.KH}×{g.KW} s{g.StrideH} @{g.H}×{g.W} N{g.N}, {Threads} threads, {Algorithm.ToString().ToLowerInvariant()}: "
@@ -184,22 +187,47 @@ public sealed class ConvPlan
     }
 
     /// <summary>
-    /// Whether a pass with fewer groups than threads shares each group between the threads (input transforms or im2col by
-    /// channel, GEMMs, epilogue by output channel) instead of running it on the calling thread: only when the group is
-    /// big enough (<see cref="SplitMinFlops"/> multiply-adds ×2) to pay for three parallel loops.
+    /// The forward as run-header text, "winograd ×2, split within images" (the split part only when the forward has
+    /// fewer groups than threads).
     /// </summary>
-    internal static bool SplitsGroups(int groups, int threads, double flopsPerGroup, bool winograd) =>
-        groups < threads && threads > 1 && flopsPerGroup >= (winograd ? SplitMinFlops : Gemm.GemmDriver.SerialFlops);
+    public string DescribeForward()
+    {
+        int perGroup = Forward == ConvMethod.Winograd ? ForwardWinogradImages : Im2ColImagesPerGroup;
+        string split = ForwardSplitsGroups ? ", split within images"
+            : (Geometry.N + perGroup - 1) / perGroup < Threads ? ", one thread per group" : "";
+        return Pass(Forward, ForwardWinogradImages) + split;
+    }
+
+    private string Pass(ConvMethod m, int winogradImages) => m switch
+    {
+        ConvMethod.Winograd => $"winograd ×{winogradImages}",
+        ConvMethod.Pointwise => "1×1 gemm",
+        ConvMethod.Im2ColDots => $"im2col dots ×{Im2ColImagesPerGroup}",
+        _ => $"im2col ×{Im2ColImagesPerGroup}",
+    };
 
     /// <summary>
-    /// Direct-convolution flops of a Winograd group below which it runs on one thread (fmnist-cnn's layers at batch 1). An
-    /// im2col group is split only from the GEMM's own serial limit: below it the GEMM runs on one thread anyway, and
-    /// sharing only the im2col and the epilogue costs more than it saves.
+    /// Whether a Winograd pass of <paramref name="images"/> per group, with fewer groups than threads, shares each group
+    /// between the threads (input transforms by channel, the 16 GEMMs, output transforms by channel) instead of running it
+    /// on one thread: only from <see cref="SplitMinFlops"/>, where it pays for three parallel loops.
     /// </summary>
-    internal const double SplitMinFlops = 1e6;
+    internal static bool SplitsWinogradGroups(in WinogradProblem p, int images, int threads) =>
+        SplitsGroups((p.N + images - 1) / images, threads, 2.0 * p.OC * p.C * 9 * p.OH * p.OW * images, SplitMinFlops);
 
-    /// <summary>Direct-convolution flops of <paramref name="images"/> images: 2·OC·C·KH·KW·OH·OW each.</summary>
-    internal static double DirectFlops(in ConvGeometry g, int images) => 2.0 * g.OC * g.PatchSize * g.OutputPixels * images;
+    /// <summary>
+    /// The same for an im2col forward (im2col by channel, the GEMM, the epilogue by channel): only from the GEMM's own
+    /// parallel size — below it the GEMM runs on one thread anyway, and sharing only the im2col and the epilogue costs
+    /// more than it saves.
+    /// </summary>
+    internal static bool SplitsIm2ColGroups(in ConvGeometry g, int images, int threads) =>
+        SplitsGroups((g.N + images - 1) / images, threads, 2.0 * g.OC * g.PatchSize * g.OutputPixels * images,
+            Gemm.GemmDriver.SerialFlops);
+
+    private static bool SplitsGroups(int groups, int threads, double flopsPerGroup, double minFlops) =>
+        groups < threads && threads > 1 && flopsPerGroup >= minFlops;
+
+    /// <summary>Direct-convolution flops of a Winograd group below which it runs on one thread (fmnist-cnn's layers at batch 1).</summary>
+    internal const double SplitMinFlops = 1e6;
 
     // ---- the cache ----
 

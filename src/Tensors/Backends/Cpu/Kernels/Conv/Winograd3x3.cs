@@ -134,9 +134,7 @@ public static unsafe partial class Winograd3x3
         where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
     {
         int groups = (body.P.N + body.ImagesPerGroup - 1) / body.ImagesPerGroup;
-        ref readonly var p = ref body.P;
-        double flopsPerGroup = 2.0 * p.OC * p.C * 9 * p.OH * p.OW * body.ImagesPerGroup;
-        if (ParallelFor.InsideParallel || !ConvPlan.SplitsGroups(groups, ParallelFor.ThreadCount, flopsPerGroup, winograd: true))
+        if (ParallelFor.InsideParallel || !ConvPlan.SplitsWinogradGroups(body.P, body.ImagesPerGroup, ParallelFor.ThreadCount))
         {
             ParallelFor.For(groups, ref body);
             return;

@@ -29,7 +29,7 @@ public static class ThroughputCommand
         // .NET compiles a method quickly first and re-compiles it optimised after ~30 calls (tiered JIT, in the background):
         // timing the first steps of a run measures partly unoptimised code (fmnist-cnn: ~1.5x slower). So warm up by time too.
         var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "...and for at least this many seconds, so the JIT has optimised the hot code (0: steps only)", DefaultValueFactory = _ => 3.0 };
-        var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser) and print where the time goes" };
+        var profile = new Option<bool>("--profile") { Description = "After the timed steps, profile as many more op by op (forward and backward per op, optimiser; with --inference: step by step) and print where the time goes" };
         var inference = new Option<bool>("--inference") { Description = "Forward passes only (eval mode, the inference path): images per second and the latency of a call (p50, p99); --steps counts calls" };
         command.Add(model);
         command.Add(inference);
@@ -55,11 +55,6 @@ public static class ThroughputCommand
                 return 2;
             }
             bool forwardOnly = result.GetValue(inference);
-            if (forwardOnly && result.GetValue(profile))
-            {
-                CommandIo.Error(result).WriteLine("--profile times a training step op by op; it does not apply with --inference (the plan is printed instead).");
-                return 2;
-            }
             var options = common.Read(result).With("model", modelName).With("mode", forwardOnly ? "inference" : "training")
                 .With("steps", stepCount).With("warmup", warmupCount).With("warmup-seconds", warmupTime).Apply();
             options.Print(output);
@@ -71,6 +66,8 @@ public static class ThroughputCommand
                 output.WriteLine($"parameters: {calls.Parameters.ToString("N0", CultureInfo.InvariantCulture)}");
                 output.WriteLine($"latency ms/call: p50 {calls.P50Milliseconds.ToString("F3", CultureInfo.InvariantCulture)}, p99 {calls.P99Milliseconds.ToString("F3", CultureInfo.InvariantCulture)}, mean {calls.MeanMilliseconds.ToString("F3", CultureInfo.InvariantCulture)}");
                 output.WriteLine($"managed bytes allocated/call: {calls.BytesPerCall.ToString("F0", CultureInfo.InvariantCulture)}");
+                if (result.GetValue(profile))
+                    WriteInferenceProfile(output, ProfileInference(modelName, options.Batch, options.Seed, stepCount), calls.MeanMilliseconds);
                 output.WriteLine($"images/s: {FormatRate(calls.ImagesPerSecond)}");
                 return 0;
             }
@@ -154,6 +151,25 @@ public static class ThroughputCommand
         double Percentile(double q) => times[Math.Clamp((int)Math.Ceiling(q * calls) - 1, 0, calls - 1)];
         return new InferenceMeasurement(model.ParameterCount, session.Describe(batch), Percentile(0.50), Percentile(0.99),
             1000.0 * seconds / calls, (double)batch * calls / seconds, (double)allocated / calls);
+    }
+
+    /// <summary>Per step of the inference program, the mean milliseconds of a call over <paramref name="calls"/> calls.</summary>
+    public static IReadOnlyList<(string Step, double Milliseconds)> ProfileInference(string modelName, int batch, int seed, int calls)
+    {
+        var model = ModelZoo.Create(modelName, seed);
+        model.To(Engine.DefaultBackend);
+        var session = InferenceSession.ForZooModel(model);
+        var input = RandomPixels(ModelZoo.BatchInputShape(modelName, batch).Size, seed);
+        return session.Profile(input, batch, calls);
+    }
+
+    private static void WriteInferenceProfile(TextWriter output, IReadOnlyList<(string Step, double Milliseconds)> steps, double callMilliseconds)
+    {
+        double total = 0;
+        foreach (var (_, ms) in steps) total += ms;
+        output.WriteLine($"profile: ms per call by step (their sum {total.ToString("F3", CultureInfo.InvariantCulture)}; a timed call {callMilliseconds.ToString("F3", CultureInfo.InvariantCulture)})");
+        foreach (var (step, ms) in steps)
+            output.WriteLine($"  {ms.ToString("F3", CultureInfo.InvariantCulture),9}  {(total > 0 ? 100 * ms / total : 0).ToString("F1", CultureInfo.InvariantCulture),5} %  {step}");
     }
 
     /// <summary>

@@ -90,6 +90,39 @@ public sealed class InferenceSession
         return logits;
     }
 
+    /// <summary>
+    /// Where a call's time goes: runs <paramref name="calls"/> calls on <paramref name="images"/> and returns, per line of
+    /// <see cref="Describe"/>, the mean milliseconds of that step in a call (the fallback is one step: the whole forward).
+    /// </summary>
+    public IReadOnlyList<(string Step, double Milliseconds)> Profile(ReadOnlySpan<float> images, int batch, int calls)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(calls, 1);
+        var logits = new float[batch * Outputs];
+        Run(images, batch, logits); // validates the sizes, compiles if needed, makes the plan for this batch size
+        IReadOnlyList<string> lines;
+        long[] ticks;
+        lock (_gate)
+        {
+            lines = Describe(batch);
+            ticks = new long[lines.Count];
+            for (int call = 0; call < calls; call++)
+            {
+                if (_program is not null)
+                {
+                    _program.RunTimed(images, batch, logits, ticks);
+                    continue;
+                }
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                RunModelForward(images, batch, logits);
+                ticks[0] += System.Diagnostics.Stopwatch.GetTimestamp() - started;
+            }
+        }
+        var result = new (string, double)[lines.Count];
+        for (int i = 0; i < lines.Count; i++)
+            result[i] = (lines[i], 1000.0 * ticks[i] / System.Diagnostics.Stopwatch.Frequency / calls);
+        return result;
+    }
+
     /// <summary>What runs at this batch size, one line per step (or the fallback and its reason).</summary>
     public IReadOnlyList<string> Describe(int batch)
     {

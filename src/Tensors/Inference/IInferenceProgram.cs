@@ -32,6 +32,12 @@ public interface IInferenceProgram
     /// </summary>
     void Run(ReadOnlySpan<float> input, int batch, Span<float> output);
 
+    /// <summary>
+    /// <see cref="Run"/>, and adds the time each step took (<see cref="System.Diagnostics.Stopwatch"/> ticks) to
+    /// <paramref name="stepTicks"/>, one entry per line of <see cref="Describe"/>: where a call's time goes.
+    /// </summary>
+    void RunTimed(ReadOnlySpan<float> input, int batch, Span<float> output, Span<long> stepTicks);
+
     /// <summary>What the program does at this batch size, one line per step (algorithms, splits, fusions).</summary>
     IReadOnlyList<string> Describe(int batch);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 using NativeConv.Tensors.Inference;
@@ -107,7 +108,16 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
             throw new ArgumentException($"inference step '{layer.Name}': its weights live on {weight.Backend.Name}, not on the CPU.");
     }
 
-    public void Run(ReadOnlySpan<float> input, int batch, Span<float> output)
+    public void Run(ReadOnlySpan<float> input, int batch, Span<float> output) => Run(input, batch, output, []);
+
+    public void RunTimed(ReadOnlySpan<float> input, int batch, Span<float> output, Span<long> stepTicks)
+    {
+        if (stepTicks.Length != _steps.Length)
+            throw new ArgumentException($"inference: {_steps.Length} steps need as many tick counters; got {stepTicks.Length}.", nameof(stepTicks));
+        Run(input, batch, output, stepTicks);
+    }
+
+    private void Run(ReadOnlySpan<float> input, int batch, Span<float> output, Span<long> stepTicks)
     {
         if (batch < 1)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "inference: the batch must hold at least one sample.");
@@ -127,7 +137,9 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
             {
                 int floats = batch * _steps[i].Output.Size;
                 var next = i == _steps.Length - 1 ? output[..floats] : ((i & 1) == 0 ? _first : _second).AsSpan(0, floats);
+                long started = stepTicks.IsEmpty ? 0 : Stopwatch.GetTimestamp();
                 _steps[i].Run(current, next, batch, plan.StepPlans[i]);
+                if (!stepTicks.IsEmpty) stepTicks[i] += Stopwatch.GetTimestamp() - started;
                 current = next;
             }
         }

@@ -26,7 +26,6 @@ public static class AlternateOnnxRuntime
 {
     public const string Command = "alternate-onnxruntime";
 
-    private static readonly string[] DefaultModels = ["fmnist-mlp", "fmnist-cnn", "cifar-big", "cifar-extra-big"];
 
     public static int Run(string[] args)
     {
@@ -48,7 +47,7 @@ public static class AlternateOnnxRuntime
                     return 2;
             }
         }
-        string[] models = modelArg == "all" ? DefaultModels : [modelArg];
+        string[] models = modelArg == "all" ? [.. ModelZoo.Names] : [modelArg]; // every study model, the MLPs included
         foreach (var m in models)
             if (!ModelZoo.Contains(m))
             {

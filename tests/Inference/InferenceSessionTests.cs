@@ -11,9 +11,9 @@ namespace NativeConv.Tests.Inference;
 
 /// <summary>
 /// The inference path against the training path's forward: the same logits for every study model and batch 1..9
-/// (bitwise from batch 5, where every layer runs the same algorithm; within rounding below it, where Dense layers run
-/// as matrix-vector products), weights changed between calls are seen, the thread count does not change a bit, and a
-/// warm call allocates nothing.
+/// (bitwise where every layer runs the training forward's algorithm; within rounding where the plan picks another — a
+/// matrix-vector Dense at small batches, Winograd for a 16-channel layer), weights changed between calls are seen, the
+/// thread count does not change a bit, and a warm call allocates nothing.
 /// </summary>
 [Collection(EngineSettingsCollection.Name)]
 public class InferenceSessionTests
@@ -49,6 +49,7 @@ public class InferenceSessionTests
     {
         var model = ModelZoo.Create(name, seed: 5);
         var session = InferenceSession.ForZooModel(model);
+        var matching = InferenceSession.ForZooModel(model, new NativeConv.Tensors.Inference.InferenceOptions(MatchTrainingForward: true));
         Assert.True(session.IsCompiled, session.FallbackReason);
         int sample = ModelZoo.InputShape(name).Size;
         for (int batch = 1; batch <= 9; batch++)
@@ -56,7 +57,9 @@ public class InferenceSessionTests
             var images = TestRandom.Uniform(batch * sample, 100 + batch, 0f, 1f);
             var expected = TrainingForward(model, images, batch);
             var actual = session.Run(images, batch);
-            if (batch > NativeConv.Tensors.Backends.Cpu.Kernels.Gemm.Gemv.MaxRows)
+            // Bitwise wherever the plan runs the training forward's algorithm in every layer (the inference rule may pick
+            // Winograd for a layer training runs as im2col, and small batches run Dense as GEMV).
+            if (session.Describe(batch).SequenceEqual(matching.Describe(batch)))
             {
                 Assert.True(expected.AsSpan().SequenceEqual(actual), $"{name} batch {batch}: not bitwise the training forward (max |Δ| {MaxDifference(expected, actual):E2})");
                 continue;
@@ -129,7 +132,9 @@ public class InferenceSessionTests
             $"after a step the session gives {MaxDifference(expected, after):E2} away from the new weights' forward");
         var afterSix = session.Run(six, 6);
         Assert.False(beforeSix.AsSpan().SequenceEqual(afterSix), "the batch-6 logits did not change after a training step");
-        Assert.Equal(TrainingForward(model, six, 6), afterSix);
+        var expectedSix = TrainingForward(model, six, 6);
+        Assert.True(MaxDifference(expectedSix, afterSix) <= 1e-5 * (1 + expectedSix.Max(v => Math.Abs(v))),
+            $"after a step the batch-6 logits are {MaxDifference(expectedSix, afterSix):E2} away from the new weights' forward");
     }
 
     [Fact]
@@ -210,7 +215,7 @@ public class InferenceSessionTests
     {
         var model = ModelZoo.Create("cifar-small", seed: 3);
         model.Train();
-        var session = InferenceSession.ForZooModel(model);
+        var session = InferenceSession.ForZooModel(model, new NativeConv.Tensors.Inference.InferenceOptions(MatchTrainingForward: true));
         var images = TestRandom.Uniform(6 * ModelZoo.InputShape("cifar-small").Size, 4, 0f, 1f);
         Assert.Equal(TrainingForward(model, images, 6), session.Run(images, 6));
         Assert.True(model.IsTraining, "the session changed the model's training flag");

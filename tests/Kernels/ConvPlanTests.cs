@@ -111,6 +111,33 @@ public class ConvPlanTests
         Assert.Equal((3, 43), (forced.Im2ColImagesPerGroup, forced.Im2ColGroups));
     }
 
+    [Fact]
+    public void A_forward_only_plan_follows_the_inference_rule()
+    {
+        var l2Of512KiB = new CpuCaches(32 << 10, 512 << 10, 32 << 20, "test");
+        // 16→32 @14: training runs im2col (the rule wants 32 channels on both sides), inference Winograd (16 suffice).
+        var h = Layer(128, 16, 14, 32);
+        var training = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB);
+        var inference = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB, forwardOnly: true);
+        Assert.Equal(ConvMethod.Im2Col, training.Forward);
+        Assert.Equal(ConvMethod.Winograd, inference.Forward);
+        Assert.True(inference.ForwardOnly);
+        // Its 16 GEMMs keep ≥ 192 Ki multiply-adds each (K = 16, M = 32: 384 tiles, 8 images of 49), past the L2 budget.
+        Assert.Equal(8, inference.ForwardWinogradImages);
+        Assert.Equal(1, ConvPlan.Create(h with { N = 1 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardWinogradImages);
+        // The settings still rule: Im2Col forces im2col, and first layers (C = 1, 3) stay im2col.
+        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(h, Conv2DAlgorithm.Im2Col, threads: 2, forwardOnly: true).Forward);
+        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(Layer(128, 3, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(Layer(128, 8, 32, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        // Layers with ≥ 32 channels are the training plan's (the floor does not bind): 64→128 @8 keeps 4 images of 16.
+        var g = Layer(128, 64, 8, 128);
+        Assert.Equal(ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).ForwardWinogradImages,
+            ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB, forwardOnly: true).ForwardWinogradImages);
+        // Cached apart from the training plan of the same geometry.
+        Assert.NotSame(ConvPlan.For(h, Conv2DAlgorithm.Auto), ConvPlan.For(h, Conv2DAlgorithm.Auto, forwardOnly: true));
+        Assert.Same(ConvPlan.For(h, Conv2DAlgorithm.Auto, forwardOnly: true), ConvPlan.For(h, Conv2DAlgorithm.Auto, forwardOnly: true));
+    }
+
     public static TheoryData<Conv2DAlgorithm, bool, bool> Combinations()
     {
         var data = new TheoryData<Conv2DAlgorithm, bool, bool>();

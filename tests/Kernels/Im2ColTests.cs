@@ -24,7 +24,9 @@ public class Im2ColTests
             var actual = new float[g.PatchSize * stride];
             TestRandom.Poison(expected);
             TestRandom.Poison(actual);
-            for (int n = 0; n < g.N; n++)
+            // Images in reverse order: a copy that ran past its own image's part of a row would clobber a neighbour
+            // written before it (as parallel groups and channel splits may do).
+            for (int n = g.N - 1; n >= 0; n--)
             {
                 var image = x.AsSpan(n * imageSize, imageSize);
                 ConvReference.Im2Col(image, expected.AsSpan(n * pixels), stride, g);

@@ -19,13 +19,15 @@ internal sealed class ConvStep : InferenceStep
     private readonly PoolGeometry? _pool; // one output plane, when fused
     private readonly Conv2DAlgorithm _algorithm;
     private readonly bool _winograd;
+    private readonly bool _forwardOnlyPlans; // plans by the inference rule (false: the training forward's)
     private ConvInferenceWeights? _prepared;
     private long _preparedVersion = -1;
 
     private ConvStep(string name, Shape input, Shape output, Tensor weight, Tensor? bias, in ConvGeometry single, bool relu,
-        PoolGeometry? pool, Conv2DAlgorithm algorithm, bool winograd)
+        PoolGeometry? pool, Conv2DAlgorithm algorithm, bool winograd, bool matchTraining)
         : base(name, input, output)
     {
+        _forwardOnlyPlans = !matchTraining;
         _weight = weight;
         _bias = bias;
         _single = single;
@@ -39,12 +41,16 @@ internal sealed class ConvStep : InferenceStep
     /// The step for <paramref name="layer"/> on samples of <paramref name="input"/> (C, H, W); <paramref name="fusedPool"/>
     /// is false when the layer's pool cannot be fused here and must follow as its own step.
     /// </summary>
-    public static ConvStep Create(ConvInference layer, Shape input, Conv2DAlgorithm algorithm, out bool fusedPool)
+    /// <param name="matchTraining">Run the training forward's method (its rule for Auto), for bitwise the training logits;
+    /// otherwise the inference rule picks it (<see cref="Conv2DAlgorithms.UseWinogradForInference"/>).</param>
+    public static ConvStep Create(ConvInference layer, Shape input, Conv2DAlgorithm algorithm, bool matchTraining, out bool fusedPool)
     {
         var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
             layer.Padding, $"inference step '{layer.Name}'");
         // The forward's method does not depend on the batch size: every plan of this layer runs the same one.
-        bool winograd = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
+        bool winograd = matchTraining
+            ? Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false)
+            : Conv2DAlgorithms.UseWinogradForInference(g, algorithm);
         PoolGeometry? pool = null;
         fusedPool = false;
         if (layer.Pool is { } p)
@@ -59,7 +65,7 @@ internal sealed class ConvStep : InferenceStep
             }
         }
         var output = pool is { } pg ? new Shape(g.OC, pg.OH, pg.OW) : new Shape(g.OC, g.OH, g.OW);
-        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm, winograd);
+        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm, winograd, matchTraining);
     }
 
     public override void Refresh()
@@ -70,7 +76,7 @@ internal sealed class ConvStep : InferenceStep
         _preparedVersion = version;
     }
 
-    public override object PlanFor(int batch) => ConvPlan.For(_single with { N = batch }, _algorithm);
+    public override object PlanFor(int batch) => ConvPlan.For(_single with { N = batch }, _algorithm, _forwardOnlyPlans);
 
     public override void Run(ReadOnlySpan<float> x, Span<float> y, int batch, object? plan) =>
         Conv2DForwardKernel.RunInference(x, _prepared!, _bias is null ? default : _bias.ReadOnlySpan, y, (ConvPlan)plan!, _relu, _pool);

@@ -52,7 +52,7 @@ internal sealed class CpuInferenceProgram : IInferenceProgram
                 case ConvInference conv:
                     Require(shape.Rank == 3, layer, shape, "(C, H, W) images");
                     RequireCpu(layer, conv.Weight, conv.Bias);
-                    var step = ConvStep.Create(conv, shape, algorithm, out bool fusedPool);
+                    var step = ConvStep.Create(conv, shape, algorithm, options.MatchTrainingForward, out bool fusedPool);
                     steps.Add(step);
                     shape = step.Output;
                     if (conv.Pool is { } pool && !fusedPool)

@@ -60,9 +60,108 @@ internal static unsafe class SmallPatchGemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Columns<TVec>(int j0, int j1) where TVec : struct, IConvVector<TVec>
         {
-            int j = Steps<TVec>(j0, j1);
+            int j = PairSteps<TVec>(j0, j1);
+            j = Steps<TVec>(j, j1);
             if (TVec.Count > 4) j = Steps<Vec128>(j, j1);
             if (TVec.Count > 1) Steps<VecScalar>(j, j1);
+        }
+
+        // Columns [j, j1) in steps of two TVec: four output rows × two column vectors, eight independent accumulator
+        // chains — enough to cover the multiply-add's latency on two FMA ports (four chains left half of them idle).
+        // Returns where it stopped.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly int PairSteps<TVec>(int j, int j1) where TVec : struct, IConvVector<TVec>
+        {
+            int v = TVec.Count;
+            if (Oc < 4) return j;
+            for (; j + 2 * v <= j1; j += 2 * v)
+            {
+                int o = 0;
+                for (; o + 6 <= Oc; o += 6)
+                {
+                    float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K, w4 = w3 + K, w5 = w4 + K;
+                    TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+                    TVec b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+                    float* c = Col + j;
+                    for (int kk = 0; kk < K; kk++, c += Ldc)
+                    {
+                        var x = TVec.Load(c);
+                        var z = TVec.Load(c + v);
+                        var s0 = TVec.Broadcast(w0[kk]);
+                        a0 = TVec.MultiplyAdd(s0, x, a0);
+                        b0 = TVec.MultiplyAdd(s0, z, b0);
+                        var s1 = TVec.Broadcast(w1[kk]);
+                        a1 = TVec.MultiplyAdd(s1, x, a1);
+                        b1 = TVec.MultiplyAdd(s1, z, b1);
+                        var s2 = TVec.Broadcast(w2[kk]);
+                        a2 = TVec.MultiplyAdd(s2, x, a2);
+                        b2 = TVec.MultiplyAdd(s2, z, b2);
+                        var s3 = TVec.Broadcast(w3[kk]);
+                        a3 = TVec.MultiplyAdd(s3, x, a3);
+                        b3 = TVec.MultiplyAdd(s3, z, b3);
+                        var s4 = TVec.Broadcast(w4[kk]);
+                        a4 = TVec.MultiplyAdd(s4, x, a4);
+                        b4 = TVec.MultiplyAdd(s4, z, b4);
+                        var s5 = TVec.Broadcast(w5[kk]);
+                        a5 = TVec.MultiplyAdd(s5, x, a5);
+                        b5 = TVec.MultiplyAdd(s5, z, b5);
+                    }
+                    float* out0 = Y + (long)o * Ldy + j;
+                    TVec.Store(out0, a0); TVec.Store(out0 + v, b0); out0 += Ldy;
+                    TVec.Store(out0, a1); TVec.Store(out0 + v, b1); out0 += Ldy;
+                    TVec.Store(out0, a2); TVec.Store(out0 + v, b2); out0 += Ldy;
+                    TVec.Store(out0, a3); TVec.Store(out0 + v, b3); out0 += Ldy;
+                    TVec.Store(out0, a4); TVec.Store(out0 + v, b4); out0 += Ldy;
+                    TVec.Store(out0, a5); TVec.Store(out0 + v, b5);
+                }
+                for (; o + 4 <= Oc; o += 4)
+                {
+                    float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+                    TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                    float* c = Col + j;
+                    for (int kk = 0; kk < K; kk++, c += Ldc)
+                    {
+                        var x = TVec.Load(c);
+                        var z = TVec.Load(c + v);
+                        var s0 = TVec.Broadcast(w0[kk]);
+                        a0 = TVec.MultiplyAdd(s0, x, a0);
+                        b0 = TVec.MultiplyAdd(s0, z, b0);
+                        var s1 = TVec.Broadcast(w1[kk]);
+                        a1 = TVec.MultiplyAdd(s1, x, a1);
+                        b1 = TVec.MultiplyAdd(s1, z, b1);
+                        var s2 = TVec.Broadcast(w2[kk]);
+                        a2 = TVec.MultiplyAdd(s2, x, a2);
+                        b2 = TVec.MultiplyAdd(s2, z, b2);
+                        var s3 = TVec.Broadcast(w3[kk]);
+                        a3 = TVec.MultiplyAdd(s3, x, a3);
+                        b3 = TVec.MultiplyAdd(s3, z, b3);
+                    }
+                    float* out0 = Y + (long)o * Ldy + j;
+                    TVec.Store(out0, a0);
+                    TVec.Store(out0 + v, b0);
+                    TVec.Store(out0 + Ldy, a1);
+                    TVec.Store(out0 + Ldy + v, b1);
+                    TVec.Store(out0 + 2L * Ldy, a2);
+                    TVec.Store(out0 + 2L * Ldy + v, b2);
+                    TVec.Store(out0 + 3L * Ldy, a3);
+                    TVec.Store(out0 + 3L * Ldy + v, b3);
+                }
+                for (; o < Oc; o++)
+                {
+                    float* wo = W + o * K;
+                    TVec a = TVec.Broadcast(0f), b = a;
+                    float* c = Col + j;
+                    for (int kk = 0; kk < K; kk++, c += Ldc)
+                    {
+                        var s = TVec.Broadcast(wo[kk]);
+                        a = TVec.MultiplyAdd(s, TVec.Load(c), a);
+                        b = TVec.MultiplyAdd(s, TVec.Load(c + v), b);
+                    }
+                    TVec.Store(Y + (long)o * Ldy + j, a);
+                    TVec.Store(Y + (long)o * Ldy + j + v, b);
+                }
+            }
+            return j;
         }
 
         // Columns [j, j1) in steps of TVec; returns where it stopped.

@@ -15,7 +15,7 @@ public class SmallPatchGemmTests
     public unsafe void Matches_a_double_reference_on_awkward_sizes(ConvVectorWidth width)
     {
         int seed = 0;
-        foreach (int oc in new[] { 1, 3, 4, 5, 16 })
+        foreach (int oc in new[] { 1, 3, 4, 5, 6, 7, 8, 10, 11, 16 }) // the 6-row, 4-row and single-row blocks and their mixes
         foreach (int k in new[] { 1, 9, 27, 32 })
         foreach (int n in new[] { 1, 7, 8, 17, 33, 100 })
         {

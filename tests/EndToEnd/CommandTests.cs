@@ -99,12 +99,26 @@ public class CommandTests
     }
 
     [Fact]
-    public void Throughput_inference_refuses_profile_in_one_line()
+    public void Throughput_inference_profile_times_every_step_of_the_plan()
     {
-        var (code, output, error) = Run("throughput", "--inference", "--profile", "--model", "fmnist-mlp", "--steps", "1");
-        Assert.Equal(2, code);
-        Assert.Contains("--profile", error);
-        Assert.DoesNotContain("images/s", output);
+        var (code, output, error) = Run("throughput", "--inference", "--profile", "--model", "fmnist-cnn", "--batch", "3", "--threads", "2", "--steps", "4", "--warmup", "1", "--warmup-seconds", "0");
+        Assert.True(code == 0, error);
+        var lines = output.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        var plan = lines.Where(l => l.StartsWith("plan: ")).Select(l => l["plan: ".Length..]).ToArray();
+        int header = Array.FindIndex(lines, l => l.StartsWith("profile: ms per call by step"));
+        Assert.True(header > 0, output);
+        // One line per step of the plan, in its order: "  <ms>  <share> %  <the plan's line>", the shares adding up to 100.
+        var steps = lines.Skip(header + 1).Take(plan.Length).ToArray();
+        double shares = 0;
+        for (int i = 0; i < plan.Length; i++)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(steps[i], @"^\s+([0-9.]+)\s+([0-9.]+) %  (.+)$");
+            Assert.True(match.Success, steps[i]);
+            Assert.Equal(plan[i], match.Groups[3].Value);
+            shares += double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.InRange(shares, 99.5, 100.5);
+        Assert.StartsWith("images/s: ", lines[^1]);
     }
 
     [Fact]

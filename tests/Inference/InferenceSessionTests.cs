@@ -221,6 +221,25 @@ public class InferenceSessionTests
         Assert.True(model.IsTraining, "the session changed the model's training flag");
     }
 
+    [Fact]
+    public void Profile_times_each_step_of_the_plan_and_computes_what_run_does()
+    {
+        var model = ModelZoo.Create("fmnist-cnn", seed: 12);
+        var session = InferenceSession.ForZooModel(model);
+        var images = TestRandom.Uniform(3 * ModelZoo.InputShape("fmnist-cnn").Size, 6, 0f, 1f);
+        var before = session.Run(images, 3);
+        var steps = session.Profile(images, 3, calls: 4);
+        Assert.Equal(session.Describe(3), steps.Select(s => s.Step));
+        Assert.All(steps, s => Assert.True(s.Milliseconds >= 0 && double.IsFinite(s.Milliseconds), s.ToString()));
+        Assert.True(steps.Sum(s => s.Milliseconds) > 0);
+        Assert.Equal(before, session.Run(images, 3)); // profiling left the buffers and weights as they were
+        Assert.Throws<ArgumentException>(() => session.Profile(images.AsSpan(1).ToArray(), 3, calls: 1));
+
+        var fallback = new InferenceSession(new Sequential(new Flatten(), new Dense(12, 5), new Doubler(), new Dense(5, 3)), new Shape(3, 2, 2));
+        var one = Assert.Single(fallback.Profile(TestRandom.Uniform(24, 2), 2, calls: 2));
+        Assert.Contains("Doubler", one.Step);
+    }
+
     private sealed class Doubler : Module
     {
         public Doubler() : base("doubler") { }

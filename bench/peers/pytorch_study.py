@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--limit", type=int, default=0,
+                    help="train on a seeded stratified subset of N training images (and at most N test images), as ours")
     ap.add_argument("--patience", type=int, default=3, help="epochs without a lower validation loss before stopping (0: never stop early, as ours)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -83,6 +85,12 @@ def main():
     rng = np.random.default_rng(args.seed)
 
     xtr, ytr, xte, yte = load("fmnist" if args.model.startswith("fmnist") else "cifar", args.data_dir)
+    if args.limit > 0:  # stratified: the same share of every class
+        pick = lambda y, n: np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[: round(n * np.mean(y == c))]
+                                                    for c in range(10)]))
+        keep_train = pick(ytr, min(args.limit, len(ytr)))
+        keep_test = pick(yte, min(args.limit, len(yte)))
+        xtr, ytr, xte, yte = xtr[keep_train], ytr[keep_train], xte[keep_test], yte[keep_test]
     val = np.concatenate([rng.permutation(np.flatnonzero(ytr == c))[: round(0.1 * np.sum(ytr == c))] for c in range(10)])
     keep = np.ones(len(ytr), bool)
     keep[val] = False

@@ -1,4 +1,5 @@
 using NativeConv.Tests.Backends;
+using NativeConv.Tests.Layers;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Geometry;
@@ -149,12 +150,58 @@ public class MaxPoolKernelTests
         foreach (var x in Inputs(g.InputShape.Size, h * w + kh)) Check(x, g, 3, Parse(widthName));
     }
 
+    /// <summary>The windows and strides of the general vector path (stride 1 loads, stride 2 de-interleaves, stride ≥ 3 gathers).</summary>
+    internal static readonly (int KH, int KW, int SH, int SW)[] GeneralWindows =
+        [(2, 2, 1, 1), (3, 3, 1, 1), (3, 3, 2, 2), (2, 3, 1, 2), (4, 4, 4, 4), (5, 5, 3, 3), (3, 2, 2, 1), (1, 3, 3, 2), (3, 1, 1, 3)];
+
+    public static TheoryData<string, int> WidthsAndGeneralWindows()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string width in SupportedWidths())
+            for (int i = 0; i < GeneralWindows.Length; i++) data.Add(width, i);
+        return data;
+    }
+
+    /// <summary>Zeros only, most of them −0 (so some windows hold nothing but −0), a few ±1 ties.</summary>
+    private static float[] SignedZeros(int length, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = rng.Next(20) switch { 0 => 0f, 1 => 1f, 2 => -1f, _ => -0f };
+        return x;
+    }
+
+    [Theory]
+    [MemberData(nameof(WidthsAndGeneralWindows))]
+    public void General_windows_match_reference_on_every_side_from_1_to_37(string widthName, int windowIndex)
+    {
+        var width = Parse(widthName);
+        var (kh, kw, sh, sw) = GeneralWindows[windowIndex];
+        // Every width 1..37 at a few heights, then every height at a few widths: windows that do not tile (a dropped last
+        // column or row), 0/1/several whole blocks at 16/8/4 lanes with every tail, and planes (N·C) of 1, 6 and 2.
+        var shapes = new List<(int N, int C, int H, int W)>();
+        for (int side = 1; side <= 37; side++)
+        {
+            foreach (int h in new[] { kh, kh + 1, 2 * kh + 3 }) shapes.Add((side % 3 == 0 ? 2 : 1, side % 2 == 0 ? 3 : 1, h, side));
+            foreach (int w in new[] { kw, 17, 37 }) shapes.Add((1, side % 3 == 1 ? 2 : 1, side, w));
+        }
+        foreach (var (n, c, h, w) in shapes)
+        {
+            if (h < kh || w < kw) continue;
+            var g = Geometry(n, c, h, w, kh, kw, sh, sw);
+            int seed = 1000 * h + w;
+            foreach (var x in Inputs(g.InputShape.Size, seed)) Check(x, g, seed, width);
+            Check(SignedZeros(g.InputShape.Size, seed + 5), g, seed, width);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void A_NaN_anywhere_in_a_window_wins_and_the_first_NaN_takes_the_gradient(string widthName)
     {
         var width = Parse(widthName);
-        foreach (var (k, s, w) in new[] { (2, 2, 36), (2, 2, 16), (2, 2, 8), (2, 2, 4), (2, 2, 11), (3, 2, 19), (2, 1, 9), (3, 3, 12) })
+        foreach (var (k, s, w) in new[] { (2, 2, 36), (2, 2, 16), (2, 2, 8), (2, 2, 4), (2, 2, 11), (3, 2, 19), (2, 1, 9), (3, 3, 12), (3, 1, 23),
+                     (3, 2, 36), (4, 4, 37), (5, 3, 29), (2, 1, 37) })
         {
             var g = Geometry(2, 3, 2 * k + 2, w, k, k, s, s);
             for (int position = 0; position < k * k; position++)
@@ -218,7 +265,7 @@ public class MaxPoolKernelTests
     public void Equal_values_send_the_whole_gradient_to_the_first_element(string widthName)
     {
         var width = Parse(widthName);
-        foreach (var (pool, stride) in new[] { (2, 2), (3, 2) })
+        foreach (var (pool, stride) in new[] { (2, 2), (3, 2), (3, 1), (2, 1), (4, 4), (5, 3) })
         {
             // Every window of a constant image is a tie (40 columns: whole blocks and tails at every width).
             var g = Geometry(1, 2, 6, 40, pool, pool, stride, stride);
@@ -250,5 +297,60 @@ public class MaxPoolKernelTests
         MaxPoolKernel.Forward(x, widest, g, MaxPoolKernel.BestWidth);
         KernelSweep.Exact(widest, auto, "Auto vs " + MaxPoolKernel.BestWidth);
         Assert.NotEqual(PoolVectorWidth.Auto, MaxPoolKernel.BestWidth);
+    }
+}
+
+/// <summary>
+/// The max-pool kernel gives the same bits on 1 and 2 threads at every width, for every general window and the 2×2 pool, on
+/// tensors past the parallel threshold (planes split in chunks that depend only on the sizes). Sets ParallelFor.ThreadCount.
+/// </summary>
+[Collection(EngineSettingsCollection.Name)]
+public class MaxPoolThreadingTests
+{
+    public static TheoryData<string> Widths() => MaxPoolKernelTests.Widths();
+
+    private static float[] OnThreads(int threads, Func<float[]> run)
+    {
+        int saved = ParallelFor.ThreadCount;
+        try
+        {
+            ParallelFor.ThreadCount = threads;
+            return run();
+        }
+        finally { ParallelFor.ThreadCount = saved; }
+    }
+
+    private static float[] RunAll(PoolVectorWidth width)
+    {
+        var results = new List<float>();
+        foreach (var (kh, kw, sh, sw) in MaxPoolKernelTests.GeneralWindows.Append((2, 2, 2, 2)))
+        {
+            var g = PoolGeometry.Create(new Shape(3, 21, 37, 35), kh, kw, sh, sw); // 63 planes of 1295: 5 chunks of 12 and 3
+            var rng = new Random(kh * 100 + kw * 10 + sh + sw);
+            var x = new float[g.InputShape.Size];
+            for (int i = 0; i < x.Length; i++)
+                x[i] = rng.Next(50) == 0 ? float.NaN : rng.Next(4) switch { 0 => -0f, 1 => 0f, 2 => rng.Next(3), _ => (float)rng.NextDouble() };
+            var dy = TestRandom.Uniform(g.OutputShape.Size, 3);
+            var y = new float[g.OutputShape.Size];
+            MaxPoolKernel.Forward(x, y, g, width);
+            var dx = TestRandom.Uniform(x.Length, 4);
+            MaxPoolKernel.Backward(x, dy, dx, g, accumulate: true, width);
+            var fresh = KernelSweep.Poisoned(x.Length);
+            MaxPoolKernel.Backward(x, dy, fresh, g, accumulate: false, width);
+            results.AddRange(y);
+            results.AddRange(dx);
+            results.AddRange(fresh);
+        }
+        return [.. results];
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Max_pool_gives_the_same_bits_on_one_and_two_threads_at_every_width(string widthName)
+    {
+        var width = Enum.Parse<PoolVectorWidth>(widthName);
+        var reference = OnThreads(1, () => RunAll(PoolVectorWidth.Scalar));
+        KernelSweep.Exact(reference, OnThreads(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
+        KernelSweep.Exact(reference, OnThreads(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
     }
 }

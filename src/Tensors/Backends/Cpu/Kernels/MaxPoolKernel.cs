@@ -19,9 +19,22 @@ internal enum PoolVectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
 ///   element i (in window order where windows overlap): +0 where nothing is routed and for a routed −0, so a −0 in dx that
 ///   receives nothing becomes +0 — as dx + G does in PyTorch and on the GPU backend.
 ///
-/// The 2×2 stride-2 pool every study uses is written once over <see cref="IPoolVector{TSelf}"/> and specialised by the JIT
-/// for Vector512, Vector256, Vector128 and plain floats (the scalar width is the same source with one lane); any other
-/// window and stride goes through a scalar general path (overlapping windows accumulate into dx in window order).
+///   Where windows overlap, dx + 0 is formed first and each routed dy is then added in window order (row-major over the
+///   output), so the sums round the same way at every width and on any number of threads.
+///
+/// Every path is written once over <see cref="IPoolVector{TSelf}"/> and specialised by the JIT for Vector512, Vector256,
+/// Vector128 and plain floats (the scalar width is the same source with one lane; plain scalar references live in the tests):
+/// - 2×2 stride 2, the pool every study uses: vertical max, then the max of each horizontal pair (backward: de-interleaved
+///   windows, first-match masks, dy interleaved back and written with vector stores — the windows tile dx);
+/// - any other window and stride: a vector holds Count consecutive windows of one output row, read column by column through
+///   an <see cref="IColumnReader"/> chosen by the horizontal stride — stride 1 loads the column directly (lane l =
+///   x[.., ox + l + kx]), stride 2 loads 2·Count floats, takes the max over the window's rows, then de-interleaves them into
+///   columns kx and kx + 1, stride 3 and more gathers (two 256-bit gathers at 512 bits; four loads on NEON). The forward is
+///   the IEEE maximum over the window's columns. The backward finds each window's element vector-wise (its max, then the
+///   first match in row-major window order, as the 2×2 backward does), keeps its offset per lane, and adds the dy scalar,
+///   window after window: overlapping windows can route to the same dx element, and a vector add per window column would
+///   change the order of those sums. A row's last windows are masked loads/stores where the hardware has them (AVX, AVX-512),
+///   else one window at a time through the same source with one lane.
 /// </summary>
 public static unsafe class MaxPoolKernel
 {
@@ -96,11 +109,6 @@ public static unsafe class MaxPoolKernel
 
         public readonly void Run(int start, int end)
         {
-            if (!Is2x2Stride2(G))
-            {
-                for (int plane = start; plane < end; plane++) ForwardGeneral(X + (long)plane * G.H * G.W, Y + (long)plane * G.OH * G.OW, G);
-                return;
-            }
             switch (Width)
             {
                 case PoolVectorWidth.Vector512: Planes<PoolVec512>(start, end); break;
@@ -112,9 +120,22 @@ public static unsafe class MaxPoolKernel
 
         private readonly void Planes<TVec>(int start, int end) where TVec : struct, IPoolVector<TVec>
         {
+            if (Is2x2Stride2(G))
+            {
+                int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
+                for (int plane = start; plane < end; plane++)
+                    Forward2x2<TVec>(X + (long)plane * inPlane, Y + (long)plane * outPlane, G.W, G.OH, G.OW);
+            }
+            else if (G.StrideW == 1) AnyPlanes<TVec, UnitStride>(start, end);
+            else if (G.StrideW == 2) AnyPlanes<TVec, DoubleStride>(start, end);
+            else AnyPlanes<TVec, AnyStride>(start, end);
+        }
+
+        private readonly void AnyPlanes<TVec, TReader>(int start, int end) where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader
+        {
             int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
             for (int plane = start; plane < end; plane++)
-                Forward2x2<TVec>(X + (long)plane * inPlane, Y + (long)plane * outPlane, G.W, G.OH, G.OW);
+                ForwardAny<TVec, TReader>(X + (long)plane * inPlane, Y + (long)plane * outPlane, G);
         }
     }
 
@@ -147,15 +168,35 @@ public static unsafe class MaxPoolKernel
 
         private readonly void Planes<TVec, TMode>(int start, int end) where TVec : struct, IPoolVector<TVec> where TMode : struct, IWriteMode
         {
+            if (Is2x2Stride2(G)) Planes2x2<TVec, TMode>(start, end);
+            else if (G.StrideW == 1) AnyPlanes<TVec, UnitStride>(start, end);
+            else if (G.StrideW == 2) AnyPlanes<TVec, DoubleStride>(start, end);
+            else AnyPlanes<TVec, AnyStride>(start, end);
+        }
+
+        private readonly void Planes2x2<TVec, TMode>(int start, int end) where TVec : struct, IPoolVector<TVec> where TMode : struct, IWriteMode
+        {
             int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
-            bool fast = Is2x2Stride2(G);
             for (int plane = start; plane < end; plane++)
             {
                 long inOffset = (long)plane * inPlane;
                 float* x = X + inOffset, dx = Dx + inOffset, dy = Dy + (long)plane * outPlane;
                 if (TMode.Accumulates && !Accumulate) new Span<float>(dx, inPlane).Clear();
-                if (fast) Backward2x2<TVec, TMode>(x, dy, dx, G.H, G.W, G.OH, G.OW);
-                else BackwardGeneral(x, dy, dx, G);
+                Backward2x2<TVec, TMode>(x, dy, dx, G.H, G.W, G.OH, G.OW);
+            }
+        }
+
+        // Any other window: dx + 0 (or a cleared plane) first, in cache just before use, then the routed dy added in window order.
+        private readonly void AnyPlanes<TVec, TReader>(int start, int end) where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader
+        {
+            int inPlane = G.H * G.W, outPlane = G.OH * G.OW;
+            for (int plane = start; plane < end; plane++)
+            {
+                long inOffset = (long)plane * inPlane;
+                float* x = X + inOffset, dx = Dx + inOffset, dy = Dy + (long)plane * outPlane;
+                if (Accumulate) AddZero<TVec>(dx, inPlane);
+                else new Span<float>(dx, inPlane).Clear();
+                BackwardAny<TVec, TReader>(x, dy, dx, G);
             }
         }
     }
@@ -326,55 +367,212 @@ public static unsafe class MaxPoolKernel
         }
     }
 
-    // ------------------------------------------------------------------ any window, any stride (scalar)
+    // ------------------------------------------------------------------ any window, any stride, one source for every width
 
-    private static void ForwardGeneral(float* x, float* y, in PoolGeometry g)
+    // A block is Count consecutive windows of one output row (fewer at the row's end). Output lane l is window ox + l, whose
+    // column kx of input row ky is x[(oy·SH + ky)·W + (ox + l)·SW + kx]: a column reader turns one input row's columns
+    // into vectors of those lanes for the horizontal stride. Every kernel below reads no float outside the window's rows.
+
+    /// <summary>Window column kx of a block's Count windows, for one horizontal stride (what each lane reads: p + lane·stride).</summary>
+    private interface IColumnReader
     {
+        /// <summary>Window columns one <see cref="Read"/> yields: 2 where a de-interleave gives kx and kx + 1 at once.</summary>
+        static abstract int ColumnsPerRead { get; }
+
+        /// <summary>One past the last input column whole-vector reads of the block at output column <paramref name="ox"/> touch.</summary>
+        static abstract long ReadEnd(int ox, int count, int kw, int stride);
+
+        /// <summary>
+        /// first = the max over <paramref name="rows"/> input rows (<paramref name="rowStride"/> apart) of the block's column
+        /// at <paramref name="p"/>, second = of the next column (readers with <see cref="ColumnsPerRead"/> 2, else unused).
+        /// <paramref name="left"/>: floats of the row from p on (masked tails); <paramref name="offsets"/>: the gather's lane offsets.
+        /// </summary>
+        static abstract void Read<TVec, TAccess>(float* p, int left, long rowStride, int rows, TVec offsets, out TVec first, out TVec second)
+            where TVec : struct, IPoolVector<TVec> where TAccess : struct, IBlockAccess;
+    }
+
+    /// <summary>Stride 1: the block's column is Count consecutive floats.</summary>
+    private readonly struct UnitStride : IColumnReader
+    {
+        public static int ColumnsPerRead => 1;
+        public static long ReadEnd(int ox, int count, int kw, int stride) => (long)ox + count - 1 + kw;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Read<TVec, TAccess>(float* p, int left, long rowStride, int rows, TVec offsets, out TVec first, out TVec second)
+            where TVec : struct, IPoolVector<TVec> where TAccess : struct, IBlockAccess
+        {
+            first = TAccess.Load<TVec>(p, left);
+            for (int r = 1; r < rows; r++) first = TVec.Max(first, TAccess.Load<TVec>(p + r * rowStride, left));
+            second = default;
+        }
+    }
+
+    /// <summary>
+    /// Stride 2: 2·Count consecutive floats, their even elements the column at p and their odd ones the next column; the
+    /// vertical max is taken before the (shuffling) de-interleave, one per two window columns.
+    /// </summary>
+    private readonly struct DoubleStride : IColumnReader
+    {
+        public static int ColumnsPerRead => 2;
+
+        // The last read starts at the window's last even column (kw − 1 rounded down to even) and is 2·Count long: for an odd
+        // kw its last float lies one past the last window's last column, so the row's last block may need the masked tail.
+        public static long ReadEnd(int ox, int count, int kw, int stride) => 2L * ox + ((kw - 1) & ~1) + 2L * count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Read<TVec, TAccess>(float* p, int left, long rowStride, int rows, TVec offsets, out TVec first, out TVec second)
+            where TVec : struct, IPoolVector<TVec> where TAccess : struct, IBlockAccess
+        {
+            int count = TVec.Count;
+            var low = TAccess.Load<TVec>(p, left);
+            var high = TAccess.Load<TVec>(p + count, left - count);
+            for (int r = 1; r < rows; r++)
+            {
+                float* row = p + r * rowStride;
+                low = TVec.Max(low, TAccess.Load<TVec>(row, left));
+                high = TVec.Max(high, TAccess.Load<TVec>(row + count, left - count));
+            }
+            TVec.Deinterleave(low, high, out first, out second);
+        }
+    }
+
+    /// <summary>Stride 3 and more: a gather at lane offsets l·stride (clamped to the block's last window in a tail, so never past the row).</summary>
+    private readonly struct AnyStride : IColumnReader
+    {
+        public static int ColumnsPerRead => 1;
+        public static long ReadEnd(int ox, int count, int kw, int stride) => (long)(ox + count - 1) * stride + kw;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Read<TVec, TAccess>(float* p, int left, long rowStride, int rows, TVec offsets, out TVec first, out TVec second)
+            where TVec : struct, IPoolVector<TVec> where TAccess : struct, IBlockAccess
+        {
+            first = TVec.Gather(p, offsets);
+            for (int r = 1; r < rows; r++) first = TVec.Max(first, TVec.Gather(p + r * rowStride, offsets));
+            second = default;
+        }
+    }
+
+    /// <summary>The IEEE maximum of each window of a block (<paramref name="at"/>: the first window's origin, <paramref name="left"/> floats of its row from there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec WindowMax<TVec, TReader, TAccess>(float* at, int left, int w, int kh, int kw, TVec offsets)
+        where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader where TAccess : struct, IBlockAccess
+    {
+        var max = TVec.Broadcast(float.NegativeInfinity); // the identity of the IEEE maximum (−∞ < −0; NaN still wins)
+        for (int kx = 0; kx < kw; kx += TReader.ColumnsPerRead)
+        {
+            TReader.Read<TVec, TAccess>(at + kx, left - kx, w, kh, offsets, out var first, out var second);
+            max = TVec.Max(max, first);
+            if (TReader.ColumnsPerRead == 2 && kx + 1 < kw) max = TVec.Max(max, second);
+        }
+        return max;
+    }
+
+    // x plane (H, W) → y plane (OH, OW): whole blocks, then the row's last windows (masked, or one at a time without masks).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardAny<TVec, TReader>(float* x, float* y, in PoolGeometry g)
+        where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader
+    {
+        int count = TVec.Count, w = g.W, kh = g.KH, kw = g.KW, sw = g.StrideW, ow = g.OW;
+        long rowStep = (long)g.StrideH * w;
+        var offsets = TVec.StridedOffsets(sw, count);
         for (int r = 0; r < g.OH; r++)
         {
-            for (int c = 0; c < g.OW; c++)
+            float* row = x + r * rowStep, o = y + (long)r * ow;
+            int c = 0;
+            for (; c + count <= ow && TReader.ReadEnd(c, count, kw, sw) <= w; c += count)
+                TVec.Store(o + c, WindowMax<TVec, TReader, WholeVectors>(row + c * sw, w - c * sw, w, kh, kw, offsets));
+            if (TVec.HasMaskedAccess)
             {
-                float* window = x + (long)r * g.StrideH * g.W + (long)c * g.StrideW;
-                float m = window[0];
-                for (int kh = 0; kh < g.KH; kh++)
-                for (int kw = 0; kw < g.KW; kw++)
-                    m = MathF.Max(m, window[kh * g.W + kw]);
-                y[r * g.OW + c] = m;
+                for (; c < ow; c += count)
+                {
+                    int windows = Math.Min(count, ow - c);
+                    var max = WindowMax<TVec, TReader, FirstLanes>(row + c * sw, w - c * sw, w, kh, kw, TVec.StridedOffsets(sw, windows));
+                    TVec.StoreFirst(o + c, max, windows);
+                }
+            }
+            else
+            {
+                var one = PoolVecScalar.StridedOffsets(sw, 1);
+                for (; c < ow; c++)
+                    PoolVecScalar.Store(o + c, WindowMax<PoolVecScalar, TReader, FirstLanes>(row + c * sw, w - c * sw, w, kh, kw, one));
             }
         }
     }
 
-    // Always accumulates (an overwriting caller clears the plane first), in window order: overlapping windows add up.
-    private static void BackwardGeneral(float* x, float* dy, float* dx, in PoolGeometry g)
+    /// <summary>
+    /// Routes a block's dy (<paramref name="dy"/>: its <paramref name="windows"/> gradients) to dx: each window's chosen
+    /// element is found vector-wise (max, then the first match in row-major window order, as <see cref="BackwardBlock"/>),
+    /// its offset (ky·W + kx) kept per lane; the adds themselves are scalar, window after window, so overlapping windows
+    /// sum into dx in window order exactly as the rule says (a vector add per window column would reorder those sums).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RouteBlock<TVec, TReader, TAccess>(float* at, int left, float* dxAt, float* dy, int windows, int w, int kh, int kw,
+        int sw, TVec offsets, int* chosen)
+        where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader where TAccess : struct, IBlockAccess
     {
-        // dx + G, G starting at +0 everywhere: −0 in dx becomes +0 even where no window routes anything.
-        for (long i = 0; i < (long)g.H * g.W; i++) dx[i] += 0f;
+        var max = WindowMax<TVec, TReader, TAccess>(at, left, w, kh, kw, offsets);
+        TVec taken = TVec.Zero, offset = TVec.Zero;
+        for (int ky = 0; ky < kh; ky++)
+        {
+            for (int kx = 0; kx < kw; kx += TReader.ColumnsPerRead)
+            {
+                int element = ky * w + kx;
+                TReader.Read<TVec, TAccess>(at + element, left - kx, w, 1, offsets, out var first, out var second);
+                // Exactly one lane bit set per window once done: a match exists (the max is an element, or a NaN is there).
+                var take = TVec.AndNot(TVec.Matches(first, max), taken);
+                offset |= take & TVec.Broadcast(BitConverter.Int32BitsToSingle(element));
+                taken |= take;
+                if (TReader.ColumnsPerRead == 2 && kx + 1 < kw)
+                {
+                    take = TVec.AndNot(TVec.Matches(second, max), taken);
+                    offset |= take & TVec.Broadcast(BitConverter.Int32BitsToSingle(element + 1));
+                    taken |= take;
+                }
+            }
+        }
+        TVec.Store((float*)chosen, offset);
+        for (int l = 0; l < windows; l++) dxAt[(long)l * sw + chosen[l]] += dy[l];
+    }
+
+    // dx plane (H, W) += dy plane (OH, OW) routed (see the class comment). The plane already holds dx + 0 (or a cleared 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardAny<TVec, TReader>(float* x, float* dy, float* dx, in PoolGeometry g)
+        where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader
+    {
+        int count = TVec.Count, w = g.W, kh = g.KH, kw = g.KW, sw = g.StrideW, ow = g.OW;
+        long rowStep = (long)g.StrideH * w;
+        int* chosen = stackalloc int[16]; // one vector of offsets (at most 16 lanes)
+        var offsets = TVec.StridedOffsets(sw, count);
         for (int r = 0; r < g.OH; r++)
         {
-            for (int c = 0; c < g.OW; c++)
+            long origin = r * rowStep;
+            float* row = x + origin, dxRow = dx + origin, grad = dy + (long)r * ow;
+            int c = 0;
+            for (; c + count <= ow && TReader.ReadEnd(c, count, kw, sw) <= w; c += count)
+                RouteBlock<TVec, TReader, WholeVectors>(row + c * sw, w - c * sw, dxRow + c * sw, grad + c, count, w, kh, kw, sw, offsets, chosen);
+            if (TVec.HasMaskedAccess)
             {
-                long origin = (long)r * g.StrideH * g.W + (long)c * g.StrideW;
-                dx[origin + FirstMaxOffset(x + origin, g.W, g.KH, g.KW)] += dy[r * g.OW + c];
+                for (; c < ow; c += count)
+                {
+                    int windows = Math.Min(count, ow - c);
+                    RouteBlock<TVec, TReader, FirstLanes>(row + c * sw, w - c * sw, dxRow + c * sw, grad + c, windows, w, kh, kw, sw,
+                        TVec.StridedOffsets(sw, windows), chosen);
+                }
+            }
+            else
+            {
+                var one = PoolVecScalar.StridedOffsets(sw, 1);
+                for (; c < ow; c++)
+                    RouteBlock<PoolVecScalar, TReader, FirstLanes>(row + c * sw, w - c * sw, dxRow + c * sw, grad + c, 1, w, kh, kw, sw, one, chosen);
             }
         }
     }
 
-    /// <summary>Offset (kh·W + kw) of the chosen element of a KH×KW window at <paramref name="window"/>: first NaN, else first maximum.</summary>
-    private static int FirstMaxOffset(float* window, int w, int kh, int kw)
+    /// <summary>p[i] += 0 for n floats: dx + G's +0 under every element (−0 becomes +0, everything else keeps its bits).</summary>
+    private static void AddZero<TVec>(float* p, long n) where TVec : struct, IPoolVector<TVec>
     {
-        float m = window[0];
-        if (float.IsNaN(m)) return 0;
-        int best = 0;
-        for (int i = 0; i < kh; i++)
-        {
-            for (int j = 0; j < kw; j++)
-            {
-                int offset = i * w + j;
-                float v = window[offset];
-                if (v > m) { m = v; best = offset; }
-                else if (float.IsNaN(v)) return offset;
-            }
-        }
-        return best;
+        long i = 0;
+        for (; i <= n - TVec.Count; i += TVec.Count) TVec.Store(p + i, TVec.Load(p + i) + TVec.Zero);
+        for (; i < n; i++) p[i] += 0f;
     }
 }

@@ -48,6 +48,15 @@ internal unsafe interface IPoolVector<TSelf> where TSelf : struct, IPoolVector<T
 
     /// <summary>even, odd → (low, high) = even0 odd0 even1 odd1 …</summary>
     static abstract void Interleave(TSelf even, TSelf odd, out TSelf low, out TSelf high);
+
+    /// <summary>Every lane = <paramref name="value"/> (also used for int bit patterns: window offsets).</summary>
+    static abstract TSelf Broadcast(float value);
+
+    /// <summary>Lane l = the int bits of min(l, lanes − 1)·stride: a gather's offsets that never pass the block's last window.</summary>
+    static abstract TSelf StridedOffsets(int stride, int lanes);
+
+    /// <summary>Lane l = p[offsets_l] (offsets held as int bits, as <see cref="StridedOffsets"/> makes them).</summary>
+    static abstract TSelf Gather(float* p, TSelf offsets);
 }
 
 internal readonly unsafe struct PoolVec512(Vector512<float> value) : IPoolVector<PoolVec512>
@@ -104,6 +113,20 @@ internal readonly unsafe struct PoolVec512(Vector512<float> value) : IPoolVector
     {
         low = new(Avx512F.PermuteVar16x32x2(even._v, InterleaveLow, odd._v));
         high = new(Avx512F.PermuteVar16x32x2(even._v, InterleaveHigh, odd._v));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec512 Broadcast(float value) => new(Vector512.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec512 StridedOffsets(int stride, int lanes) =>
+        new((Vector512.Min(Vector512<int>.Indices, Vector512.Create(lanes - 1)) * stride).AsSingle());
+
+    // .NET 10 has no 512-bit gather: two 256-bit ones (every AVX-512 CPU has AVX2).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec512 Gather(float* p, PoolVec512 offsets)
+    {
+        var index = offsets._v.AsInt32();
+        return new(Vector512.Create(Avx2.GatherVector256(p, index.GetLower(), 4), Avx2.GatherVector256(p, index.GetUpper(), 4)));
     }
 }
 
@@ -163,6 +186,15 @@ internal readonly unsafe struct PoolVec256(Vector256<float> value) : IPoolVector
         low = new(Avx.Permute2x128(l, h, 0x20));
         high = new(Avx.Permute2x128(l, h, 0x31));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec256 Broadcast(float value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec256 StridedOffsets(int stride, int lanes) =>
+        new((Vector256.Min(Vector256<int>.Indices, Vector256.Create(lanes - 1)) * stride).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec256 Gather(float* p, PoolVec256 offsets) => new(Avx2.GatherVector256(p, offsets._v.AsInt32(), 4));
 }
 
 /// <summary>128 bits: SSE on x64 (masked tails where AVX is present), NEON on ARM64 (tails one window at a time).</summary>
@@ -255,6 +287,21 @@ internal readonly unsafe struct PoolVec128(Vector128<float> value) : IPoolVector
             high = new(Vector128.Create(even._v[2], odd._v[2], even._v[3], odd._v[3]));
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec128 Broadcast(float value) => new(Vector128.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec128 StridedOffsets(int stride, int lanes) =>
+        new((Vector128.Min(Vector128<int>.Indices, Vector128.Create(lanes - 1)) * stride).AsSingle());
+
+    // vgatherdps where AVX2 is; else (NEON, SSE without AVX2) four loads.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec128 Gather(float* p, PoolVec128 offsets)
+    {
+        var index = offsets._v.AsInt32();
+        if (Avx2.IsSupported) return new(Avx2.GatherVector128(p, index, 4));
+        return new(Vector128.Create(p[index.GetElement(0)], p[index.GetElement(1)], p[index.GetElement(2)], p[index.GetElement(3)]));
+    }
 }
 
 /// <summary>One float: the same kernel source with a single lane (no SIMD), and every other width's one-window tail.</summary>
@@ -304,4 +351,8 @@ internal readonly unsafe struct PoolVecScalar(float value) : IPoolVector<PoolVec
         low = even;
         high = odd;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVecScalar Broadcast(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVecScalar StridedOffsets(int stride, int lanes) => new(FromBits(0));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVecScalar Gather(float* p, PoolVecScalar offsets) => new(p[Bits(offsets._v)]);
 }

@@ -87,6 +87,26 @@ public sealed class RunSummaryTests : IDisposable
     }
 
     [Fact]
+    public void A_legend_of_every_study_fits_the_picture()
+    {
+        // `all` at a small --limit gives about 25 rows; the outside legend wrapped into a second column at the default
+        // height, and that column was cut off at the right edge. Now the picture grows until one column holds them all.
+        var points = Enumerable.Range(0, 27)
+            .Select(i => new SizeAccuracyPoint($"fmnist-mlp+permuted-{i} (permutation-study) [limit 600, 1 ep.]", 10_000 + 5_000 * i, 0.5 + 0.01 * i, PointLabel: ""))
+            .ToList();
+        Directory.CreateDirectory(_root);
+        string path = Path.Combine(_root, "many.svg");
+        Plots.AccuracyVsParameters(path, "many", points);
+        using var png = SKBitmap.Decode(Plots.PngFor(path));
+        Assert.True(png.Height >= Plots.LegendColumnHeight(points.Count), $"{png.Width} × {png.Height}");
+        // Nothing is drawn in the last columns of pixels: the legend (text and frame) ends inside the picture.
+        var background = png.GetPixel(png.Width - 1, 0);
+        for (int x = png.Width - 4; x < png.Width; x++)
+            for (int y = 0; y < png.Height; y++)
+                Assert.True(png.GetPixel(x, y) == background, $"pixel ({x}, {y}) of {png.Width} × {png.Height} is drawn: the legend is cut off");
+    }
+
+    [Fact]
     public void Two_models_a_factor_of_two_apart_get_labelled_log_ticks()
     {
         // The plot before: whole decades only, so 109,386 and 206,922 (no decade between them) had no tick label.

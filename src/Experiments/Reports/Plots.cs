@@ -133,8 +133,17 @@ public static class Plots
         plot.ShowLegend(Edge.Right);
         // The legend outside takes its own room, so the data area keeps the width asked for.
         int legend = points.Count == 0 ? 0 : Math.Min(700, 60 + 7 * points.Max(p => p.Label.Length + Markdown.Count(p.Parameters).Length + 3));
-        WriteSvgAndPng(path, plot, width + legend, height);
+        // An outside legend that is taller than the data area wraps into a second column that the width above has no room
+        // for (the summary of `all` cut it off at the right edge): grow the height so every entry fits one column.
+        WriteSvgAndPng(path, plot, width + legend, Math.Max(height, LegendColumnHeight(points.Count)));
     }
+
+    /// <summary>
+    /// The figure height at which an outside legend of <paramref name="entries"/> entries fits one column: about 20 px an
+    /// entry at ScottPlot's default legend font, measured, with a margin, plus the title and the x axis above and below the
+    /// data area (about 95 px together).
+    /// </summary>
+    internal static int LegendColumnHeight(int entries) => 130 + 22 * entries;
 
     private static readonly MarkerShape[] MarkerShapes =
         [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.FilledTriangleDown];

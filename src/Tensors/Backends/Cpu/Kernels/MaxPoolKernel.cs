@@ -30,8 +30,8 @@ internal enum PoolVectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
 ///   an <see cref="IColumnReader"/> chosen by the horizontal stride — stride 1 loads the column directly (lane l =
 ///   x[.., ox + l + kx]), stride 2 loads 2·Count floats, takes the max over the window's rows, then de-interleaves them into
 ///   columns kx and kx + 1, stride 3 and more gathers (two 256-bit gathers at 512 bits; four loads on NEON). The forward is
-///   the IEEE maximum over the window's columns. The backward finds each window's element vector-wise (its max, then the
-///   first match in row-major window order, as the 2×2 backward does), keeps its offset per lane, and adds the dy scalar,
+///   the IEEE maximum over the window's columns. The backward finds each window's element vector-wise in one row-major scan
+///   (a later element replaces the kept one only if it is larger or the window's first NaN), keeps its offset per lane, and adds the dy scalar,
 ///   window after window: overlapping windows can route to the same dx element, and a vector add per window column would
 ///   change the order of those sums. A row's last windows are masked loads/stores where the hardware has them (AVX, AVX-512),
 ///   else one window at a time through the same source with one lane.
@@ -501,32 +501,32 @@ public static unsafe class MaxPoolKernel
 
     /// <summary>
     /// Routes a block's dy (<paramref name="dy"/>: its <paramref name="windows"/> gradients) to dx: each window's chosen
-    /// element is found vector-wise (max, then the first match in row-major window order, as <see cref="BackwardBlock"/>),
-    /// its offset (ky·W + kx) kept per lane; the adds themselves are scalar, window after window, so overlapping windows
-    /// sum into dx in window order exactly as the rule says (a vector add per window column would reorder those sums).
+    /// element is found vector-wise in one row-major scan (<see cref="IPoolVector{TSelf}.Beats"/>: a later element replaces
+    /// the kept one only if it is larger or the first NaN), its offset (ky·W + kx) kept per lane; the adds themselves are
+    /// scalar, window after window, so overlapping windows sum into dx in window order exactly as the rule says (a vector
+    /// add per window column would reorder those sums).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RouteBlock<TVec, TReader, TAccess>(float* at, int left, float* dxAt, float* dy, int windows, int w, int kh, int kw,
         int sw, TVec offsets, int* chosen)
         where TVec : struct, IPoolVector<TVec> where TReader : struct, IColumnReader where TAccess : struct, IBlockAccess
     {
-        var max = WindowMax<TVec, TReader, TAccess>(at, left, w, kh, kw, offsets);
-        TVec taken = TVec.Zero, offset = TVec.Zero;
+        // −∞ and offset 0 to start: element 0 replaces it unless it is −∞ itself, and then offset 0 is already its own.
+        TVec best = TVec.Broadcast(float.NegativeInfinity), offset = TVec.Zero;
         for (int ky = 0; ky < kh; ky++)
         {
             for (int kx = 0; kx < kw; kx += TReader.ColumnsPerRead)
             {
                 int element = ky * w + kx;
                 TReader.Read<TVec, TAccess>(at + element, left - kx, w, 1, offsets, out var first, out var second);
-                // Exactly one lane bit set per window once done: a match exists (the max is an element, or a NaN is there).
-                var take = TVec.AndNot(TVec.Matches(first, max), taken);
-                offset |= take & TVec.Broadcast(BitConverter.Int32BitsToSingle(element));
-                taken |= take;
+                var take = TVec.Beats(first, best);
+                best = TVec.Select(take, first, best);
+                offset = TVec.Select(take, TVec.Broadcast(BitConverter.Int32BitsToSingle(element)), offset);
                 if (TReader.ColumnsPerRead == 2 && kx + 1 < kw)
                 {
-                    take = TVec.AndNot(TVec.Matches(second, max), taken);
-                    offset |= take & TVec.Broadcast(BitConverter.Int32BitsToSingle(element + 1));
-                    taken |= take;
+                    take = TVec.Beats(second, best);
+                    best = TVec.Select(take, second, best);
+                    offset = TVec.Select(take, TVec.Broadcast(BitConverter.Int32BitsToSingle(element + 1)), offset);
                 }
             }
         }

@@ -49,6 +49,15 @@ internal unsafe interface IPoolVector<TSelf> where TSelf : struct, IPoolVector<T
     /// <summary>even, odd → (low, high) = even0 odd0 even1 odd1 …</summary>
     static abstract void Interleave(TSelf even, TSelf odd, out TSelf low, out TSelf high);
 
+    /// <summary>
+    /// All-ones lanes where v replaces best in a row-major scan that keeps the first NaN, else the first maximum: best is not
+    /// NaN, and v &gt; best or v is NaN (equal values, −0 == +0 included, keep the earlier one).
+    /// </summary>
+    static abstract TSelf Beats(TSelf v, TSelf best);
+
+    /// <summary>mask ? a : b, bit by bit (mask lanes all-ones or all-zeros).</summary>
+    static abstract TSelf Select(TSelf mask, TSelf a, TSelf b);
+
     /// <summary>Every lane = <paramref name="value"/> (also used for int bit patterns: window offsets).</summary>
     static abstract TSelf Broadcast(float value);
 
@@ -114,6 +123,12 @@ internal readonly unsafe struct PoolVec512(Vector512<float> value) : IPoolVector
         low = new(Avx512F.PermuteVar16x32x2(even._v, InterleaveLow, odd._v));
         high = new(Avx512F.PermuteVar16x32x2(even._v, InterleaveHigh, odd._v));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec512 Beats(PoolVec512 v, PoolVec512 best) => new(Vector512.AndNot(Vector512.Equals(best._v, best._v), Vector512.LessThanOrEqual(v._v, best._v)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec512 Select(PoolVec512 mask, PoolVec512 a, PoolVec512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec512 Broadcast(float value) => new(Vector512.Create(value));
 
@@ -186,6 +201,12 @@ internal readonly unsafe struct PoolVec256(Vector256<float> value) : IPoolVector
         low = new(Avx.Permute2x128(l, h, 0x20));
         high = new(Avx.Permute2x128(l, h, 0x31));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec256 Beats(PoolVec256 v, PoolVec256 best) => new(Vector256.AndNot(Vector256.Equals(best._v, best._v), Vector256.LessThanOrEqual(v._v, best._v)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec256 Select(PoolVec256 mask, PoolVec256 a, PoolVec256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec256 Broadcast(float value) => new(Vector256.Create(value));
 
@@ -288,6 +309,12 @@ internal readonly unsafe struct PoolVec128(Vector128<float> value) : IPoolVector
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec128 Beats(PoolVec128 v, PoolVec128 best) => new(Vector128.AndNot(Vector128.Equals(best._v, best._v), Vector128.LessThanOrEqual(v._v, best._v)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVec128 Select(PoolVec128 mask, PoolVec128 a, PoolVec128 b) => new(Vector128.ConditionalSelect(mask._v, a._v, b._v));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVec128 Broadcast(float value) => new(Vector128.Create(value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -351,6 +378,12 @@ internal readonly unsafe struct PoolVecScalar(float value) : IPoolVector<PoolVec
         low = even;
         high = odd;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVecScalar Beats(PoolVecScalar v, PoolVecScalar best) => new(FromBits(!(v._v <= best._v) && !float.IsNaN(best._v) ? -1 : 0));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolVecScalar Select(PoolVecScalar mask, PoolVecScalar a, PoolVecScalar b) => Bits(mask._v) != 0 ? a : b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVecScalar Broadcast(float value) => new(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static PoolVecScalar StridedOffsets(int stride, int lanes) => new(FromBits(0));

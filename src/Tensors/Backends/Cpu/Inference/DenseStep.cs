@@ -6,10 +6,10 @@ namespace NativeConv.Tensors.Backends.Cpu.Inference;
 
 /// <summary>
 /// Dense (+ ReLU): up to <see cref="Gemv.MaxRows"/> samples as matrix-vector products (the weights stream through once,
-/// bias and ReLU applied as each output is stored), larger batches as one GEMM then a bias-and-ReLU pass. The GEMM's B
-/// side is the weights: packed into its panels once per weight version (<see cref="Tensor.Version"/>), not on every call
-/// (at batch 8 packing 784 × 128 weights costs about as much as multiplying them) — the same panels the GEMM would pack,
-/// so the same bits.
+/// bias and ReLU applied as each output is stored), larger batches as one GEMM then a bias-and-ReLU pass. Both read the
+/// weights packed into the GEMM's B̃ panels once per weight version (<see cref="Tensor.Version"/>), not on every call (at
+/// batch 8 packing 784 × 128 weights costs about as much as multiplying them; the matrix-vector product streams the
+/// panels far faster than the rows of w) — the same panels the GEMM would pack, so the same bits.
 /// </summary>
 internal sealed class DenseStep : InferenceStep
 {
@@ -38,9 +38,8 @@ internal sealed class DenseStep : InferenceStep
         _out = layer.Weight.Shape[1];
     }
 
-    // Packed on the first GEMM call after a weight change, not in Refresh: a session that only ever sees batches of up to
-    // Gemv.MaxRows (predict, a lone client of serve) never needs the packed copy.
-    private void EnsurePacked()
+    /// <summary>Packs the weights again when they changed since the last call (an optimiser step, a load).</summary>
+    public override void Refresh()
     {
         long version = _weight.Version; // read before the values: a racing write shows as a newer version next call
         if (_packed is not null && version == _packedVersion) return;
@@ -54,10 +53,9 @@ internal sealed class DenseStep : InferenceStep
         var bias = _bias is null ? default : _bias.ReadOnlySpan;
         if (batch <= _gemvRows)
         {
-            Gemv.Run(x, batch, _in, _weight.ReadOnlySpan, _out, bias, y, _relu);
+            Gemv.Run(x, batch, _in, _packed, Sgemm.PackedPanelWidth, _out, bias, y, _relu);
             return;
         }
-        EnsurePacked();
         fixed (float* packed = _packed)
             Sgemm.RunPrepackedB(batch, _out, _in, 1f, x, _in, packed, _packed!.Length, 0f, y, _out, ParallelFor.ThreadCount);
         if (!bias.IsEmpty) Bias.Forward(y, bias, y, batch, _out, 1);

@@ -71,6 +71,49 @@ public class ConvInferenceKernelTests
         }
     }
 
+    public static TheoryData<int, int, int, int, int, bool, int> BandCases()
+    {
+        // c, oc, size, kernel, stride, same padding (else valid), pool (0: none; 2: 2×2/2; 3: 3×3/2, overlapping windows)
+        return new TheoryData<int, int, int, int, int, bool, int>
+        {
+            { 3, 8, 32, 3, 1, true, 0 },    // cifar-small's first layer: four bands
+            { 8, 8, 32, 3, 1, true, 2 },    // its second, pooled: bands of pooled rows
+            { 1, 16, 28, 5, 1, true, 2 },   // fmnist-cnn-k5's first (the short-patch product)
+            { 16, 32, 14, 5, 1, true, 2 },  // its second (the packed GEMM), 7 pooled rows in two bands of 4 and 3
+            { 4, 6, 13, 3, 2, true, 0 },    // stride 2, odd size
+            { 5, 7, 11, 3, 1, false, 3 },   // valid padding, overlapping pool windows: bands recompute shared rows
+            { 2, 3, 9, 1, 1, true, 0 },     // 1×1
+            { 3, 5, 41, 3, 1, true, 2 },    // odd rows: the pool drops the last
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BandCases))]
+    public void Row_bands_of_one_image_give_the_whole_images_bits(int c, int oc, int size, int kernel, int stride, bool same, int pool)
+    {
+        var g = ConvGeometry.Create(new Shape(1, c, size, size), new Shape(oc, c, kernel, kernel), stride, stride,
+            same ? Padding.Same : Padding.Valid);
+        var banded = ConvPlan.Create(g, Conv2DAlgorithm.Im2Col, threads: 2, forwardOnly: true);
+        var whole = ConvPlan.Create(g, Conv2DAlgorithm.Im2Col, threads: 2);
+        Assert.True(banded.ForwardRowBands > 1, $"{g}: no bands to test");
+        Assert.Equal(0, whole.ForwardRowBands);
+        var x = TestRandom.Uniform(c * size * size, 31);
+        var prepared = ConvInferenceWeights.Prepare(TestRandom.Uniform(oc * c * kernel * kernel, 32), g, winograd: false);
+        var bias = TestRandom.Uniform(oc, 33);
+        PoolGeometry? plane = pool == 0 ? null : PoolGeometry.Create(new Shape(1, 1, g.OH, g.OW), pool, pool, 2, 2);
+        int outputs = oc * (plane is { } p ? p.OH * p.OW : g.OutputPixels);
+        foreach (bool relu in new[] { false, true })
+        {
+            var expected = new float[outputs];
+            Conv2DForwardKernel.RunInference(x, prepared, bias, expected, whole, relu, plane);
+            var actual = new float[outputs + 3];
+            TestRandom.Poison(actual);
+            Conv2DForwardKernel.RunInference(x, prepared, bias, actual, banded, relu, plane);
+            Assert.Equal(expected, actual.AsSpan(0, outputs).ToArray());
+            Assert.True(float.IsNaN(actual[^1]), "wrote past the output");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void Winograd_with_a_fused_pool_matches_at_every_width(ConvVectorWidth width)

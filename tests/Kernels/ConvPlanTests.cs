@@ -138,6 +138,24 @@ public class ConvPlanTests
         Assert.Same(ConvPlan.For(h, Conv2DAlgorithm.Auto, forwardOnly: true), ConvPlan.For(h, Conv2DAlgorithm.Auto, forwardOnly: true));
     }
 
+    [Fact]
+    public void One_image_on_two_threads_is_cut_into_row_bands_by_a_forward_only_im2col_plan()
+    {
+        // cifar-small's first layer at batch 1: bands (two, four from 32 output rows on two threads).
+        var first = Layer(1, 3, 32, 8);
+        var inference = ConvPlan.Create(first, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true);
+        Assert.Equal(4, inference.ForwardRowBands);
+        Assert.False(inference.ForwardSplitsGroups);
+        Assert.Contains("4 row bands an image", inference.DescribeForward());
+        Assert.Equal(2, ConvPlan.Create(Layer(1, 3, 16, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
+        // Not: training plans, Winograd forwards, as many images as threads, one thread, outputs too short to share.
+        Assert.Equal(0, ConvPlan.Create(first, Conv2DAlgorithm.Auto, threads: 2).ForwardRowBands);
+        Assert.Equal(0, ConvPlan.Create(Layer(1, 16, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
+        Assert.Equal(0, ConvPlan.Create(first with { N = 2 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
+        Assert.Equal(0, ConvPlan.Create(first, Conv2DAlgorithm.Auto, threads: 1, forwardOnly: true).ForwardRowBands);
+        Assert.Equal(0, ConvPlan.Create(Layer(1, 3, 3, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
+    }
+
     public static TheoryData<Conv2DAlgorithm, bool, bool> Combinations()
     {
         var data = new TheoryData<Conv2DAlgorithm, bool, bool>();

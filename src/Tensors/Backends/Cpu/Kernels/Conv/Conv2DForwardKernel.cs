@@ -106,10 +106,19 @@ public static unsafe class Conv2DForwardKernel
                 ImagesPerGroup = plan.Im2ColImagesPerGroup, Pool = pool, PackedWeights = packedWeights,
             };
             int groups = plan.Im2ColGroups;
-            // Fewer groups than threads (small inference batches): the threads share each group — its im2col by channel,
-            // its GEMM, its epilogue by output channel — so a single image still uses every core; a small group runs here.
-            if (ParallelFor.InsideParallel || !plan.ForwardSplitsGroups)
+            // Fewer groups than threads (small inference batches): the threads share each image in bands of output rows,
+            // or share each group — its im2col by channel, its GEMM, its epilogue by output channel — so a single image
+            // still uses every core; a small group runs here.
+            if (ParallelFor.InsideParallel || (!plan.ForwardSplitsGroups && plan.ForwardRowBands == 0))
                 ParallelFor.For(groups, ref body);
+            else if (plan.ForwardRowBands > 0)
+            {
+                var bands = new RowBands<TRelu, TPool> { Body = body };
+                int outputRows = TPool.Enabled ? pool.OH : plan.Geometry.OH;
+                bands.RowsPerBand = (outputRows + plan.ForwardRowBands - 1) / plan.ForwardRowBands;
+                int count = (outputRows + bands.RowsPerBand - 1) / bands.RowsPerBand;
+                for (bands.Image = 0; bands.Image < plan.Geometry.N; bands.Image++) ParallelFor.For(count, ref bands);
+            }
             else for (int group = 0; group < groups; group++) body.SplitGroup(group);
         }
     }
@@ -225,6 +234,36 @@ public static unsafe class Conv2DForwardKernel
             }
         }
 
+        /// <summary>
+        /// Output rows [r0, r1) of one image (pooled rows with a fused pool: the convolution rows their windows cover),
+        /// on this thread: im2col of just those rows (the geometry's top padding moved up by the rows above them), the
+        /// product, then pool, bias and ReLU into y.
+        /// </summary>
+        public readonly void Band(int image, int r0, int r1)
+        {
+            ref readonly var g = ref G;
+            int c0 = TPool.Enabled ? r0 * Pool.StrideH : r0;
+            int c1 = TPool.Enabled ? (r1 - 1) * Pool.StrideH + Pool.KH : r1;
+            var band = g with { N = 1, OH = c1 - c0, PadTop = g.PadTop - c0 * g.StrideH };
+            int n = band.OutputPixels, imageSize = g.C * g.H * g.W;
+            var cols = Conv2DScratch.Columns(g.PatchSize * n);
+            Im2Col.ImageToColumns(new ReadOnlySpan<float>(X + (long)image * imageSize, imageSize), cols, n, band);
+            var result = Conv2DScratch.Outputs(g.OC * n);
+            Multiply(cols, n, result);
+            int plane = OutputPlane, width = TPool.Enabled ? Pool.OW : g.OW;
+            for (int oc = 0; oc < g.OC; oc++)
+            {
+                var src = result.Slice(oc * n, n);
+                var dst = new Span<float>(Y + ((long)image * g.OC + oc) * plane + r0 * width, (r1 - r0) * width);
+                if (TPool.Enabled)
+                {
+                    MaxPoolKernel.Forward(src, dst, Pool with { H = c1 - c0, OH = r1 - r0 });
+                    Epilogue(dst, oc, dst);
+                }
+                else Epilogue(src, oc, dst);
+            }
+        }
+
         /// <summary>im2col of channel c of image first + b into its KH·KW rows of the group's column matrix.</summary>
         public readonly void ChannelColumns(int first, int b, int c, int wide, float* cols)
         {
@@ -280,6 +319,20 @@ public static unsafe class Conv2DForwardKernel
             if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(src, Bias == null ? 0f : Bias[oc], dst);
             else if (Bias != null) TensorPrimitives.Add(src, Bias[oc], dst);
             else if (!src.Overlaps(dst)) src.CopyTo(dst);
+        }
+    }
+
+    /// <summary>One image's bands of output rows, one item each (<see cref="Body{TRelu, TPool}.Band"/>).</summary>
+    private struct RowBands<TRelu, TPool> : IParallelBody where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+    {
+        public Body<TRelu, TPool> Body;
+        public int Image, RowsPerBand;
+
+        public readonly void Execute(int index, int worker)
+        {
+            int rows = TPool.Enabled ? Body.Pool.OH : Body.G.OH;
+            int r0 = index * RowsPerBand;
+            Body.Band(Image, r0, Math.Min(rows, r0 + RowsPerBand));
         }
     }
 

@@ -129,6 +129,16 @@ public sealed class ConvPlan
     /// </summary>
     public bool ForwardSplitsGroups { get; }
 
+    /// <summary>
+    /// Forward-only im2col plans whose groups are single images, fewer than the threads (batch 1): each image is cut into
+    /// this many bands of output rows (of pooled rows where a pool is fused), each band's im2col, product and epilogue on
+    /// one thread with nothing to wait for in between — instead of <see cref="ForwardSplitsGroups"/>' three phases, whose
+    /// product stays on one thread below the GEMM's parallel size (cifar-small's first layers at batch 1). 0: no bands.
+    /// Bitwise the whole image's result: each output's sum runs in the patch's order whatever the columns around it
+    /// (patches shorter than the GEMM's split-K length only).
+    /// </summary>
+    public int ForwardRowBands { get; }
+
     /// <summary>Images per im2col group (forward and the im2col backward pass) and the number of such groups.</summary>
     public int Im2ColImagesPerGroup { get; }
     public int Im2ColGroups { get; }
@@ -184,6 +194,10 @@ public sealed class ConvPlan
         ForwardSplitsGroups = winogradForward
             ? SplitsWinogradGroups(WinogradProblem.Forward(g), ForwardWinogradImages, threads)
             : SplitsIm2ColGroups(g, Im2ColImagesPerGroup, threads);
+        ForwardRowBands = forwardOnly && !winogradForward && Im2ColImagesPerGroup == 1 && threads > 1 && g.N < threads
+                          && g.PatchSize < Gemm.GemmDriver.SplitMinK && g.OH >= 2 * threads
+            ? (g.OH >= 16 * threads ? 2 * threads : threads) : 0;
+        if (ForwardRowBands > 0) ForwardSplitsGroups = false;
         Im2ColWeightChunks = Im2ColChunks(weights: true, bias: true);
         ColumnFloats = pointwise ? 0 : (long)g.PatchSize * g.OutputPixels * Im2ColImagesPerGroup;
         WinogradGroupFloats = Math.Max(WinogradFloats(WinogradProblem.Forward(g), Math.Max(ForwardWinogradImages, WeightGradientWinogradImages)),
@@ -224,7 +238,8 @@ public sealed class ConvPlan
     public string DescribeForward()
     {
         int perGroup = Forward == ConvMethod.Winograd ? ForwardWinogradImages : Im2ColImagesPerGroup;
-        string split = ForwardSplitsGroups ? ", split within images"
+        string split = ForwardRowBands > 0 ? $", {ForwardRowBands} row bands an image"
+            : ForwardSplitsGroups ? ", split within images"
             : (Geometry.N + perGroup - 1) / perGroup < Threads ? ", one thread per group" : "";
         return Pass(Forward, ForwardWinogradImages) + split;
     }

@@ -235,8 +235,10 @@ internal readonly unsafe struct VecScalar(float value) : IConvVector<VecScalar>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Broadcast(float value) => new(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator +(VecScalar a, VecScalar b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar operator -(VecScalar a, VecScalar b) => new(a._v - b._v);
-    // Plain multiply then add: the scalar code of every kernel always rounded twice.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar MultiplyAdd(VecScalar a, VecScalar b, VecScalar c) => new(a._v * b._v + c._v);
+    // Fused where the hardware has FMA, as every vector width's lanes are there (Vector128's MultiplyAddEstimate; 256 and
+    // 512 bits always have it), so a column's bits do not depend on whether it fell in a vector or in a scalar tail (a row
+    // band of an image puts its columns elsewhere than the whole image does); without FMA, multiply then add, as Vector128.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar MultiplyAdd(VecScalar a, VecScalar b, VecScalar c) => new(float.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(VecScalar v) => v._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Relu(VecScalar v) => new(v._v <= 0f ? 0f : v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static VecScalar Max(VecScalar a, VecScalar b) => new(MathF.Max(a._v, b._v));

@@ -66,9 +66,9 @@ internal static unsafe class SmallPatchGemm
             if (TVec.Count > 1) Steps<VecScalar>(j, j1);
         }
 
-        // Columns [j, j1) in steps of two TVec: four output rows × two column vectors, eight independent accumulator
-        // chains — enough to cover the multiply-add's latency on two FMA ports (four chains left half of them idle).
-        // Returns where it stopped.
+        // Columns [j, j1) in steps of two TVec: six (then four) output rows × two column vectors, twelve (eight)
+        // independent accumulator chains — enough to cover the multiply-add's latency on two FMA ports (four chains left
+        // half of them idle). Returns where it stopped.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly int PairSteps<TVec>(int j, int j1) where TVec : struct, IConvVector<TVec>
         {
@@ -77,75 +77,8 @@ internal static unsafe class SmallPatchGemm
             for (; j + 2 * v <= j1; j += 2 * v)
             {
                 int o = 0;
-                for (; o + 6 <= Oc; o += 6)
-                {
-                    float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K, w4 = w3 + K, w5 = w4 + K;
-                    TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-                    TVec b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
-                    float* c = Col + j;
-                    for (int kk = 0; kk < K; kk++, c += Ldc)
-                    {
-                        var x = TVec.Load(c);
-                        var z = TVec.Load(c + v);
-                        var s0 = TVec.Broadcast(w0[kk]);
-                        a0 = TVec.MultiplyAdd(s0, x, a0);
-                        b0 = TVec.MultiplyAdd(s0, z, b0);
-                        var s1 = TVec.Broadcast(w1[kk]);
-                        a1 = TVec.MultiplyAdd(s1, x, a1);
-                        b1 = TVec.MultiplyAdd(s1, z, b1);
-                        var s2 = TVec.Broadcast(w2[kk]);
-                        a2 = TVec.MultiplyAdd(s2, x, a2);
-                        b2 = TVec.MultiplyAdd(s2, z, b2);
-                        var s3 = TVec.Broadcast(w3[kk]);
-                        a3 = TVec.MultiplyAdd(s3, x, a3);
-                        b3 = TVec.MultiplyAdd(s3, z, b3);
-                        var s4 = TVec.Broadcast(w4[kk]);
-                        a4 = TVec.MultiplyAdd(s4, x, a4);
-                        b4 = TVec.MultiplyAdd(s4, z, b4);
-                        var s5 = TVec.Broadcast(w5[kk]);
-                        a5 = TVec.MultiplyAdd(s5, x, a5);
-                        b5 = TVec.MultiplyAdd(s5, z, b5);
-                    }
-                    float* out0 = Y + (long)o * Ldy + j;
-                    TVec.Store(out0, a0); TVec.Store(out0 + v, b0); out0 += Ldy;
-                    TVec.Store(out0, a1); TVec.Store(out0 + v, b1); out0 += Ldy;
-                    TVec.Store(out0, a2); TVec.Store(out0 + v, b2); out0 += Ldy;
-                    TVec.Store(out0, a3); TVec.Store(out0 + v, b3); out0 += Ldy;
-                    TVec.Store(out0, a4); TVec.Store(out0 + v, b4); out0 += Ldy;
-                    TVec.Store(out0, a5); TVec.Store(out0 + v, b5);
-                }
-                for (; o + 4 <= Oc; o += 4)
-                {
-                    float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
-                    TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                    float* c = Col + j;
-                    for (int kk = 0; kk < K; kk++, c += Ldc)
-                    {
-                        var x = TVec.Load(c);
-                        var z = TVec.Load(c + v);
-                        var s0 = TVec.Broadcast(w0[kk]);
-                        a0 = TVec.MultiplyAdd(s0, x, a0);
-                        b0 = TVec.MultiplyAdd(s0, z, b0);
-                        var s1 = TVec.Broadcast(w1[kk]);
-                        a1 = TVec.MultiplyAdd(s1, x, a1);
-                        b1 = TVec.MultiplyAdd(s1, z, b1);
-                        var s2 = TVec.Broadcast(w2[kk]);
-                        a2 = TVec.MultiplyAdd(s2, x, a2);
-                        b2 = TVec.MultiplyAdd(s2, z, b2);
-                        var s3 = TVec.Broadcast(w3[kk]);
-                        a3 = TVec.MultiplyAdd(s3, x, a3);
-                        b3 = TVec.MultiplyAdd(s3, z, b3);
-                    }
-                    float* out0 = Y + (long)o * Ldy + j;
-                    TVec.Store(out0, a0);
-                    TVec.Store(out0 + v, b0);
-                    TVec.Store(out0 + Ldy, a1);
-                    TVec.Store(out0 + Ldy + v, b1);
-                    TVec.Store(out0 + 2L * Ldy, a2);
-                    TVec.Store(out0 + 2L * Ldy + v, b2);
-                    TVec.Store(out0 + 3L * Ldy, a3);
-                    TVec.Store(out0 + 3L * Ldy + v, b3);
-                }
+                for (; o + 6 <= Oc; o += 6) PairBlock<TVec, SixRows>(o, j);
+                for (; o + 4 <= Oc; o += 4) PairBlock<TVec, FourRows>(o, j);
                 for (; o < Oc; o++)
                 {
                     float* wo = W + o * K;
@@ -162,6 +95,58 @@ internal static unsafe class SmallPatchGemm
                 }
             }
             return j;
+        }
+
+        /// <summary>
+        /// Output rows [o, o + TRows.Count) × columns [j, j + 2·Count): one source for the 6- and the 4-row block (the row
+        /// count is a JIT constant, so the unused fifth and sixth rows vanish from the 4-row code).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void PairBlock<TVec, TRows>(int o, int j) where TVec : struct, IConvVector<TVec> where TRows : struct, IRowCount
+        {
+            int v = TVec.Count;
+            bool six = TRows.Count == 6;
+            float* w0 = W + o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K, w4 = w3 + K, w5 = w4 + K;
+            TVec a0 = TVec.Broadcast(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+            TVec b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+            float* c = Col + j;
+            for (int kk = 0; kk < K; kk++, c += Ldc)
+            {
+                var x = TVec.Load(c);
+                var z = TVec.Load(c + v);
+                var s0 = TVec.Broadcast(w0[kk]);
+                a0 = TVec.MultiplyAdd(s0, x, a0);
+                b0 = TVec.MultiplyAdd(s0, z, b0);
+                var s1 = TVec.Broadcast(w1[kk]);
+                a1 = TVec.MultiplyAdd(s1, x, a1);
+                b1 = TVec.MultiplyAdd(s1, z, b1);
+                var s2 = TVec.Broadcast(w2[kk]);
+                a2 = TVec.MultiplyAdd(s2, x, a2);
+                b2 = TVec.MultiplyAdd(s2, z, b2);
+                var s3 = TVec.Broadcast(w3[kk]);
+                a3 = TVec.MultiplyAdd(s3, x, a3);
+                b3 = TVec.MultiplyAdd(s3, z, b3);
+                if (six)
+                {
+                    var s4 = TVec.Broadcast(w4[kk]);
+                    a4 = TVec.MultiplyAdd(s4, x, a4);
+                    b4 = TVec.MultiplyAdd(s4, z, b4);
+                    var s5 = TVec.Broadcast(w5[kk]);
+                    a5 = TVec.MultiplyAdd(s5, x, a5);
+                    b5 = TVec.MultiplyAdd(s5, z, b5);
+                }
+            }
+            float* out0 = Y + (long)o * Ldy + j;
+            TVec.Store(out0, a0); TVec.Store(out0 + v, b0); out0 += Ldy;
+            TVec.Store(out0, a1); TVec.Store(out0 + v, b1); out0 += Ldy;
+            TVec.Store(out0, a2); TVec.Store(out0 + v, b2); out0 += Ldy;
+            TVec.Store(out0, a3); TVec.Store(out0 + v, b3);
+            if (six)
+            {
+                out0 += Ldy;
+                TVec.Store(out0, a4); TVec.Store(out0 + v, b4); out0 += Ldy;
+                TVec.Store(out0, a5); TVec.Store(out0 + v, b5);
+            }
         }
 
         // Columns [j, j1) in steps of TVec; returns where it stopped.
@@ -203,4 +188,20 @@ internal static unsafe class SmallPatchGemm
             return j;
         }
     }
+}
+
+/// <summary>A JIT-time row count for <see cref="SmallPatchGemm"/>'s register blocks.</summary>
+internal interface IRowCount
+{
+    static abstract int Count { get; }
+}
+
+internal readonly struct SixRows : IRowCount
+{
+    public static int Count => 6;
+}
+
+internal readonly struct FourRows : IRowCount
+{
+    public static int Count => 4;
 }

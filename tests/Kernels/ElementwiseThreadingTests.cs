@@ -15,17 +15,6 @@ public class ElementwiseThreadingTests
 {
     public static TheoryData<VectorWidth> Widths() => ElementwiseSweep.Widths();
 
-    private static float[] OnThreads(int threads, Func<float[]> run)
-    {
-        int saved = ParallelFor.ThreadCount;
-        try
-        {
-            ParallelFor.ThreadCount = threads;
-            return run();
-        }
-        finally { ParallelFor.ThreadCount = saved; }
-    }
-
     /// <summary>Every kernel on the driver, one long array each, results concatenated.</summary>
     private static float[] RunAll(VectorWidth width)
     {
@@ -52,9 +41,9 @@ public class ElementwiseThreadingTests
     [MemberData(nameof(Widths))]
     public void Driver_kernels_give_the_same_bits_on_one_and_two_threads_at_every_width(VectorWidth width)
     {
-        var reference = OnThreads(1, () => RunAll(VectorWidth.Scalar));
-        KernelSweep.Exact(reference, OnThreads(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
-        KernelSweep.Exact(reference, OnThreads(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
+        var reference = Threads.On(1, () => RunAll(VectorWidth.Scalar));
+        KernelSweep.Exact(reference, Threads.On(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
+        KernelSweep.Exact(reference, Threads.On(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
     }
 
     [Fact]
@@ -71,7 +60,7 @@ public class ElementwiseThreadingTests
             Bias.Forward(dy, d2, y, 16, 64 * 256, 1);
             return [.. d4, .. d2, .. y];
         }
-        KernelSweep.Exact(OnThreads(1, Run), OnThreads(2, Run), "threads 1 vs 2");
+        KernelSweep.Exact(Threads.On(1, Run), Threads.On(2, Run), "threads 1 vs 2");
     }
 
     [Fact]
@@ -88,7 +77,7 @@ public class ElementwiseThreadingTests
             GlobalAvgPool.Backward(dy, dx, planes, spatial);
             return [.. y, .. dx];
         }
-        KernelSweep.Exact(OnThreads(1, Run), OnThreads(2, Run), "threads 1 vs 2");
+        KernelSweep.Exact(Threads.On(1, Run), Threads.On(2, Run), "threads 1 vs 2");
     }
 
     // Moved from DropoutKernelTests: it sets the process-wide thread count.

@@ -309,17 +309,6 @@ public class MaxPoolThreadingTests
 {
     public static TheoryData<string> Widths() => MaxPoolKernelTests.Widths();
 
-    private static float[] OnThreads(int threads, Func<float[]> run)
-    {
-        int saved = ParallelFor.ThreadCount;
-        try
-        {
-            ParallelFor.ThreadCount = threads;
-            return run();
-        }
-        finally { ParallelFor.ThreadCount = saved; }
-    }
-
     private static float[] RunAll(PoolVectorWidth width)
     {
         var results = new List<float>();
@@ -349,8 +338,8 @@ public class MaxPoolThreadingTests
     public void Max_pool_gives_the_same_bits_on_one_and_two_threads_at_every_width(string widthName)
     {
         var width = Enum.Parse<PoolVectorWidth>(widthName);
-        var reference = OnThreads(1, () => RunAll(PoolVectorWidth.Scalar));
-        KernelSweep.Exact(reference, OnThreads(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
-        KernelSweep.Exact(reference, OnThreads(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
+        var reference = Threads.On(1, () => RunAll(PoolVectorWidth.Scalar));
+        KernelSweep.Exact(reference, Threads.On(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
+        KernelSweep.Exact(reference, Threads.On(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
     }
 }

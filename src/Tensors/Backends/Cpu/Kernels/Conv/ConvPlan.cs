@@ -194,6 +194,8 @@ public sealed class ConvPlan
         ForwardSplitsGroups = winogradForward
             ? SplitsWinogradGroups(WinogradProblem.Forward(g), ForwardWinogradImages, threads)
             : SplitsIm2ColGroups(g, Im2ColImagesPerGroup, threads);
+        // Two bands a thread where the image is tall enough (the loop hands out bands as threads ask): a descheduled
+        // thread then holds back a quarter of the image, not half of it.
         ForwardRowBands = forwardOnly && !winogradForward && Im2ColImagesPerGroup == 1 && threads > 1 && g.N < threads
                           && g.PatchSize < Gemm.GemmDriver.SplitMinK && g.OH >= 2 * threads
             ? (g.OH >= 16 * threads ? 2 * threads : threads) : 0;

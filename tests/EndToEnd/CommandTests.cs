@@ -89,8 +89,8 @@ public class CommandTests
         // cifar-small: five convolutions (two with their pool fused), GAP, two Dense (Dropout is the identity).
         var plan = lines.Where(l => l.StartsWith("plan: ")).ToArray();
         Assert.Equal(8, plan.Length);
-        // Its layers are small: each image runs on one thread (an im2col group is shared only from the GEMM's own parallel size).
-        Assert.Contains(plan, l => l.Contains("conv 8→8") && l.Contains("maxpool 2×2/2") && l.Contains("one thread per group"));
+        // One image on two threads: its im2col layers are cut into bands of (pooled) output rows, one thread a band.
+        Assert.Contains(plan, l => l.Contains("conv 8→8") && l.Contains("maxpool 2×2/2") && l.Contains("4 row bands an image"));
         Assert.Contains(plan, l => l.Contains("dense 128→10") && l.Contains("gemv"));
         var latency = Assert.Single(lines, l => l.StartsWith("latency ms/call: "));
         Assert.Matches(@"p50 [0-9.]+, p99 [0-9.]+, mean [0-9.]+", latency);

@@ -62,13 +62,9 @@ public static class InductiveBiasPlots
             // Round 1-2-5 ticks of the range (Plots.LogTicks), not the automatic ones: those fall at even steps of log10(x)
             // and were labelled 1,585, 2,512, 3,981... on the sample-efficiency plot. The limits are set after Margins, which
             // autoscales, and pad the points by a tenth of a decade at least, so the outer points keep clear of the frame.
-            double low = series.Where(c => c.X.Length > 0).Min(c => c.X.Min()), high = series.Where(c => c.X.Length > 0).Max(c => c.X.Max());
-            double pad = Math.Max(0.1, 0.06 * (Math.Log10(high) - Math.Log10(low)));
-            plot.Axes.SetLimitsX(Math.Log10(low) - pad, Math.Log10(high) + pad);
-            var ticks = new ScottPlot.TickGenerators.NumericManual();
-            foreach (var (value, label) in Plots.LogTicks(Math.Pow(10, Math.Log10(low) - pad), Math.Pow(10, Math.Log10(high) + pad)))
-                ticks.AddMajor(Math.Log10(value), label);
-            plot.Axes.Bottom.TickGenerator = ticks;
+            double low = Math.Log10(series.Where(c => c.X.Length > 0).Min(c => c.X.Min()));
+            double high = Math.Log10(series.Where(c => c.X.Length > 0).Max(c => c.X.Max()));
+            Plots.LogAxisX(plot, low, high, Math.Max(0.1, 0.06 * (high - low)));
         }
         plot.Title(title);
         plot.XLabel(xLabel);

@@ -115,12 +115,7 @@ public static class Plots
         double low = points.Count > 0 ? points.Min(p => Math.Log10(p.Parameters)) : 4;
         double high = points.Count > 0 ? points.Max(p => Math.Log10(p.Parameters)) : 6;
         // Room around the points: at least a quarter decade, so a single point (or two close ones) sits inside the frame.
-        double pad = Math.Max(0.25, 0.12 * (high - low));
-        plot.Axes.SetLimitsX(low - pad, high + pad);
-        var ticks = LogTicks(Math.Pow(10, low - pad), Math.Pow(10, high + pad));
-        var tickGenerator = new ScottPlot.TickGenerators.NumericManual();
-        foreach (var (value, label) in ticks) tickGenerator.AddMajor(Math.Log10(value), label);
-        plot.Axes.Bottom.TickGenerator = tickGenerator;
+        LogAxisX(plot, low, high, Math.Max(0.25, 0.12 * (high - low)));
         if (points.Count > 0)
         {
             double lowY = points.Min(p => p.Accuracy * 100), highY = points.Max(p => p.Accuracy * 100);
@@ -136,6 +131,19 @@ public static class Plots
         // An outside legend that is taller than the data area wraps into a second column that the width above has no room
         // for (the summary of `all` cut it off at the right edge): grow the height so every entry fits one column.
         WriteSvgAndPng(path, plot, width + legend, Math.Max(height, LegendColumnHeight(points.Count)));
+    }
+
+    /// <summary>
+    /// A log x axis (the plot's x values are log10 of the data) over [<paramref name="low"/>, <paramref name="high"/>] in
+    /// log10 units, <paramref name="pad"/> of them added on each side, with round 1-2-5 ticks (<see cref="LogTicks"/>)
+    /// labelled in data units.
+    /// </summary>
+    internal static void LogAxisX(Plot plot, double low, double high, double pad)
+    {
+        plot.Axes.SetLimitsX(low - pad, high + pad);
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (value, label) in LogTicks(Math.Pow(10, low - pad), Math.Pow(10, high + pad))) ticks.AddMajor(Math.Log10(value), label);
+        plot.Axes.Bottom.TickGenerator = ticks;
     }
 
     /// <summary>

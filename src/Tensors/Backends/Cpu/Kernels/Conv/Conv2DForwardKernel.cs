@@ -113,10 +113,9 @@ public static unsafe class Conv2DForwardKernel
                 ParallelFor.For(groups, ref body);
             else if (plan.ForwardRowBands > 0)
             {
-                var bands = new RowBands<TRelu, TPool> { Body = body };
-                int outputRows = TPool.Enabled ? pool.OH : plan.Geometry.OH;
-                bands.RowsPerBand = (outputRows + plan.ForwardRowBands - 1) / plan.ForwardRowBands;
-                int count = (outputRows + bands.RowsPerBand - 1) / bands.RowsPerBand;
+                var bands = new RowBands<TRelu, TPool> { Body = body, Rows = TPool.Enabled ? pool.OH : plan.Geometry.OH };
+                bands.RowsPerBand = (bands.Rows + plan.ForwardRowBands - 1) / plan.ForwardRowBands;
+                int count = (bands.Rows + bands.RowsPerBand - 1) / bands.RowsPerBand;
                 for (bands.Image = 0; bands.Image < plan.Geometry.N; bands.Image++) ParallelFor.For(count, ref bands);
             }
             else for (int group = 0; group < groups; group++) body.SplitGroup(group);
@@ -327,12 +326,13 @@ public static unsafe class Conv2DForwardKernel
     {
         public Body<TRelu, TPool> Body;
         public int Image, RowsPerBand;
+        /// <summary>Output rows of the image (pooled rows with a fused pool).</summary>
+        public int Rows;
 
         public readonly void Execute(int index, int worker)
         {
-            int rows = TPool.Enabled ? Body.Pool.OH : Body.G.OH;
             int r0 = index * RowsPerBand;
-            Body.Band(Image, r0, Math.Min(rows, r0 + RowsPerBand));
+            Body.Band(Image, r0, Math.Min(Rows, r0 + RowsPerBand));
         }
     }
 

@@ -191,15 +191,14 @@ public sealed class ConvPlan
             InputGradientWinogradImages = forcedImages > 0
                 ? Math.Min(forcedImages, g.N) : WinogradImagesPerGroup(WinogradProblem.InputGradient(g), budgets.WinogradFloats, threads);
 
-        ForwardSplitsGroups = winogradForward
-            ? SplitsWinogradGroups(WinogradProblem.Forward(g), ForwardWinogradImages, threads)
-            : SplitsIm2ColGroups(g, Im2ColImagesPerGroup, threads);
         // Two bands a thread where the image is tall enough (the loop hands out bands as threads ask): a descheduled
         // thread then holds back a quarter of the image, not half of it.
         ForwardRowBands = forwardOnly && !winogradForward && Im2ColImagesPerGroup == 1 && threads > 1 && g.N < threads
                           && g.PatchSize < Gemm.GemmDriver.SplitMinK && g.OH >= 2 * threads
             ? (g.OH >= 16 * threads ? 2 * threads : threads) : 0;
-        if (ForwardRowBands > 0) ForwardSplitsGroups = false;
+        ForwardSplitsGroups = winogradForward
+            ? SplitsWinogradGroups(WinogradProblem.Forward(g), ForwardWinogradImages, threads)
+            : ForwardRowBands == 0 && SplitsIm2ColGroups(g, Im2ColImagesPerGroup, threads);
         Im2ColWeightChunks = Im2ColChunks(weights: true, bias: true);
         ColumnFloats = pointwise ? 0 : (long)g.PatchSize * g.OutputPixels * Im2ColImagesPerGroup;
         WinogradGroupFloats = Math.Max(WinogradFloats(WinogradProblem.Forward(g), Math.Max(ForwardWinogradImages, WeightGradientWinogradImages)),

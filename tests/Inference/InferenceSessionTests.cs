@@ -61,12 +61,10 @@ public class InferenceSessionTests
             // Winograd for a layer training runs as im2col, and small batches run Dense as GEMV).
             if (session.Describe(batch).SequenceEqual(matching.Describe(batch)))
             {
-                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{name} batch {batch}: not bitwise the training forward (max |Δ| {MaxDifference(expected, actual):E2})");
+                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{name} batch {batch}: not bitwise the training forward (max |Δ| {LogitTolerance.MaxDifference(expected, actual):E2})");
                 continue;
             }
-            double scale = 1 + expected.Max(v => Math.Abs(v));
-            double diff = MaxDifference(expected, actual);
-            Assert.True(diff <= 1e-5 * scale, $"{name} batch {batch}: max |Δ| {diff:E2} against the training forward");
+            LogitTolerance.WithinRounding(expected, actual, $"{name} batch {batch} against the training forward");
         }
     }
 
@@ -100,15 +98,13 @@ public class InferenceSessionTests
         Assert.DoesNotContain(session.Describe(1), line => line.Contains("gemv"));
     }
 
-    private static double MaxDifference(float[] a, float[] b) => a.Zip(b, (p, q) => (double)Math.Abs(p - q)).Max();
-
     [Fact]
     public void A_training_step_between_two_calls_is_seen_by_the_second()
     {
         var model = ModelZoo.Create("cifar-small", seed: 7);
         var session = InferenceSession.ForZooModel(model);
         int sample = ModelZoo.InputShape("cifar-small").Size;
-        // Batch 2 (Dense as GEMV, reading the weights) and 6 (Dense as a GEMM on weights packed per version).
+        // Batch 2 (Dense as GEMV) and 6 (Dense as a GEMM), both on the weights packed per version.
         var images = TestRandom.Uniform(2 * sample, 8, 0f, 1f);
         var six = TestRandom.Uniform(6 * sample, 10, 0f, 1f);
         var before = session.Run(images, 2);
@@ -128,13 +124,11 @@ public class InferenceSessionTests
         var after = session.Run(images, 2);
         Assert.False(before.AsSpan().SequenceEqual(after), "the logits did not change after a training step");
         var expected = TrainingForward(model, images, 2);
-        Assert.True(MaxDifference(expected, after) <= 1e-5 * (1 + expected.Max(v => Math.Abs(v))),
-            $"after a step the session gives {MaxDifference(expected, after):E2} away from the new weights' forward");
+        LogitTolerance.WithinRounding(expected, after, "after a step, the session against the new weights' forward");
         var afterSix = session.Run(six, 6);
         Assert.False(beforeSix.AsSpan().SequenceEqual(afterSix), "the batch-6 logits did not change after a training step");
         var expectedSix = TrainingForward(model, six, 6);
-        Assert.True(MaxDifference(expectedSix, afterSix) <= 1e-5 * (1 + expectedSix.Max(v => Math.Abs(v))),
-            $"after a step the batch-6 logits are {MaxDifference(expectedSix, afterSix):E2} away from the new weights' forward");
+        LogitTolerance.WithinRounding(expectedSix, afterSix, "after a step, the batch-6 logits against the new weights' forward");
     }
 
     [Fact]
@@ -150,8 +144,7 @@ public class InferenceSessionTests
             model.Parameters()[i].Value.CopyFrom(other.Parameters()[i].Value.ToArray());
         var expected = TrainingForward(other, images, 1);
         var actual = session.Run(images, 1);
-        Assert.True(MaxDifference(expected, actual) <= 1e-5 * (1 + expected.Max(v => Math.Abs(v))),
-            $"after loading other weights the session is {MaxDifference(expected, actual):E2} away from them");
+        LogitTolerance.WithinRounding(expected, actual, "after loading other weights, the session against their forward");
     }
 
     [Theory]
@@ -172,7 +165,7 @@ public class InferenceSessionTests
             var one = session.Run(images, batch);
             Engine.Threads = 2;
             var two = session.Run(images, batch);
-            Assert.True(one.AsSpan().SequenceEqual(two), $"{name} batch {batch}: 1 and 2 threads differ by {MaxDifference(one, two):E2}");
+            Assert.True(one.AsSpan().SequenceEqual(two), $"{name} batch {batch}: 1 and 2 threads differ by {LogitTolerance.MaxDifference(one, two):E2}");
             if (name == "cifar-big" && batch == 1) // its big layers are shared between the threads inside the one image
                 Assert.Contains(session.Describe(batch), line => line.Contains("conv 32→32") && line.Contains("split within images"));
         }

@@ -1,3 +1,4 @@
+using NativeConv.Tests.Support;
 using NativeConv.Experiments.Data;
 using NativeConv.Experiments.Serving;
 using NativeConv.Experiments.Training;
@@ -45,7 +46,7 @@ public sealed class TrainedModelTests : IDisposable
         loaded.Logits(trained.Test.Images.AsSpan(start * 784, count * 784), count, logits);
         // The same weights (checked bit for bit above) through the inference plan, which may run a layer with another
         // algorithm than training's forward (Winograd for im2col): equal up to rounding.
-        AssertSameLogits(expected, logits);
+        LogitTolerance.WithinRounding(expected, logits, "the loaded checkpoint against the training forward");
 
         var probabilities = new float[count * 10];
         loaded.Classify(trained.Test.Images.AsSpan(start * 784, count * 784), count, probabilities);
@@ -82,18 +83,9 @@ public sealed class TrainedModelTests : IDisposable
         NativeConv.Tensors.Autograd.Tape.Current.Reset();
         var logits = new float[50];
         loaded.Logits(images, 5, logits);
-        AssertSameLogits(expected, logits);
+        LogitTolerance.WithinRounding(expected, logits, "the loaded weights against the training forward");
         // Bit for bit what the original model's own inference program computes: the loaded weights are the saved ones.
         Assert.Equal(NativeConv.Layers.Inference.InferenceSession.ForZooModel(model).Run(images, 5), logits);
-    }
-
-    /// <summary>Logits from the inference plan against the training forward's: within rounding of the largest logit.</summary>
-    private static void AssertSameLogits(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = 1 + expected.Max(v => Math.Abs(v)), diff = 0;
-        for (int i = 0; i < expected.Length; i++) diff = Math.Max(diff, Math.Abs(expected[i] - actual[i]));
-        Assert.True(diff <= 1e-5 * scale, $"max |Δ| {diff:E2} against the training forward (largest logit {scale - 1:G4})");
     }
 
     [Fact]

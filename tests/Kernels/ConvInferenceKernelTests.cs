@@ -40,7 +40,7 @@ public class ConvInferenceKernelTests
         var w = TestRandom.Uniform(oc * c * kernel * kernel, 12);
         var bias = TestRandom.Uniform(oc, 13);
         // Prepared as an inference step prepares them: W packed for the GEMM, U transformed and packed when Winograd may run.
-        var prepared = ConvInferenceWeights.Prepare(w, g, winograd: plan.Forward == ConvMethod.Winograd);
+        var prepared = ConvInferenceWeights.Prepare(w, g, plan.Forward);
         foreach (bool relu in new[] { false, true })
         {
             var full = new float[n * oc * g.OutputPixels];
@@ -98,7 +98,7 @@ public class ConvInferenceKernelTests
         Assert.True(banded.ForwardRowBands > 1, $"{g}: no bands to test");
         Assert.Equal(0, whole.ForwardRowBands);
         var x = TestRandom.Uniform(c * size * size, 31);
-        var prepared = ConvInferenceWeights.Prepare(TestRandom.Uniform(oc * c * kernel * kernel, 32), g, winograd: false);
+        var prepared = ConvInferenceWeights.Prepare(TestRandom.Uniform(oc * c * kernel * kernel, 32), g, ConvMethod.Im2Col);
         var bias = TestRandom.Uniform(oc, 33);
         PoolGeometry? plane = pool == 0 ? null : PoolGeometry.Create(new Shape(1, 1, g.OH, g.OW), pool, pool, 2, 2);
         int outputs = oc * (plane is { } p ? p.OH * p.OW : g.OutputPixels);
@@ -139,7 +139,7 @@ public class ConvInferenceKernelTests
     public void Weights_not_prepared_for_winograd_are_refused_by_a_winograd_plan()
     {
         var g = ConvGeometry.Create(new Shape(1, 4, 8, 8), new Shape(4, 4, 3, 3), 1, 1, Padding.Same);
-        var prepared = ConvInferenceWeights.Prepare(new float[144], g, winograd: false);
+        var prepared = ConvInferenceWeights.Prepare(new float[144], g, ConvMethod.Im2Col);
         var e = Assert.Throws<ArgumentException>(() => Conv2DForwardKernel.RunInference(new float[256], prepared, default,
             new float[256], ConvPlan.Create(g, Conv2DAlgorithm.Winograd), relu: false, pool: null));
         Assert.Contains("not prepared", e.Message);

@@ -125,10 +125,11 @@ public class ConvPlanTests
         // Its 16 GEMMs keep ≥ 192 Ki multiply-adds each (K = 16, M = 32: 384 tiles, 8 images of 49), past the L2 budget.
         Assert.Equal(8, inference.ForwardWinogradImages);
         Assert.Equal(1, ConvPlan.Create(h with { N = 1 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardWinogradImages);
-        // The settings still rule: Im2Col forces im2col, and first layers (C = 1, 3) stay im2col.
+        // The settings still rule: Im2Col forces im2col; first layers (C = 1, 3) and 8 channels never run Winograd (the
+        // direct forward, DirectConvForwardTests).
         Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(h, Conv2DAlgorithm.Im2Col, threads: 2, forwardOnly: true).Forward);
-        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(Layer(128, 3, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
-        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(Layer(128, 8, 32, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(Layer(128, 3, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(Layer(128, 8, 32, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
         // Layers with ≥ 32 channels are the training plan's (the floor does not bind): 64→128 @8 keeps 4 images of 16.
         var g = Layer(128, 64, 8, 128);
         Assert.Equal(ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB).ForwardWinogradImages,

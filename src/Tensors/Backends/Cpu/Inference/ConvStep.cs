@@ -18,13 +18,13 @@ internal sealed class ConvStep : InferenceStep
     private readonly bool _relu;
     private readonly PoolGeometry? _pool; // one output plane, when fused
     private readonly Conv2DAlgorithm _algorithm;
-    private readonly bool _winograd;
+    private readonly ConvMethod _forward; // of every plan of this layer
     private readonly bool _forwardOnlyPlans; // plans by the inference rule (false: the training forward's)
     private ConvInferenceWeights? _prepared;
     private long _preparedVersion = -1;
 
     private ConvStep(string name, Shape input, Shape output, Tensor weight, Tensor? bias, in ConvGeometry single, bool relu,
-        PoolGeometry? pool, Conv2DAlgorithm algorithm, bool winograd, bool matchTraining)
+        PoolGeometry? pool, Conv2DAlgorithm algorithm, ConvMethod forward, bool matchTraining)
         : base(name, input, output)
     {
         _forwardOnlyPlans = !matchTraining;
@@ -34,7 +34,7 @@ internal sealed class ConvStep : InferenceStep
         _relu = relu;
         _pool = pool;
         _algorithm = algorithm;
-        _winograd = winograd;
+        _forward = forward;
     }
 
     /// <summary>
@@ -48,9 +48,10 @@ internal sealed class ConvStep : InferenceStep
         var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
             layer.Padding, $"inference step '{layer.Name}'");
         // The forward's method does not depend on the batch size: every plan of this layer runs the same one.
-        bool winograd = matchTraining
-            ? Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false)
-            : Conv2DAlgorithms.UseWinogradForInference(g, algorithm);
+        var forward = matchTraining
+            ? Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false) ? ConvMethod.Winograd : ConvMethod.Im2Col
+            : Conv2DAlgorithms.InferenceForward(g, algorithm);
+        bool winograd = forward == ConvMethod.Winograd;
         PoolGeometry? pool = null;
         fusedPool = false;
         if (layer.Pool is { } p)
@@ -65,14 +66,14 @@ internal sealed class ConvStep : InferenceStep
             }
         }
         var output = pool is { } pg ? new Shape(g.OC, pg.OH, pg.OW) : new Shape(g.OC, g.OH, g.OW);
-        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm, winograd, matchTraining);
+        return new ConvStep(layer.Name, input, output, layer.Weight, layer.Bias, g, layer.Relu, pool, algorithm, forward, matchTraining);
     }
 
     public override void Refresh()
     {
         long version = _weight.Version; // read before the values: a write racing this call shows as a newer version next time
         if (version == _preparedVersion && _prepared is not null) return;
-        _prepared = ConvInferenceWeights.Prepare(_weight.ReadOnlySpan, _single, _winograd, _prepared);
+        _prepared = ConvInferenceWeights.Prepare(_weight.ReadOnlySpan, _single, _forward, _prepared);
         _preparedVersion = version;
     }
 

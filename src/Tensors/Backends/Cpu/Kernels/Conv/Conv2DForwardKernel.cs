@@ -52,8 +52,9 @@ public static unsafe class Conv2DForwardKernel
     /// then the pooled (N, OC, pool.OH, pool.OW). Bitwise the unfused convolution + ReLU + max-pool (bias and ReLU are
     /// monotone, so they commute with the max).
     /// </summary>
+    /// <param name="width">The direct forward's vector width (tests force each; Auto: the widest).</param>
     public static void RunInference(ReadOnlySpan<float> x, ConvInferenceWeights weights, ReadOnlySpan<float> bias, Span<float> y,
-        ConvPlan plan, bool relu, PoolGeometry? pool)
+        ConvPlan plan, bool relu, PoolGeometry? pool, ConvVectorWidth width = ConvVectorWidth.Auto)
     {
         ArgumentNullException.ThrowIfNull(weights);
         var g = plan.Geometry;
@@ -62,12 +63,12 @@ public static unsafe class Conv2DForwardKernel
         int outputPlane = pool is { } p ? p.OH * p.OW : g.OutputPixels;
         if (x.Length < g.N * g.C * g.H * g.W || y.Length < g.N * g.OC * outputPlane || (!bias.IsEmpty && bias.Length < g.OC))
             throw new ArgumentException($"Conv2DForwardKernel: spans x {x.Length}, bias {bias.Length}, y {y.Length} do not fit {g}.");
-        bool winograd = plan.Forward == ConvMethod.Winograd;
+        bool winograd = plan.Forward == ConvMethod.Winograd, direct = plan.Forward == ConvMethod.Direct;
         bool prepared = winograd ? weights.Winograd?.Length >= 16 * g.OC * g.C
-            : g.PatchSize <= SmallPatchGemm.MaxPatch ? weights.Weights?.Length == g.OC * g.PatchSize
+            : direct || g.PatchSize <= SmallPatchGemm.MaxPatch ? weights.Weights?.Length == g.OC * g.PatchSize
             : weights.Im2Col is { } packed && packed.M == g.OC && packed.K == g.PatchSize;
         if (!prepared)
-            throw new ArgumentException($"Conv2DForwardKernel: the plan runs {(winograd ? "Winograd" : "im2col")} but the weights of {g} were not prepared for it.");
+            throw new ArgumentException($"Conv2DForwardKernel: the plan runs {plan.Forward} but the weights of {g} were not prepared for it.");
         if (winograd)
         {
             bool tilePool = pool is { KH: 2, KW: 2, StrideH: 2, StrideW: 2 } && (g.OH & 1) == 0 && (g.OW & 1) == 0;
@@ -78,6 +79,18 @@ public static unsafe class Conv2DForwardKernel
             return;
         }
         var poolPlane = pool ?? default;
+        if (direct)
+        {
+            fixed (float* px = x, pw = weights.Weights, pb = bias, py = y)
+            {
+                float* b = bias.IsEmpty ? null : pb;
+                if (relu && pool is not null) DirectConvForward.Run<FusedRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
+                else if (relu) DirectConvForward.Run<FusedRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
+                else if (pool is not null) DirectConvForward.Run<NoRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
+                else DirectConvForward.Run<NoRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
+            }
+            return;
+        }
         // A short patch reads W as given; a longer one the packed W (the Body takes whichever is there).
         ReadOnlySpan<float> w = weights.Weights;
         var packedW = weights.Im2Col;

@@ -7,7 +7,8 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 /// An inference convolution's weights, prepared once per weight version for the method its plans run (the forward's
 /// method depends on the geometry without its batch size, so every plan of a layer runs the same one): for Winograd the
 /// transformed U = G g Gᵀ (16, OC, C) with each U[ξ] packed as the GEMM's A side; for im2col the kernels W (OC, C·KH·KW)
-/// packed likewise, or, for a short patch (<see cref="SmallPatchGemm"/>, which packs nothing), W as given. A forward then
+/// packed likewise, or, for a short patch and for the direct forward (<see cref="SmallPatchGemm"/>, which packs nothing),
+/// W as given. A forward then
 /// packs nothing (the training forward packs W, or transforms and packs U, on every call). Same bits as the training
 /// forward: the same panels, the same blocking.
 /// </summary>
@@ -15,24 +16,23 @@ public sealed class ConvInferenceWeights
 {
     /// <summary>W packed for the im2col GEMM (a patch longer than <see cref="SmallPatchGemm.MaxPatch"/>), else null.</summary>
     internal Sgemm.PackedMatrix? Im2Col { get; private set; }
-    /// <summary>W as given (OC, C·KH·KW) for a short patch's unpacked product, else null.</summary>
+    /// <summary>W as given (OC, C·KH·KW) for a short patch's unpacked product or the direct forward, else null.</summary>
     internal float[]? Weights { get; private set; }
     internal float[]? Winograd { get; private set; }
     internal Sgemm.PackedMatrix[]? WinogradPanels { get; private set; }
 
     /// <summary>
-    /// Prepares <paramref name="w"/> (OC, C, KH, KW) of geometry <paramref name="g"/> for Winograd when
-    /// <paramref name="winograd"/> (the layer's plans run it), else for im2col; reuses the buffers of
-    /// <paramref name="reuse"/> when given.
+    /// Prepares <paramref name="w"/> (OC, C, KH, KW) of geometry <paramref name="g"/> for the forward method its plans run
+    /// (<paramref name="forward"/>: Winograd, Direct, else im2col); reuses the buffers of <paramref name="reuse"/> when given.
     /// </summary>
-    public static ConvInferenceWeights Prepare(ReadOnlySpan<float> w, in ConvGeometry g, bool winograd, ConvInferenceWeights? reuse = null)
+    public static ConvInferenceWeights Prepare(ReadOnlySpan<float> w, in ConvGeometry g, ConvMethod forward, ConvInferenceWeights? reuse = null)
     {
         if (w.Length < g.OC * g.PatchSize)
             throw new ArgumentException($"ConvInferenceWeights: weights {w.Length} too small for {g}.");
         var prepared = reuse ?? new ConvInferenceWeights();
-        if (!winograd)
+        if (forward != ConvMethod.Winograd)
         {
-            if (g.PatchSize <= SmallPatchGemm.MaxPatch)
+            if (forward == ConvMethod.Direct || g.PatchSize <= SmallPatchGemm.MaxPatch)
             {
                 if (prepared.Weights?.Length != g.OC * g.PatchSize)
                     prepared.Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);

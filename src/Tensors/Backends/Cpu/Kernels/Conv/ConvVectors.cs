@@ -29,6 +29,15 @@ public static class ConvVectors
         _ => true,
     };
 
+    /// <summary>Floats per vector of a width (Auto: of <see cref="Best"/>).</summary>
+    public static int Lanes(ConvVectorWidth width) => (width == ConvVectorWidth.Auto ? Best : width) switch
+    {
+        ConvVectorWidth.Vector512 => 16,
+        ConvVectorWidth.Vector256 => 8,
+        ConvVectorWidth.Vector128 => 4,
+        _ => 1,
+    };
+
     /// <summary><paramref name="width"/>, or <see cref="Best"/> for Auto; throws for a width the machine cannot run.</summary>
     public static ConvVectorWidth Resolve(ConvVectorWidth width, string kernel)
     {

@@ -64,7 +64,9 @@ public class ConvPlanTests
         Assert.Equal((ConvMethod.Im2Col, ConvMethod.Im2Col, ConvMethod.Im2Col), (im2col.Forward, im2col.InputGradient, im2col.WeightGradient));
 
         var first = ConvPlan.Create(Layer(128, 3, 32, 32), Conv2DAlgorithm.Auto, threads: 2); // C = 3: narrow patch
-        Assert.Equal((ConvMethod.Im2Col, ConvMethod.Im2Col, ConvMethod.Im2ColDots), (first.Forward, first.InputGradient, first.WeightGradient));
+        Assert.Equal((ConvMethod.Direct, ConvMethod.Im2Col, ConvMethod.Im2ColDots), (first.Forward, first.InputGradient, first.WeightGradient));
+        var firstIm2Col = ConvPlan.Create(Layer(128, 3, 32, 32), Conv2DAlgorithm.Im2Col, threads: 2);
+        Assert.Equal((ConvMethod.Im2Col, ConvMethod.Im2Col, ConvMethod.Im2ColDots), (firstIm2Col.Forward, firstIm2Col.InputGradient, firstIm2Col.WeightGradient));
         var firstForced = ConvPlan.Create(Layer(128, 3, 32, 32), Conv2DAlgorithm.Winograd, threads: 2);
         Assert.Equal(ConvMethod.Winograd, firstForced.Forward);
 
@@ -115,11 +117,12 @@ public class ConvPlanTests
     public void A_forward_only_plan_follows_the_inference_rule()
     {
         var l2Of512KiB = new CpuCaches(32 << 10, 512 << 10, 32 << 20, "test");
-        // 16→32 @14: training runs im2col (the rule wants 32 channels on both sides), inference Winograd (16 suffice).
+        // 16→32 @14: training runs the direct forward (Winograd's rule wants 32 channels on both sides), inference Winograd
+        // (16 suffice).
         var h = Layer(128, 16, 14, 32);
         var training = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB);
         var inference = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB, forwardOnly: true);
-        Assert.Equal(ConvMethod.Im2Col, training.Forward);
+        Assert.Equal(ConvMethod.Direct, training.Forward);
         Assert.Equal(ConvMethod.Winograd, inference.Forward);
         Assert.True(inference.ForwardOnly);
         // Its 16 GEMMs keep ≥ 192 Ki multiply-adds each (K = 16, M = 32: 384 tiles, 8 images of 49), past the L2 budget.

@@ -8,7 +8,7 @@ using NativeConv.Tests.Support;
 namespace NativeConv.Tests.Kernels;
 
 /// <summary>
-/// The direct (im2col-free) inference forward, <see cref="DirectConvForward"/>: against a plain reference that sums each
+/// The direct (im2col-free) forward, <see cref="DirectConvForward"/>: against a plain reference that sums each
 /// output's patch in order with fused multiply-adds (bitwise where the hardware fuses, as the kernel then does at every
 /// width), on awkward shapes, with bias, ReLU and fused pools; its row bands against the whole image; the Auto rule.
 /// </summary>
@@ -138,10 +138,16 @@ public class DirectConvForwardTests
         Assert.Equal(ConvMethod.Winograd, Method(16, 32, 3, 14)); // 16 channels each side: Winograd
         Assert.Equal(ConvMethod.Im2Col, Method(8, 8, 3, 32, stride: 2));
         Assert.Equal(ConvMethod.Im2Col, Method(8, 8, 3, 32, algorithm: Conv2DAlgorithm.Im2Col)); // an explicit setting rules
-        // Training plans never run it (their forward's bits are the backward's reference).
+        // Training plans run it by the same rule where training does not run Winograd (which wants 32 channels each side).
         var g = ConvGeometry.Create(new Shape(128, 8, 32, 32), new Shape(8, 8, 3, 3), 1, 1, Padding.Same);
-        Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2).Forward);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(g, Conv2DAlgorithm.Auto, threads: 2).Forward);
+        Assert.Equal(ConvMethod.Direct, Conv2DAlgorithms.TrainingForward(g with { N = 1 }, Conv2DAlgorithm.Auto));
         Assert.Equal(ConvMethod.Direct, Conv2DAlgorithms.InferenceForward(g with { N = 1 }, Conv2DAlgorithm.Auto));
+        var sixteen = ConvGeometry.Create(new Shape(64, 16, 14, 14), new Shape(32, 16, 3, 3), 1, 1, Padding.Same);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(sixteen, Conv2DAlgorithm.Auto, threads: 2).Forward);
+        Assert.Equal(ConvMethod.Winograd, ConvPlan.Create(sixteen, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        var wide = ConvGeometry.Create(new Shape(64, 32, 16, 16), new Shape(32, 32, 3, 3), 1, 1, Padding.Same);
+        Assert.Equal(ConvMethod.Winograd, ConvPlan.Create(wide, Conv2DAlgorithm.Auto, threads: 2).Forward);
         Assert.Contains("direct", ConvPlan.Create(g with { N = 1 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).DescribeForward());
     }
 

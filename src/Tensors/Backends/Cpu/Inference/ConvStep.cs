@@ -48,9 +48,7 @@ internal sealed class ConvStep : InferenceStep
         var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
             layer.Padding, $"inference step '{layer.Name}'");
         // The forward's method does not depend on the batch size: every plan of this layer runs the same one.
-        var forward = matchTraining
-            ? Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false) ? ConvMethod.Winograd : ConvMethod.Im2Col
-            : Conv2DAlgorithms.InferenceForward(g, algorithm);
+        var forward = matchTraining ? Conv2DAlgorithms.TrainingForward(g, algorithm) : Conv2DAlgorithms.InferenceForward(g, algorithm);
         bool winograd = forward == ConvMethod.Winograd;
         PoolGeometry? pool = null;
         fusedPool = false;

@@ -23,7 +23,7 @@ public static unsafe class Conv2DBackwardKernel
     /// are never read). <paramref name="imagesPerGemm"/>: 0 follows the cached plan (<see cref="ConvPlan.For"/>), else an
     /// uncached plan with that group size. <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>)
     /// decides dx and dW. Winograd computes dx as the forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad,
-    /// in a pass of its own, and dW and dBias in a second pass (<see cref="Winograd3x3.WeightGradient"/>); what is left runs
+    /// in a pass of its own (so does the direct forward, <see cref="DirectConvForward.RunInputGradient{TWrite}"/>), and dW and dBias in a second pass (<see cref="Winograd3x3.WeightGradient"/>); what is left runs
     /// the im2col passes below.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
@@ -79,9 +79,26 @@ public static unsafe class Conv2DBackwardKernel
                 plan.InputGradientWinogradImages, inputMask: reluOutput);
             dx = default;
         }
+        if (!dx.IsEmpty && plan.InputGradient == ConvMethod.Direct)
+        {
+            fixed (float* pdy = dy, pw = w, py = reluOutput, pdx = dx)
+            {
+                float* mask = TRelu.Enabled ? py : null;
+                if (accumulateDx) DirectConvForward.RunInputGradient<AccumulateOutput>(pdy, pw, mask, pdx, g, plan.InputGradientPlan!);
+                else DirectConvForward.RunInputGradient<OverwriteOutput>(pdy, pw, mask, pdx, g, plan.InputGradientPlan!);
+            }
+            dx = default;
+        }
         if (!dw.IsEmpty && plan.WeightGradient == ConvMethod.Winograd)
         {
             Winograd3x3.WeightGradient(x, dy, reluOutput, dw, dBias, WinogradProblem.Forward(g), plan.WeightGradientWinogradImages);
+            dw = default;
+            dBias = default;
+        }
+        if ((!dw.IsEmpty || !dBias.IsEmpty) && plan.WeightGradient == ConvMethod.Direct)
+        {
+            fixed (float* px = x, pdy = dy, py = reluOutput, pdw = dw, pdb = dBias)
+                DirectConvWeightGradient.Run<TRelu>(px, pdy, py, dw.IsEmpty ? null : pdw, dBias.IsEmpty ? null : pdb, plan);
             dw = default;
             dBias = default;
         }

@@ -5,7 +5,8 @@ using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
-/// Convolution forward as im2col + GEMM (Caffe style), parallel over groups of images:
+/// Convolution forward as im2col + GEMM (Caffe style), parallel over groups of images (or, as its plan says, Winograd or
+/// the direct forward of <see cref="DirectConvForward"/>):
 ///   for a group of B images: col (C·KH·KW, B·OH·OW) = [im2col(x_n) …]; Y (OC, B·OH·OW) = W (OC, C·KH·KW) · col;
 ///   y_n (OC, OH·OW) = Y's columns of image n, + bias per row.
 /// W is the GEMM's A side (M = OC rows, small) and the column matrix its B side, so y comes out in NCHW directly.
@@ -39,6 +40,16 @@ public static unsafe class Conv2DForwardKernel
         {
             Winograd3x3.Run(x, w, bias, y, WinogradProblem.Forward(g), flipWeights: false, accumulate: false,
                 plan.ForwardWinogradImages, relu: relu);
+            return;
+        }
+        if (plan.Forward == ConvMethod.Direct)
+        {
+            fixed (float* px = x, pw = w, pb = bias, py = y)
+            {
+                float* b = bias.IsEmpty ? null : pb;
+                if (relu) DirectConvForward.Run<FusedRelu, NoPool>(px, pw, b, py, plan, default, ConvVectorWidth.Auto);
+                else DirectConvForward.Run<NoRelu, NoPool>(px, pw, b, py, plan, default, ConvVectorWidth.Auto);
+            }
             return;
         }
         if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, default);

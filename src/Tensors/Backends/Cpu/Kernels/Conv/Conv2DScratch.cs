@@ -20,6 +20,7 @@ internal static class Conv2DScratch
     [ThreadStatic] private static float[]? t_winogradTiles;
     [ThreadStatic] private static float[]? t_winogradMaskedImage;
     [ThreadStatic] private static float[]? t_winogradGradients;
+    [ThreadStatic] private static float[]? t_directWeights;
 
     /// <summary>The im2col buffer of this thread, at least <paramref name="length"/> floats; contents undefined.</summary>
     public static Span<float> Columns(int length) => Get(ref t_columns, length);
@@ -46,6 +47,12 @@ internal static class Conv2DScratch
     /// thread waits in ParallelFor).
     /// </summary>
     public static Span<float> WinogradWeights(int length) => Get(ref t_winogradWeights, length);
+
+    /// <summary>
+    /// The direct dx pass's flipped kernels rot180(Wᵀ), of the thread that called the backward (the workers read them
+    /// through a pointer while that thread waits in ParallelFor).
+    /// </summary>
+    public static Span<float> DirectWeights(int length) => Get(ref t_directWeights, length);
 
     /// <summary>Winograd V (16, C, tiles) of a group of images.</summary>
     public static Span<float> WinogradInput(int length) => Get(ref t_winogradInput, length);

@@ -74,24 +74,58 @@ public static class Conv2DAlgorithms
     internal const int MinInferenceWinogradChannels = 16;
 
     /// <summary>
-    /// True when a forward-only (inference) convolution with this geometry runs <see cref="ConvMethod.Direct"/>: under Auto,
-    /// a stride-1 layer that does not run Winograd, with a patch longer than <see cref="MaxIm2ColInferencePatch"/> (an
-    /// explicit Im2Col or Winograd setting keeps its method). Measured on Zen 3 (AVX2, 2 threads, ReLU fused; the im2col
-    /// time over the direct one): batch 128, cifar-small's 8→8 @32 with a 2×2 pool 2.27×, its 3→8 @32 1.75×, 8→16 @16
-    /// 1.73×, cifar-big's 3→32 @32 1.30×, fmnist-cnn-k5's 16→32 5×5 @14 1.37× and 1→16 5×5 @28 1.17×; batch 1 (row bands)
-    /// 1.08–1.73×. Not fmnist-cnn's 1→32 3×3 @28 (0.94×): a nine-row column matrix costs little to build, while the
-    /// direct product computes each 28-wide row as 32 lanes.
+    /// True when a convolution's forward runs <see cref="ConvMethod.Direct"/> where it does not run Winograd (by the
+    /// training rule for training plans, by the inference rule for forward-only ones): under Auto, a stride-1 layer with a
+    /// patch longer than <see cref="MaxIm2ColPatch"/> (an explicit Im2Col or Winograd setting keeps its method). Measured
+    /// on Zen 3 (AVX2, 2 threads, ReLU fused; im2col's time over the direct one, two sittings): inference at batch 128,
+    /// cifar-small's 8→8 @32 with a 2×2 pool 2.3–2.8×, 3→8 @32 1.55–1.75×, 8→16 @16 1.65–1.8×, 3→32 @32 1.16–1.37×,
+    /// fmnist-cnn-k5's 16→32 5×5 @14 1.37–1.48× and 1→16 5×5 @28 1.06–1.17×; at batch 1 (row bands) 0.92–1.72×, 8→8 1.7×;
+    /// the training forward (W packed per call) at batch 64: 16→16 @32 1.53×, 16→32 @16 1.48×, 16→32 5×5 @14 1.51×,
+    /// 8→8 @32 2.29×, 3→64 @32 1.21×. Not the nine-tap patch of fmnist-cnn's 1→16 3×3 @28 (0.96–1.10×; 1→32: 0.88–0.91×):
+    /// its column matrix costs little to build, while the direct product computes each 28-wide row as 32 lanes.
     /// </summary>
-    public static bool UseDirectForInference(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
-        algorithm == Conv2DAlgorithm.Auto && !UseWinogradForInference(g, algorithm) && DirectConvForward.Supports(g)
-        && g.PatchSize > MaxIm2ColInferencePatch;
+    public static bool UseDirect(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
+        algorithm == Conv2DAlgorithm.Auto && DirectConvForward.Supports(g) && g.PatchSize > MaxIm2ColPatch;
 
-    internal const int MaxIm2ColInferencePatch = 9;
+    internal const int MaxIm2ColPatch = 9;
+
+    /// <summary>
+    /// True when a training convolution's dx runs <see cref="ConvMethod.Direct"/> (where it does not run Winograd): under
+    /// Auto, stride 1, with 4 to <see cref="MaxDirectGradientChannels"/> input channels — dx's product has C rows, and below
+    /// four its register blocks fall to single rows. Measured on Zen 3 (2 threads, batch 64, dx alone, im2col's time over
+    /// the direct one): 8→8 @32 1.65×, 16→16 @32 1.27×, 16→16 @16 1.19×, 16→32 5×5 @14 1.28×, 16→32 @16 / @8 1.09 / 1.10×,
+    /// 16→32 @14 0.91×, 8→16 @16 0.97×; a first layer's 3 rows 0.39× (training computes no dx there anyway).
+    /// </summary>
+    public static bool UseDirectInputGradient(in ConvGeometry g, Conv2DAlgorithm algorithm)
+    {
+        var dx = DirectConvForward.InputGradient(g);
+        return algorithm == Conv2DAlgorithm.Auto && DirectConvForward.Supports(g) && DirectConvForward.Supports(dx)
+               && g.C is >= 4 and <= MaxDirectGradientChannels && dx.PatchSize > MaxIm2ColPatch;
+    }
+
+    /// <summary>
+    /// True when a training convolution's dW runs <see cref="ConvMethod.Direct"/> (where it does not run Winograd): under
+    /// Auto, stride 1, at most <see cref="MaxDirectGradientChannels"/> output channels and a patch too long for the dot
+    /// products of first layers (<see cref="Conv2DWeightDots.Prefer"/>). The im2col dW is a GEMM of M = OC rows behind a
+    /// transposing pack of the column matrix: with 8 or 16 rows the packs cost more than the product. Measured on Zen 3 (2
+    /// threads, batch 64, dW + dBias alone): 8→8 @32 2.76×, 16→16 @32 1.39×, 8→16 @16 1.31×, 16→16 @16 1.05×; with 32
+    /// output channels the GEMM wins (direct 0.49–0.66×), and the first layers' dot products do (direct 0.79–0.96×).
+    /// </summary>
+    public static bool UseDirectWeightGradient(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
+        algorithm == Conv2DAlgorithm.Auto && DirectConvForward.Supports(g) && g.OC <= MaxDirectGradientChannels
+        && !Conv2DWeightDots.Prefer(g.PatchSize);
+
+    internal const int MaxDirectGradientChannels = 16;
+
+    /// <summary>The forward method of every training plan of this geometry, whatever its batch size (Pointwise shows as Im2Col).</summary>
+    public static ConvMethod TrainingForward(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
+        UseWinograd(g, algorithm, inputGradient: false) ? ConvMethod.Winograd
+        : UseDirect(g, algorithm) ? ConvMethod.Direct : ConvMethod.Im2Col;
 
     /// <summary>The forward method of every forward-only plan of this geometry, whatever its batch size (Pointwise shows as Im2Col).</summary>
     public static ConvMethod InferenceForward(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
         UseWinogradForInference(g, algorithm) ? ConvMethod.Winograd
-        : UseDirectForInference(g, algorithm) ? ConvMethod.Direct : ConvMethod.Im2Col;
+        : UseDirect(g, algorithm) ? ConvMethod.Direct : ConvMethod.Im2Col;
 
     /// <summary>
     /// The Auto rule, per Winograd problem (the forward, or dx as a forward from OC to C channels): Winograd when both its
@@ -121,8 +155,8 @@ public enum ConvMethod
     /// <summary>Winograd F(2×2, 3×3).</summary>
     Winograd,
     /// <summary>
-    /// Forward only (inference), stride 1: the product reads the zero-padded image at shifted offsets instead of a column
-    /// matrix (<see cref="DirectConvForward"/>).
+    /// Forward only, stride 1: the product reads the zero-padded image at shifted offsets instead of a column matrix
+    /// (<see cref="DirectConvForward"/>).
     /// </summary>
     Direct,
 }
@@ -185,6 +219,12 @@ public sealed class ConvPlan
     public int[]? DirectTaps { get; }
 
     /// <summary>
+    /// Where dx runs <see cref="ConvMethod.Direct"/>: the forward-only direct plan of dx's own geometry
+    /// (<see cref="DirectConvForward.InputGradient"/>: dY convolved with the flipped kernels), else null.
+    /// </summary>
+    public ConvPlan? InputGradientPlan { get; }
+
+    /// <summary>
     /// True for a forward-only plan (inference): its forward follows the inference rule
     /// (<see cref="Conv2DAlgorithms.UseWinogradForInference"/>); its backward passes are never run.
     /// </summary>
@@ -197,8 +237,8 @@ public sealed class ConvPlan
         Algorithm = algorithm;
         Threads = threads;
         ForwardOnly = forwardOnly;
-        bool winogradForward = forwardOnly
-            ? Conv2DAlgorithms.UseWinogradForInference(g, algorithm)
+        bool winogradForward = forceDirect && DirectConvForward.Supports(g) ? false
+            : forwardOnly ? Conv2DAlgorithms.UseWinogradForInference(g, algorithm)
             : Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
         bool winogradDx = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: true);
 
@@ -207,13 +247,21 @@ public sealed class ConvPlan
         bool pointwise = Im2ColImagesPerGroup == 1 && IsPointwise(g);
         var im2col = pointwise ? ConvMethod.Pointwise : ConvMethod.Im2Col;
 
-        bool directForward = forwardOnly && !winogradForward
-            && (forceDirect ? DirectConvForward.Supports(g) : Conv2DAlgorithms.UseDirectForInference(g, algorithm));
+        bool directForward = !winogradForward && (forceDirect ? DirectConvForward.Supports(g) : Conv2DAlgorithms.UseDirect(g, algorithm));
         Forward = winogradForward ? ConvMethod.Winograd : directForward ? ConvMethod.Direct : im2col;
         if (directForward) DirectTaps = DirectConvForward.Taps(g);
-        InputGradient = winogradDx ? ConvMethod.Winograd : im2col;
+        var dxGeometry = DirectConvForward.InputGradient(g);
+        bool directDx = !forwardOnly && !winogradDx && (forceDirect
+            ? DirectConvForward.Supports(g) && DirectConvForward.Supports(dxGeometry)
+            : Conv2DAlgorithms.UseDirectInputGradient(g, algorithm));
+        InputGradient = winogradDx ? ConvMethod.Winograd : directDx ? ConvMethod.Direct : im2col;
+        if (directDx) InputGradientPlan = new ConvPlan(dxGeometry, algorithm, threads, budgets, 0, forwardOnly: true, forceDirect: true);
+        bool directWeightGradient = !forwardOnly && !winogradForward && (forceDirect ? DirectConvForward.Supports(g)
+            : Conv2DAlgorithms.UseDirectWeightGradient(g, algorithm));
         WeightGradient = winogradForward ? ConvMethod.Winograd
+            : directWeightGradient ? ConvMethod.Direct
             : Conv2DWeightDots.Prefer(g.PatchSize) ? ConvMethod.Im2ColDots : im2col;
+        if (directWeightGradient) DirectTaps ??= DirectConvForward.Taps(g);
 
         if (winogradForward)
         {
@@ -247,8 +295,12 @@ public sealed class ConvPlan
     public string Describe()
     {
         var g = Geometry;
-        string dwChunks = WeightGradient == ConvMethod.Winograd
-            ? $"{WinogradWeightChunks(WeightGradientWinogradImages)} chunks" : $"{Im2ColWeightChunks} chunks";
+        string dwChunks = WeightGradient switch
+        {
+            ConvMethod.Winograd => $"{WinogradWeightChunks(WeightGradientWinogradImages)} chunks",
+            ConvMethod.Direct => $"{ChunkCount(g.N, g.OC * g.PatchSize, g.OC, Threads)} chunks",
+            _ => $"{Im2ColWeightChunks} chunks",
+        };
         return $"{g.C}→{g.OC} {g.KH}×{g.KW} s{g.StrideH} @{g.H}×{g.W} N{g.N}, {Threads} threads, {Algorithm.ToString().ToLowerInvariant()}: "
             + $"fwd {Pass(Forward, ForwardWinogradImages)}, dx {Pass(InputGradient, InputGradientWinogradImages)}, "
             + $"dW {Pass(WeightGradient, WeightGradientWinogradImages)} ({dwChunks})";
@@ -352,6 +404,14 @@ public sealed class ConvPlan
     internal static ConvPlan CreateDirect(in ConvGeometry g, int threads = 0) =>
         new(g, Conv2DAlgorithm.Im2Col, threads > 0 ? threads : ParallelFor.ThreadCount, GroupBudgets.From(CpuCaches.Current), 0,
             forwardOnly: true, forceDirect: true);
+
+    /// <summary>
+    /// An uncached training plan whose forward, dx and dW run <see cref="ConvMethod.Direct"/> wherever the geometry allows
+    /// (tests: the direct passes on shapes the Auto rules give to im2col).
+    /// </summary>
+    internal static ConvPlan CreateDirectTraining(in ConvGeometry g, int threads = 0) =>
+        new(g, Conv2DAlgorithm.Im2Col, threads > 0 ? threads : ParallelFor.ThreadCount, GroupBudgets.From(CpuCaches.Current), 0,
+            forwardOnly: false, forceDirect: true);
 
     // ---- sizing rules ----
 

@@ -4,7 +4,7 @@ using NativeConv.Tensors.Geometry;
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
-/// The stride-1 convolution forward without a column matrix (inference). Each image is copied once into zero-padded planes
+/// The stride-1 convolution forward without a column matrix (inference and the training forward). Each image is copied once into zero-padded planes
 /// (C, Hp, Wp) with Hp = OH + KH − 1 and Wp = OW + KW − 1; row (c, ky, kx) of the column matrix im2col would build is that
 /// copy shifted by c·Hp·Wp + ky·Wp + kx (<see cref="ConvPlan.DirectTaps"/>), so the product
 /// (<see cref="SmallPatchGemm.RunShifted"/>) reads it in place: no column matrix to write and read back, no panels to pack,
@@ -16,8 +16,49 @@ namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 /// </summary>
 internal static unsafe class DirectConvForward
 {
-    /// <summary>Stride 1 and not a plain 1×1 (whose image already is its column matrix).</summary>
-    public static bool Supports(in ConvGeometry g) => g.StrideH == 1 && g.StrideW == 1 && !ConvPlan.IsPointwise(g);
+    /// <summary>
+    /// Stride 1, not a plain 1×1 (whose image already is its column matrix), and padding that fits the padded copy (none
+    /// negative: the image lies inside it).
+    /// </summary>
+    public static bool Supports(in ConvGeometry g) => g.StrideH == 1 && g.StrideW == 1 && !ConvPlan.IsPointwise(g)
+        && g.PadTop >= 0 && g.PadLeft >= 0 && g.OH > 0 && g.OW > 0
+        && PaddedHeight(g) >= g.PadTop + g.H && PaddedWidth(g) >= g.PadLeft + g.W;
+
+    /// <summary>
+    /// The geometry of dx as a direct forward: dx (N, C, H, W) = conv(dY (N, OC, OH, OW), rot180(Wᵀ)) with padding
+    /// KH − 1 − PadTop, KW − 1 − PadLeft (a stride-1 convolution's input gradient is the full correlation of dY).
+    /// </summary>
+    public static ConvGeometry InputGradient(in ConvGeometry g) =>
+        new(g.N, g.OC, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, g.KH - 1 - g.PadTop, g.KW - 1 - g.PadLeft, g.H, g.W);
+
+    /// <summary>wFlipped (C, OC·KH·KW) = rot180(Wᵀ): the kernels of <see cref="InputGradient"/> from w (OC, C, KH, KW).</summary>
+    public static void FlipWeights(float* w, in ConvGeometry g, float* flipped)
+    {
+        int taps = g.KH * g.KW;
+        for (int c = 0; c < g.C; c++)
+        for (int oc = 0; oc < g.OC; oc++)
+        {
+            float* from = w + ((long)oc * g.C + c) * taps;
+            float* to = flipped + ((long)c * g.OC + oc) * taps;
+            for (int t = 0; t < taps; t++) to[t] = from[taps - 1 - t];
+        }
+    }
+
+    /// <summary>
+    /// dx (N, C, H, W) (+)= the input gradient of a stride-1 convolution, directly: dY masked by the ReLU output where
+    /// <paramref name="reluOutput"/> is given (the fused Conv2D + ReLU), accumulated into dx when TWrite says so.
+    /// <paramref name="plan"/> is the plan of <see cref="InputGradient"/>'s geometry (a forward-only direct plan).
+    /// </summary>
+    public static void RunInputGradient<TWrite>(float* dy, float* w, float* reluOutput, float* dx, in ConvGeometry g, ConvPlan plan)
+        where TWrite : struct, IWriteMode
+    {
+        var flipped = Conv2DScratch.DirectWeights(g.OC * g.PatchSize);
+        fixed (float* pf = flipped)
+        {
+            FlipWeights(w, g, pf);
+            Run<NoRelu, NoPool, TWrite>(dy, pf, null, dx, plan, default, ConvVectorWidth.Auto, reluOutput);
+        }
+    }
 
     public static int PaddedHeight(in ConvGeometry g) => g.OH + g.KH - 1;
 
@@ -40,16 +81,24 @@ internal static unsafe class DirectConvForward
     /// (<paramref name="pool"/>: one output plane's pool).
     /// </summary>
     public static void Run<TRelu, TPool>(float* x, float* w, float* bias, float* y, ConvPlan plan, in PoolGeometry pool,
-        ConvVectorWidth width) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+        ConvVectorWidth width) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion =>
+        Run<TRelu, TPool, OverwriteOutput>(x, w, bias, y, plan, pool, width, null);
+
+    /// <summary>
+    /// As above; y accumulated instead of overwritten when TWrite says so (no pool then), and x masked on its way into the
+    /// padded copy by <paramref name="inputMask"/> (x where mask &gt; 0, else 0) when given.
+    /// </summary>
+    private static void Run<TRelu, TPool, TWrite>(float* x, float* w, float* bias, float* y, ConvPlan plan, in PoolGeometry pool,
+        ConvVectorWidth width, float* inputMask) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion where TWrite : struct, IWriteMode
     {
         var g = plan.Geometry;
         width = ConvVectors.Resolve(width, nameof(DirectConvForward));
         int lanes = ConvVectors.Lanes(width);
         fixed (int* taps = plan.DirectTaps)
         {
-            var body = new Images<TRelu, TPool>
+            var body = new Images<TRelu, TPool, TWrite>
             {
-                X = x, W = w, Bias = bias, Y = y, G = g, Pool = pool, Taps = taps, Width = width,
+                X = x, InputMask = inputMask, W = w, Bias = bias, Y = y, G = g, Pool = pool, Taps = taps, Width = width,
                 RowWidth = (g.OW + lanes - 1) / lanes * lanes, PaddedHeight = PaddedHeight(g), PaddedWidth = PaddedWidth(g),
                 Slack = lanes,
             };
@@ -59,7 +108,7 @@ internal static unsafe class DirectConvForward
                 return;
             }
             // Fewer images than threads: each image padded once here, its bands of output rows shared by the threads.
-            var bands = new Bands<TRelu, TPool> { Body = body, Rows = TPool.Enabled ? pool.OH : g.OH };
+            var bands = new Bands<TRelu, TPool, TWrite> { Body = body, Rows = TPool.Enabled ? pool.OH : g.OH };
             bands.RowsPerBand = (bands.Rows + plan.ForwardRowBands - 1) / plan.ForwardRowBands;
             int count = (bands.Rows + bands.RowsPerBand - 1) / bands.RowsPerBand;
             fixed (float* padded = Conv2DScratch.Columns(body.PaddedFloats))
@@ -74,9 +123,43 @@ internal static unsafe class DirectConvForward
         }
     }
 
-    private struct Images<TRelu, TPool> : IParallelBody where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+    /// <summary>
+    /// One image (C, H, W) into zero-padded planes (C, Hp, Wp) followed by <paramref name="slack"/> zeros; masked on the
+    /// way by <paramref name="mask"/> (the image where mask &gt; 0, else 0, as the fused ReLU's backward) when given.
+    /// </summary>
+    public static void PadImage(float* src, float* mask, in ConvGeometry g, float* padded, int slack)
+    {
+        int hp = PaddedHeight(g), wp = PaddedWidth(g), right = wp - g.PadLeft - g.W;
+        float* dst = padded;
+        for (int c = 0; c < g.C; c++)
+        {
+            new Span<float>(dst, g.PadTop * wp).Clear();
+            dst += g.PadTop * wp;
+            for (int r = 0; r < g.H; r++, src += g.W, dst += wp)
+            {
+                new Span<float>(dst, g.PadLeft).Clear();
+                var row = new Span<float>(dst + g.PadLeft, g.W);
+                if (mask == null) new ReadOnlySpan<float>(src, g.W).CopyTo(row);
+                else
+                {
+                    Conv2DReluKernels.MaskGradient(new ReadOnlySpan<float>(mask, g.W), new ReadOnlySpan<float>(src, g.W), row);
+                    mask += g.W;
+                }
+                new Span<float>(dst + g.PadLeft + g.W, right).Clear();
+            }
+            int bottom = hp - g.PadTop - g.H;
+            new Span<float>(dst, bottom * wp).Clear();
+            dst += bottom * wp;
+        }
+        new Span<float>(dst, slack).Clear();
+    }
+
+    private struct Images<TRelu, TPool, TWrite> : IParallelBody
+        where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion where TWrite : struct, IWriteMode
     {
         public float* X, W, Bias, Y;
+        /// <summary>A ReLU output masking x on its way into the padded copy (the fused ReLU's dx), or null.</summary>
+        public float* InputMask;
         public int* Taps;
         public ConvGeometry G;
         public PoolGeometry Pool;
@@ -101,25 +184,8 @@ internal static unsafe class DirectConvForward
         /// <summary>Image <paramref name="image"/> into zero-padded planes (C, Hp, Wp), plus zeroed slack.</summary>
         public readonly void Pad(int image, float* padded)
         {
-            ref readonly var g = ref G;
-            int hp = PaddedHeight, wp = PaddedWidth, right = wp - g.PadLeft - g.W;
-            float* src = X + (long)image * g.C * g.H * g.W;
-            float* dst = padded;
-            for (int c = 0; c < g.C; c++)
-            {
-                new Span<float>(dst, g.PadTop * wp).Clear();
-                dst += g.PadTop * wp;
-                for (int r = 0; r < g.H; r++, src += g.W, dst += wp)
-                {
-                    new Span<float>(dst, g.PadLeft).Clear();
-                    new ReadOnlySpan<float>(src, g.W).CopyTo(new Span<float>(dst + g.PadLeft, g.W));
-                    new Span<float>(dst + g.PadLeft + g.W, right).Clear();
-                }
-                int bottom = hp - g.PadTop - g.H;
-                new Span<float>(dst, bottom * wp).Clear();
-                dst += bottom * wp;
-            }
-            new Span<float>(dst, Slack).Clear();
+            long offset = (long)image * G.C * G.H * G.W;
+            PadImage(X + offset, InputMask == null ? null : InputMask + offset, G, padded, Slack);
         }
 
         /// <summary>
@@ -161,6 +227,7 @@ internal static unsafe class DirectConvForward
                         var dst = new Span<float>(to, width);
                         var values = new ReadOnlySpan<float>(from, width);
                         if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(values, b, dst);
+                        else if (TWrite.Accumulate) TensorPrimitives.Add(dst, values, dst); // dx: no bias
                         else if (Bias != null) TensorPrimitives.Add(values, b, dst);
                         else values.CopyTo(dst);
                     }
@@ -170,9 +237,10 @@ internal static unsafe class DirectConvForward
     }
 
     /// <summary>One padded image's bands of output rows, one item each.</summary>
-    private struct Bands<TRelu, TPool> : IParallelBody where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion
+    private struct Bands<TRelu, TPool, TWrite> : IParallelBody
+        where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion where TWrite : struct, IWriteMode
     {
-        public Images<TRelu, TPool> Body;
+        public Images<TRelu, TPool, TWrite> Body;
         public float* Padded;
         public int Image, RowsPerBand, Rows;
 

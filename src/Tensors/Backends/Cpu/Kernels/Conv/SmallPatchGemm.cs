@@ -240,7 +240,7 @@ internal static unsafe class SmallPatchGemm
     }
 }
 
-/// <summary>A JIT-time row count for <see cref="SmallPatchGemm"/>'s register blocks.</summary>
+/// <summary>A JIT-time row count for the register blocks of <see cref="SmallPatchGemm"/> and <see cref="DirectConvWeightGradient"/>.</summary>
 internal interface IRowCount
 {
     static abstract int Count { get; }
@@ -254,4 +254,9 @@ internal readonly struct SixRows : IRowCount
 internal readonly struct FourRows : IRowCount
 {
     public static int Count => 4;
+}
+
+internal readonly struct OneRow : IRowCount
+{
+    public static int Count => 1;
 }

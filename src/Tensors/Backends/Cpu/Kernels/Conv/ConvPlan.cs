@@ -219,6 +219,12 @@ public sealed class ConvPlan
     public int[]? DirectTaps { get; }
 
     /// <summary>
+    /// Images whose products the direct dW sums in the same register chains before reducing them to floats (their padded
+    /// copies and dY grids within the L2 budget of an im2col group); 0 where dW is not direct.
+    /// </summary>
+    public int DirectWeightImages { get; }
+
+    /// <summary>
     /// Where dx runs <see cref="ConvMethod.Direct"/>: the forward-only direct plan of dx's own geometry
     /// (<see cref="DirectConvForward.InputGradient"/>: dY convolved with the flipped kernels), else null.
     /// </summary>
@@ -261,7 +267,14 @@ public sealed class ConvPlan
         WeightGradient = winogradForward ? ConvMethod.Winograd
             : directWeightGradient ? ConvMethod.Direct
             : Conv2DWeightDots.Prefer(g.PatchSize) ? ConvMethod.Im2ColDots : im2col;
-        if (directWeightGradient) DirectTaps ??= DirectConvForward.Taps(g);
+        if (directWeightGradient)
+        {
+            DirectTaps ??= DirectConvForward.Taps(g);
+            // Images whose padded copies and dY grids (sized for the widest vector) share the im2col group's L2 budget.
+            long perImage = (long)g.C * DirectConvForward.PaddedHeight(g) * DirectConvForward.PaddedWidth(g) + 16
+                            + (long)g.OC * g.OH * ((g.OW + 15) / 16 * 16);
+            DirectWeightImages = (int)Math.Clamp(budgets.ColumnFloats / perImage, 1, Math.Max(1, g.N));
+        }
 
         if (winogradForward)
         {

@@ -38,6 +38,7 @@ internal static unsafe class DirectConvWeightGradient
             {
                 X = x, DY = dy, ReluOutput = reluOutput, DW = dw, DBias = dBias, Partials = pp, PartialStride = partialStride,
                 Taps = taps, G = g, Chunks = chunks, Width = width, RowWidth = (g.OW + lanes - 1) / lanes * lanes, Slack = lanes,
+                ImagesPerBatch = Math.Max(1, plan.DirectWeightImages),
             };
             // Too few chunks to share out: one after another (the same chunks, so the same sums).
             if (chunks >= ParallelFor.ThreadCount) ParallelFor.For(chunks, ref body);
@@ -64,7 +65,7 @@ internal static unsafe class DirectConvWeightGradient
     {
         public float* X, DY, ReluOutput, DW, DBias, Partials;
         public int* Taps;
-        public int PartialStride, Chunks, RowWidth, Slack;
+        public int PartialStride, Chunks, RowWidth, Slack, ImagesPerBatch;
         public ConvGeometry G;
         public ConvVectorWidth Width;
 
@@ -78,30 +79,40 @@ internal static unsafe class DirectConvWeightGradient
             float* dbTarget = DBias == null ? null : chunk == 0 ? DBias : partial + (DW == null ? 0 : weightSize);
             bool overwrite = chunk != 0;
             int first = (int)((long)chunk * g.N / Chunks), last = (int)((long)(chunk + 1) * g.N / Chunks);
-            fixed (float* padded = Conv2DScratch.Columns(g.C * DirectConvForward.PaddedHeight(g) * DirectConvForward.PaddedWidth(g) + Slack))
-            fixed (float* grid = Conv2DScratch.Outputs(g.OC * gridSize))
+            int paddedSize = PaddedSize, batch = ImagesPerBatch;
+            fixed (float* padded = Conv2DScratch.Columns(paddedSize * batch))
+            fixed (float* grid = Conv2DScratch.Outputs(g.OC * gridSize * batch))
             {
-                for (int image = first; image < last; image++, overwrite = false)
+                for (int start = first; start < last; start += batch, overwrite = false)
                 {
-                    GatherGradient(image, grid);
-                    if (dbTarget != null)
-                        for (int oc = 0; oc < g.OC; oc++)
-                        {
-                            float sum = TensorPrimitives.Sum(new ReadOnlySpan<float>(grid + (long)oc * gridSize, gridSize));
-                            dbTarget[oc] = overwrite ? sum : dbTarget[oc] + sum;
-                        }
+                    int count = Math.Min(batch, last - start);
+                    for (int b = 0; b < count; b++)
+                    {
+                        int image = start + b;
+                        float* imageGrid = grid + (long)b * g.OC * gridSize;
+                        GatherGradient(image, imageGrid);
+                        if (dbTarget != null)
+                            for (int oc = 0; oc < g.OC; oc++)
+                            {
+                                float sum = TensorPrimitives.Sum(new ReadOnlySpan<float>(imageGrid + (long)oc * gridSize, gridSize));
+                                dbTarget[oc] = overwrite && b == 0 ? sum : dbTarget[oc] + sum;
+                            }
+                        if (dwTarget != null)
+                            DirectConvForward.PadImage(X + (long)image * g.C * g.H * g.W, null, g, padded + (long)b * paddedSize, Slack);
+                    }
                     if (dwTarget == null) continue;
-                    DirectConvForward.PadImage(X + (long)image * g.C * g.H * g.W, null, g, padded, Slack);
                     switch (Width)
                     {
-                        case ConvVectorWidth.Vector512: Products<Vec512>(grid, padded, dwTarget, overwrite); break;
-                        case ConvVectorWidth.Vector256: Products<Vec256>(grid, padded, dwTarget, overwrite); break;
-                        case ConvVectorWidth.Vector128: Products<Vec128>(grid, padded, dwTarget, overwrite); break;
-                        default: Products<VecScalar>(grid, padded, dwTarget, overwrite); break;
+                        case ConvVectorWidth.Vector512: Products<Vec512>(grid, padded, count, dwTarget, overwrite); break;
+                        case ConvVectorWidth.Vector256: Products<Vec256>(grid, padded, count, dwTarget, overwrite); break;
+                        case ConvVectorWidth.Vector128: Products<Vec128>(grid, padded, count, dwTarget, overwrite); break;
+                        default: Products<VecScalar>(grid, padded, count, dwTarget, overwrite); break;
                     }
                 }
             }
         }
+
+        private readonly int PaddedSize => G.C * DirectConvForward.PaddedHeight(G) * DirectConvForward.PaddedWidth(G) + Slack;
 
         // dY of one image (masked) into rows of RowWidth, zero past OW.
         private readonly void GatherGradient(int image, float* grid)
@@ -120,42 +131,45 @@ internal static unsafe class DirectConvWeightGradient
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Products<TVec>(float* grid, float* padded, float* target, bool overwrite) where TVec : struct, IConvVector<TVec>
+        private readonly void Products<TVec>(float* grid, float* padded, int images, float* target, bool overwrite) where TVec : struct, IConvVector<TVec>
         {
             int oc = G.OC, patch = G.PatchSize;
             int o = 0;
             for (; o + 4 <= oc; o += 4)
             {
                 int k = 0;
-                for (; k + 3 <= patch; k += 3) Block<TVec, FourRows, ThreeTaps>(grid, padded, o, k, target, overwrite);
-                for (; k < patch; k++) Block<TVec, FourRows, OneTap>(grid, padded, o, k, target, overwrite);
+                for (; k + 3 <= patch; k += 3) Block<TVec, FourRows, ThreeTaps>(grid, padded, images, o, k, target, overwrite);
+                for (; k < patch; k++) Block<TVec, FourRows, OneTap>(grid, padded, images, o, k, target, overwrite);
             }
             for (; o < oc; o++)
             {
                 int k = 0;
-                for (; k + 3 <= patch; k += 3) Block<TVec, OneRow, ThreeTaps>(grid, padded, o, k, target, overwrite);
-                for (; k < patch; k++) Block<TVec, OneRow, OneTap>(grid, padded, o, k, target, overwrite);
+                for (; k + 3 <= patch; k += 3) Block<TVec, OneRow, ThreeTaps>(grid, padded, images, o, k, target, overwrite);
+                for (; k < patch; k++) Block<TVec, OneRow, OneTap>(grid, padded, images, o, k, target, overwrite);
             }
         }
 
         /// <summary>
-        /// dW rows [o, o + TRows) × taps [k, k + TTaps) of one image: one source for the 4 × 3 block and its edges (the
-        /// counts are JIT constants, so unused chains vanish).
+        /// dW rows [o, o + TRows) × taps [k, k + TTaps) over a batch of images (their products summed in the same chains,
+        /// reduced to floats once): one source for the 4 × 3 block and its edges (the counts are JIT constants, so unused
+        /// chains vanish).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Block<TVec, TRows, TTaps>(float* grid, float* padded, int o, int k, float* target, bool overwrite)
+        private readonly void Block<TVec, TRows, TTaps>(float* grid, float* padded, int images, int o, int k, float* target, bool overwrite)
             where TVec : struct, IConvVector<TVec> where TRows : struct, IRowCount where TTaps : struct, ITapCount
         {
-            int v = TVec.Count, gridSize = G.OH * RowWidth, wp = DirectConvForward.PaddedWidth(G);
+            int v = TVec.Count, gridSize = G.OH * RowWidth, wp = DirectConvForward.PaddedWidth(G), paddedSize = PaddedSize;
+            long imageGrid = (long)G.OC * gridSize;
             bool rows4 = TRows.Count == 4, taps3 = TTaps.Count == 3;
             nint t0 = Taps[k], t1 = taps3 ? Taps[k + 1] : 0, t2 = taps3 ? Taps[k + 2] : 0;
             TVec a00 = TVec.Broadcast(0f), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
             TVec a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-            float* e0 = grid + (long)o * gridSize, e1 = e0 + gridSize, e2 = e1 + gridSize, e3 = e2 + gridSize;
+            for (int b = 0; b < images; b++)
             for (int oy = 0; oy < G.OH; oy++)
             {
-                float* xr = padded + oy * wp;
-                int er = oy * RowWidth;
+                float* xr = padded + b * paddedSize + oy * wp;
+                float* e0 = grid + b * imageGrid + (long)o * gridSize + oy * RowWidth, e1 = e0 + gridSize, e2 = e1 + gridSize, e3 = e2 + gridSize;
+                const int er = 0;
                 for (int ox = 0; ox < RowWidth; ox += v)
                 {
                     var x0 = TVec.Load(xr + t0 + ox);

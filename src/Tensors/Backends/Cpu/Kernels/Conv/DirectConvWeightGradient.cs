@@ -156,7 +156,7 @@ internal static unsafe class DirectConvWeightGradient
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void Block<TVec, TRows, TTaps>(float* grid, float* padded, int images, int o, int k, float* target, bool overwrite)
-            where TVec : struct, IConvVector<TVec> where TRows : struct, IRowCount where TTaps : struct, ITapCount
+            where TVec : struct, IConvVector<TVec> where TRows : struct, IBlockCount where TTaps : struct, IBlockCount
         {
             int v = TVec.Count, gridSize = G.OH * RowWidth, wp = DirectConvForward.PaddedWidth(G), paddedSize = PaddedSize;
             long imageGrid = (long)G.OC * gridSize;
@@ -219,20 +219,4 @@ internal static unsafe class DirectConvWeightGradient
             at[2] = overwrite ? TVec.Sum(s2) : at[2] + TVec.Sum(s2);
         }
     }
-}
-
-/// <summary>A JIT-time tap count for <see cref="DirectConvWeightGradient"/>'s register blocks.</summary>
-internal interface ITapCount
-{
-    static abstract int Count { get; }
-}
-
-internal readonly struct ThreeTaps : ITapCount
-{
-    public static int Count => 3;
-}
-
-internal readonly struct OneTap : ITapCount
-{
-    public static int Count => 1;
 }

@@ -152,7 +152,7 @@ internal static unsafe class SmallPatchGemm
         /// vanish from the 4-row code).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void PairBlock<TVec, TRows>(int o, int j, float* p, float* q) where TVec : struct, IConvVector<TVec> where TRows : struct, IRowCount
+        private readonly void PairBlock<TVec, TRows>(int o, int j, float* p, float* q) where TVec : struct, IConvVector<TVec> where TRows : struct, IBlockCount
         {
             int v = TVec.Count;
             bool six = TRows.Count == 6;
@@ -240,23 +240,21 @@ internal static unsafe class SmallPatchGemm
     }
 }
 
-/// <summary>A JIT-time row count for the register blocks of <see cref="SmallPatchGemm"/> and <see cref="DirectConvWeightGradient"/>.</summary>
-internal interface IRowCount
+/// <summary>
+/// A JIT-time count of a register block's rows or taps (<see cref="SmallPatchGemm"/>, <see cref="DirectConvWeightGradient"/>):
+/// the kernels are written for the largest block and guard the rest by the count, so unused chains vanish from the code.
+/// </summary>
+internal interface IBlockCount
 {
     static abstract int Count { get; }
 }
 
-internal readonly struct SixRows : IRowCount
-{
-    public static int Count => 6;
-}
+internal readonly struct SixRows : IBlockCount { public static int Count => 6; }
 
-internal readonly struct FourRows : IRowCount
-{
-    public static int Count => 4;
-}
+internal readonly struct FourRows : IBlockCount { public static int Count => 4; }
 
-internal readonly struct OneRow : IRowCount
-{
-    public static int Count => 1;
-}
+internal readonly struct OneRow : IBlockCount { public static int Count => 1; }
+
+internal readonly struct ThreeTaps : IBlockCount { public static int Count => 3; }
+
+internal readonly struct OneTap : IBlockCount { public static int Count => 1; }

@@ -26,6 +26,18 @@ public class FindingsTests
     }
 
     [Fact]
+    public void Convergence_names_each_time_with_its_model_and_the_faster_one()
+    {
+        string sameEpoch = Findings.ConvergenceComparison(M("fmnist-cnn", 1, 0.9, bestEpoch: 3, secondsToBest: 0.7),
+            M("fmnist-cnn-k5", 1, 0.9, bestEpoch: 3, secondsToBest: 0.2));
+        Assert.Contains("fmnist-cnn-k5 gets there sooner", sameEpoch);
+        Assert.Contains("(fmnist-cnn 0.7 s vs fmnist-cnn-k5 0.2 s of training", sameEpoch);
+        string fewerEpochs = Findings.ConvergenceComparison(M("a", 1, 0.9, bestEpoch: 2, secondsToBest: 30),
+            M("b", 1, 0.9, bestEpoch: 4, secondsToBest: 20));
+        Assert.Contains("a reaches its lowest validation loss in fewer epochs than b but not in wall-clock time", fewerEpochs);
+    }
+
+    [Fact]
     public void A_monotonic_sweep_with_shrinking_gains_and_a_growing_gap()
     {
         var lines = Findings.SizeSweep(M("dense", 1_707_274, 0.399, 0.2), Sweep([0.609, 0.751, 0.794, 0.805], [0.01, 0.03, 0.06, 0.10]));

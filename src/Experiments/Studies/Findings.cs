@@ -250,7 +250,9 @@ public static class Findings
         if (a.BestEpoch.Mean == b.BestEpoch.Mean)
         {
             string faster = a.SecondsToBestEpoch.Mean <= b.SecondsToBestEpoch.Mean ? a.Name : b.Name;
-            return $"Convergence: {a.Name} and {b.Name} reach their lowest validation loss at the same epoch ({epochs}); {faster} gets there sooner in wall-clock time ({seconds}).";
+            // Each time named with its model: "(0.7 s vs 0.2 s)" after "k5 gets there sooner" read as the wrong way round.
+            string named = $"{a.Name} {Markdown.Duration(a.SecondsToBestEpoch.Mean)} vs {b.Name} {Markdown.Duration(b.SecondsToBestEpoch.Mean)} of training to reach it";
+            return $"Convergence: {a.Name} and {b.Name} reach their lowest validation loss at the same epoch ({epochs}); {faster} gets there sooner in wall-clock time ({named}).";
         }
         var quicker = a.BestEpoch.Mean < b.BestEpoch.Mean ? a : b;
         var slower = ReferenceEquals(quicker, a) ? b : a;

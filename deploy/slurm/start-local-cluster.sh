@@ -8,7 +8,8 @@ set -euo pipefail
 conf=/etc/slurm/slurm.conf
 if [ "${1:-}" = stop ]; then
     for daemon in slurmd slurmctld munged; do
-        if [ -f "/run/nativeconv-$daemon.pid" ]; then kill "$(cat "/run/nativeconv-$daemon.pid")" 2>/dev/null || true; rm -f "/run/nativeconv-$daemon.pid"; fi
+        # Every pid in the file (an older start may have recorded the daemon's exited parent too).
+        if [ -f "/run/nativeconv-$daemon.pid" ]; then xargs -r kill < "/run/nativeconv-$daemon.pid" 2>/dev/null || true; rm -f "/run/nativeconv-$daemon.pid"; fi
     done
     exit 0
 fi
@@ -27,7 +28,7 @@ chmod 0400 /etc/munge/munge.key
 chmod 0755 /run/munge
 if ! pgrep -u munge -x munged >/dev/null; then
     runuser -u munge -- munged
-    pgrep -u munge -x munged > /run/nativeconv-munged.pid
+    pgrep -n -u munge -x munged > /run/nativeconv-munged.pid
 fi
 
 # slurm.conf for one node at 127.0.0.1, its socket/core layout as slurmd sees it, memory a little below the real total.
@@ -63,8 +64,8 @@ NodeName=$node NodeAddr=127.0.0.1 $layout RealMemory=$memory State=UNKNOWN
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
 
-pgrep -x slurmctld >/dev/null || { slurmctld; sleep 0.5; pgrep -x slurmctld > /run/nativeconv-slurmctld.pid; }
-pgrep -x slurmd >/dev/null || { slurmd; sleep 0.5; pgrep -x slurmd > /run/nativeconv-slurmd.pid; }
+pgrep -x slurmctld >/dev/null || { slurmctld; sleep 0.5; pgrep -n -x slurmctld > /run/nativeconv-slurmctld.pid; }
+pgrep -x slurmd >/dev/null || { slurmd; sleep 0.5; pgrep -n -x slurmd > /run/nativeconv-slurmd.pid; }
 for _ in $(seq 1 50); do
     if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
         scontrol update NodeName="$node" State=RESUME 2>/dev/null || true

@@ -118,7 +118,7 @@ public class ConvPlanTests
     {
         var l2Of512KiB = new CpuCaches(32 << 10, 512 << 10, 32 << 20, "test");
         // 16→32 @14: training runs the direct forward (Winograd's rule wants 32 channels on both sides), inference Winograd
-        // (16 suffice).
+        // (16 in, 32 out suffice) — but the direct forward for a single image.
         var h = Layer(128, 16, 14, 32);
         var training = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB);
         var inference = ConvPlan.Create(h, Conv2DAlgorithm.Auto, threads: 2, caches: l2Of512KiB, forwardOnly: true);
@@ -127,7 +127,12 @@ public class ConvPlanTests
         Assert.True(inference.ForwardOnly);
         // Its 16 GEMMs keep ≥ 192 Ki multiply-adds each (K = 16, M = 32: 384 tiles, 8 images of 49), past the L2 budget.
         Assert.Equal(8, inference.ForwardWinogradImages);
-        Assert.Equal(1, ConvPlan.Create(h with { N = 1 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardWinogradImages);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(h with { N = 1 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(h with { N = 1 }, Conv2DAlgorithm.Auto, threads: 1, forwardOnly: true).Forward);
+        var wide = Layer(1, 32, 16, 32); // 32 channels in: Winograd even for one image
+        Assert.Equal(1, ConvPlan.Create(wide, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardWinogradImages);
+        // 16 output channels: the direct forward at every batch.
+        Assert.Equal(ConvMethod.Direct, ConvPlan.Create(Layer(128, 16, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).Forward);
         // The settings still rule: Im2Col forces im2col; first layers (C = 1, 3) and 8 channels never run Winograd (the
         // direct forward, DirectConvForwardTests).
         Assert.Equal(ConvMethod.Im2Col, ConvPlan.Create(h, Conv2DAlgorithm.Im2Col, threads: 2, forwardOnly: true).Forward);
@@ -154,7 +159,7 @@ public class ConvPlanTests
         Assert.Equal(2, ConvPlan.Create(Layer(1, 3, 16, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
         // Not: training plans, Winograd forwards, as many images as threads, one thread, outputs too short to share.
         Assert.Equal(0, ConvPlan.Create(first, Conv2DAlgorithm.Auto, threads: 2).ForwardRowBands);
-        Assert.Equal(0, ConvPlan.Create(Layer(1, 16, 32, 16), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
+        Assert.Equal(0, ConvPlan.Create(Layer(1, 32, 32, 32), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
         Assert.Equal(0, ConvPlan.Create(first with { N = 2 }, Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);
         Assert.Equal(0, ConvPlan.Create(first, Conv2DAlgorithm.Auto, threads: 1, forwardOnly: true).ForwardRowBands);
         Assert.Equal(0, ConvPlan.Create(Layer(1, 3, 3, 8), Conv2DAlgorithm.Auto, threads: 2, forwardOnly: true).ForwardRowBands);

@@ -42,6 +42,13 @@ public sealed class ConvInferenceWeights
         }
         else
         {
+            // A layer that may run Winograd runs the direct forward at small batches (ConvPlan): keep W as given too.
+            if (DirectConvForward.Supports(g))
+            {
+                if (prepared.Weights?.Length != g.OC * g.PatchSize)
+                    prepared.Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);
+                w[..(g.OC * g.PatchSize)].CopyTo(prepared.Weights);
+            }
             int plane = g.OC * g.C;
             prepared.Winograd ??= GC.AllocateUninitializedArray<float>(16 * plane);
             Winograd3x3.TransformWeights(w, g.OC, g.C, flipped: false, prepared.Winograd);

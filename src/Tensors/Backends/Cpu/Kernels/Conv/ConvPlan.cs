@@ -53,8 +53,9 @@ public static class Conv2DAlgorithms
     };
 
     /// <summary>
-    /// True when a forward-only (inference) convolution with this geometry runs Winograd under <paramref name="algorithm"/>:
-    /// Auto uses <see cref="PreferWinogradForInference"/>, not the training rule.
+    /// True when a forward-only (inference) convolution with this geometry runs Winograd under <paramref name="algorithm"/>
+    /// at some batch size (its weights are then transformed): Auto uses <see cref="PreferWinogradForInference"/>, not the
+    /// training rule; a plan may still run the direct forward at small batches (<see cref="PreferDirectOverWinograd"/>).
     /// </summary>
     public static bool UseWinogradForInference(in ConvGeometry g, Conv2DAlgorithm algorithm) => algorithm switch
     {
@@ -65,13 +66,23 @@ public static class Conv2DAlgorithms
 
     /// <summary>
     /// The Auto rule for a forward that is all there is (inference): the weights are transformed and packed once per weight
-    /// version instead of every step and a 2×2 pool is fused into the output transform, so Winograd pays from 16 channels
-    /// on both sides. Measured on Zen 3 (2 threads), fmnist-cnn's 16→32 @14 with ReLU and pool: batch 128 2.7 vs 3.8 ms
-    /// with im2col. Below 16 input channels (first layers) the patch is short and im2col's product wins.
+    /// version instead of every step and a 2×2 pool is fused into the output transform, so Winograd pays from 16 input and
+    /// 32 output channels. Measured on Zen 3 (2 threads, ReLU and pool fused): fmnist-cnn's 16→32 @14 at batch 128 2.7 vs
+    /// 3.8 ms with im2col, and 0.93–1.04× the direct forward; with 16 output channels the direct forward is faster
+    /// (16→16 @32 and @16: 1.6× at batch 128, 1.6–2.0× at batch 1).
     /// </summary>
-    public static bool PreferWinogradForInference(in WinogradProblem p) => p.C >= MinInferenceWinogradChannels && p.OC >= MinInferenceWinogradChannels;
+    public static bool PreferWinogradForInference(in WinogradProblem p) => p.C >= MinInferenceWinogradChannels && p.OC >= 2 * MinInferenceWinogradChannels;
 
     internal const int MinInferenceWinogradChannels = 16;
+
+    /// <summary>
+    /// True when a forward-only plan of a layer that may run Winograd runs the direct forward instead, for this batch: under
+    /// Auto, with fewer than 32 input channels and a single image — on two threads its row bands of the direct product
+    /// against Winograd's three phases (fmnist-cnn's 16→32 @14: 1.42×, cifar-medium's 16→32 @16: 1.14×; with 32 channels
+    /// in, 32→32 @16: 0.90×). By the batch alone, not the thread count, so one and two threads give the same bits.
+    /// </summary>
+    public static bool PreferDirectOverWinograd(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
+        algorithm == Conv2DAlgorithm.Auto && DirectConvForward.Supports(g) && g.C < 2 * MinInferenceWinogradChannels && g.N == 1;
 
     /// <summary>
     /// True when a convolution's forward runs <see cref="ConvMethod.Direct"/> where it does not run Winograd (by the
@@ -245,6 +256,7 @@ public sealed class ConvPlan
         ForwardOnly = forwardOnly;
         bool winogradForward = forceDirect && DirectConvForward.Supports(g) ? false
             : forwardOnly ? Conv2DAlgorithms.UseWinogradForInference(g, algorithm)
+                            && !Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm)
             : Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
         bool winogradDx = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: true);
 
@@ -253,7 +265,8 @@ public sealed class ConvPlan
         bool pointwise = Im2ColImagesPerGroup == 1 && IsPointwise(g);
         var im2col = pointwise ? ConvMethod.Pointwise : ConvMethod.Im2Col;
 
-        bool directForward = !winogradForward && (forceDirect ? DirectConvForward.Supports(g) : Conv2DAlgorithms.UseDirect(g, algorithm));
+        bool directForward = !winogradForward && (forceDirect ? DirectConvForward.Supports(g) : Conv2DAlgorithms.UseDirect(g, algorithm)
+            || forwardOnly && Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm));
         Forward = winogradForward ? ConvMethod.Winograd : directForward ? ConvMethod.Direct : im2col;
         if (directForward) DirectTaps = DirectConvForward.Taps(g);
         var dxGeometry = DirectConvForward.InputGradient(g);

@@ -217,15 +217,18 @@ internal static unsafe class DirectConvForward
                     width = Pool.OW;
                     plane = Pool.OH * Pool.OW;
                 }
+                // Rows computed as wide as they are stored (OW a multiple of the vector width) form one run a channel:
+                // one epilogue call instead of one a row.
+                int runs = srcRow == width ? 1 : rows, run = srcRow == width ? rows * width : width;
                 for (int oc = 0; oc < g.OC; oc++)
                 {
                     float* from = src + (long)oc * srcPlane;
                     float* to = Y + ((long)image * g.OC + oc) * plane + (long)r0 * width;
                     float b = Bias == null ? 0f : Bias[oc];
-                    for (int row = 0; row < rows; row++, from += srcRow, to += width)
+                    for (int r = 0; r < runs; r++, from += srcRow, to += width)
                     {
-                        var dst = new Span<float>(to, width);
-                        var values = new ReadOnlySpan<float>(from, width);
+                        var dst = new Span<float>(to, run);
+                        var values = new ReadOnlySpan<float>(from, run);
                         if (TRelu.Enabled) Conv2DReluKernels.BiasRelu(values, b, dst);
                         else if (TWrite.Accumulate) TensorPrimitives.Add(dst, values, dst); // dx: no bias
                         else if (Bias != null) TensorPrimitives.Add(values, b, dst);

@@ -18,7 +18,7 @@ internal sealed class ConvStep : InferenceStep
     private readonly bool _relu;
     private readonly PoolGeometry? _pool; // one output plane, when fused
     private readonly Conv2DAlgorithm _algorithm;
-    private readonly ConvMethod _forward; // of every plan of this layer
+    private readonly ConvMethod _forward; // the method its weights are prepared for
     private readonly bool _forwardOnlyPlans; // plans by the inference rule (false: the training forward's)
     private ConvInferenceWeights? _prepared;
     private long _preparedVersion = -1;
@@ -47,7 +47,8 @@ internal sealed class ConvStep : InferenceStep
     {
         var g = ConvGeometry.Create(new Shape(1, input[0], input[1], input[2]), layer.Weight.Shape, layer.Stride, layer.Stride,
             layer.Padding, $"inference step '{layer.Name}'");
-        // The forward's method does not depend on the batch size: every plan of this layer runs the same one.
+        // The weights' method does not depend on the batch size (a Winograd layer keeps W as given for its single-image
+        // plans, which may run direct); the pool fuses only where every plan can fuse it.
         var forward = matchTraining ? Conv2DAlgorithms.TrainingForward(g, algorithm) : Conv2DAlgorithms.InferenceForward(g, algorithm);
         bool winograd = forward == ConvMethod.Winograd;
         PoolGeometry? pool = null;

@@ -23,8 +23,9 @@ public static unsafe class Conv2DBackwardKernel
     /// are never read). <paramref name="imagesPerGemm"/>: 0 follows the cached plan (<see cref="ConvPlan.For"/>), else an
     /// uncached plan with that group size. <paramref name="algorithm"/> (null: <see cref="Conv2DAlgorithms.Current"/>)
     /// decides dx and dW. Winograd computes dx as the forward convolution dx += conv(dY, rot180(Wᵀ)) with padding 2 − pad,
-    /// in a pass of its own (so does the direct forward, <see cref="DirectConvForward.RunInputGradient{TWrite}"/>), and dW and dBias in a second pass (<see cref="Winograd3x3.WeightGradient"/>); what is left runs
-    /// the im2col passes below.
+    /// in a pass of its own, and dW and dBias in a second pass (<see cref="Winograd3x3.WeightGradient"/>); the direct
+    /// convolution likewise (<see cref="DirectConvForward.RunInputGradient{TWrite}"/>, <see cref="DirectConvWeightGradient"/>);
+    /// what is left runs the im2col passes below.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
         Span<float> dx, Span<float> dw, Span<float> dBias, in ConvGeometry g, int imagesPerGemm = 0, Conv2DAlgorithm? algorithm = null,
@@ -134,16 +135,25 @@ public static unsafe class Conv2DBackwardKernel
             else for (int chunk = 0; chunk < chunks; chunk++) body.Execute(chunk, 0);
         }
 
-        // Fixed-order reduction of the partials.
+        AddPartials(partials, chunks, partialStride, dw, dBias, weightSize, g.OC);
+    }
+
+    /// <summary>
+    /// The fixed-order reduction of a chunked weight gradient: the partials of chunks 1..chunks−1 (each its dW part, then
+    /// its dBias part, where those are wanted) added to dW and dBias in chunk order. Shared by the im2col and the direct dW.
+    /// </summary>
+    internal static void AddPartials(ReadOnlySpan<float> partials, int chunks, int partialStride, Span<float> dw, Span<float> dBias,
+        int weightSize, int oc)
+    {
         for (int chunk = 1; chunk < chunks; chunk++)
         {
-            var part = partials.AsSpan((chunk - 1) * partialStride, partialStride);
+            var part = partials.Slice((chunk - 1) * partialStride, partialStride);
             if (!dw.IsEmpty)
             {
                 TensorPrimitives.Add(dw[..weightSize], part[..weightSize], dw[..weightSize]);
                 part = part[weightSize..];
             }
-            if (!dBias.IsEmpty) TensorPrimitives.Add(dBias[..g.OC], part[..g.OC], dBias[..g.OC]);
+            if (!dBias.IsEmpty) TensorPrimitives.Add(dBias[..oc], part[..oc], dBias[..oc]);
         }
     }
 

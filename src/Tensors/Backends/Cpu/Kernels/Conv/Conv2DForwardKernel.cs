@@ -44,12 +44,7 @@ public static unsafe class Conv2DForwardKernel
         }
         if (plan.Forward == ConvMethod.Direct)
         {
-            fixed (float* px = x, pw = w, pb = bias, py = y)
-            {
-                float* b = bias.IsEmpty ? null : pb;
-                if (relu) DirectConvForward.Run<FusedRelu, NoPool>(px, pw, b, py, plan, default, ConvVectorWidth.Auto);
-                else DirectConvForward.Run<NoRelu, NoPool>(px, pw, b, py, plan, default, ConvVectorWidth.Auto);
-            }
+            RunDirect(x, w, bias, y, plan, relu, pool: null, ConvVectorWidth.Auto);
             return;
         }
         if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, default);
@@ -92,14 +87,7 @@ public static unsafe class Conv2DForwardKernel
         var poolPlane = pool ?? default;
         if (direct)
         {
-            fixed (float* px = x, pw = weights.Weights, pb = bias, py = y)
-            {
-                float* b = bias.IsEmpty ? null : pb;
-                if (relu && pool is not null) DirectConvForward.Run<FusedRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
-                else if (relu) DirectConvForward.Run<FusedRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
-                else if (pool is not null) DirectConvForward.Run<NoRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
-                else DirectConvForward.Run<NoRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
-            }
+            RunDirect(x, weights.Weights, bias, y, plan, relu, pool, width);
             return;
         }
         // A short patch reads W as given; a longer one the packed W (the Body takes whichever is there).
@@ -109,6 +97,21 @@ public static unsafe class Conv2DForwardKernel
         else if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, poolPlane, packedW);
         else if (pool is not null) RunIm2Col<NoRelu, FusedPool>(x, w, bias, y, plan, poolPlane, packedW);
         else RunIm2Col<NoRelu, NoPool>(x, w, bias, y, plan, poolPlane, packedW);
+    }
+
+    // The direct forward with W as given, its ReLU and pool fusion as type parameters.
+    private static void RunDirect(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, ConvPlan plan,
+        bool relu, PoolGeometry? pool, ConvVectorWidth width)
+    {
+        var poolPlane = pool ?? default;
+        fixed (float* px = x, pw = w, pb = bias, py = y)
+        {
+            float* b = bias.IsEmpty ? null : pb;
+            if (relu && pool is not null) DirectConvForward.Run<FusedRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
+            else if (relu) DirectConvForward.Run<FusedRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
+            else if (pool is not null) DirectConvForward.Run<NoRelu, FusedPool>(px, pw, b, py, plan, poolPlane, width);
+            else DirectConvForward.Run<NoRelu, NoPool>(px, pw, b, py, plan, poolPlane, width);
+        }
     }
 
     private static void CheckSpans(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,

@@ -4,8 +4,9 @@ using NativeConv.Tensors.Geometry;
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
 /// <summary>
-/// An inference convolution's weights, prepared once per weight version for the method its plans run (the forward's
-/// method depends on the geometry without its batch size, so every plan of a layer runs the same one): for Winograd the
+/// An inference convolution's weights, prepared once per weight version for the method its plans run (chosen from the
+/// geometry without its batch size, <see cref="Conv2DAlgorithms.InferenceForward"/>; a Winograd layer's single-image plans
+/// may run the direct forward, so it keeps W as given as well): for Winograd the
 /// transformed U = G g Gᵀ (16, OC, C) with each U[ξ] packed as the GEMM's A side; for im2col the kernels W (OC, C·KH·KW)
 /// packed likewise, or, for a short patch and for the direct forward (<see cref="SmallPatchGemm"/>, which packs nothing),
 /// W as given. A forward then
@@ -32,23 +33,13 @@ public sealed class ConvInferenceWeights
         var prepared = reuse ?? new ConvInferenceWeights();
         if (forward != ConvMethod.Winograd)
         {
-            if (forward == ConvMethod.Direct || g.PatchSize <= SmallPatchGemm.MaxPatch)
-            {
-                if (prepared.Weights?.Length != g.OC * g.PatchSize)
-                    prepared.Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);
-                w[..(g.OC * g.PatchSize)].CopyTo(prepared.Weights);
-            }
+            if (forward == ConvMethod.Direct || g.PatchSize <= SmallPatchGemm.MaxPatch) prepared.KeepAsGiven(w, g);
             else prepared.Im2Col = Sgemm.PackA(w, g.OC, g.PatchSize, g.PatchSize, prepared.Im2Col);
         }
         else
         {
-            // A layer that may run Winograd runs the direct forward at small batches (ConvPlan): keep W as given too.
-            if (DirectConvForward.Supports(g))
-            {
-                if (prepared.Weights?.Length != g.OC * g.PatchSize)
-                    prepared.Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);
-                w[..(g.OC * g.PatchSize)].CopyTo(prepared.Weights);
-            }
+            // A layer that may run Winograd runs the direct forward for a single image (ConvPlan): keep W as given too.
+            if (DirectConvForward.Supports(g)) prepared.KeepAsGiven(w, g);
             int plane = g.OC * g.C;
             prepared.Winograd ??= GC.AllocateUninitializedArray<float>(16 * plane);
             Winograd3x3.TransformWeights(w, g.OC, g.C, flipped: false, prepared.Winograd);
@@ -57,5 +48,12 @@ public sealed class ConvInferenceWeights
                 prepared.WinogradPanels[xi] = Sgemm.PackA(prepared.Winograd.AsSpan(xi * plane, plane), g.OC, g.C, g.C, prepared.WinogradPanels[xi]);
         }
         return prepared;
+    }
+
+    // W (OC, C·KH·KW) copied as given into Weights (pinned, reused while the size holds).
+    private void KeepAsGiven(ReadOnlySpan<float> w, in ConvGeometry g)
+    {
+        if (Weights?.Length != g.OC * g.PatchSize) Weights = GC.AllocateUninitializedArray<float>(g.OC * g.PatchSize, pinned: true);
+        w[..(g.OC * g.PatchSize)].CopyTo(Weights);
     }
 }

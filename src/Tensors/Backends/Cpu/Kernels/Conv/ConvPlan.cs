@@ -133,7 +133,10 @@ public static class Conv2DAlgorithms
         UseWinograd(g, algorithm, inputGradient: false) ? ConvMethod.Winograd
         : UseDirect(g, algorithm) ? ConvMethod.Direct : ConvMethod.Im2Col;
 
-    /// <summary>The forward method of every forward-only plan of this geometry, whatever its batch size (Pointwise shows as Im2Col).</summary>
+    /// <summary>
+    /// The forward method an inference layer of this geometry prepares its weights for (Pointwise shows as Im2Col); a
+    /// Winograd layer's single-image plan may still run the direct forward (<see cref="PreferDirectOverWinograd"/>).
+    /// </summary>
     public static ConvMethod InferenceForward(in ConvGeometry g, Conv2DAlgorithm algorithm) =>
         UseWinogradForInference(g, algorithm) ? ConvMethod.Winograd
         : UseDirect(g, algorithm) ? ConvMethod.Direct : ConvMethod.Im2Col;
@@ -166,8 +169,9 @@ public enum ConvMethod
     /// <summary>Winograd F(2×2, 3×3).</summary>
     Winograd,
     /// <summary>
-    /// Forward only, stride 1: the product reads the zero-padded image at shifted offsets instead of a column matrix
-    /// (<see cref="DirectConvForward"/>).
+    /// Stride 1, no column matrix: the forward's product reads the zero-padded image at shifted offsets
+    /// (<see cref="DirectConvForward"/>); dx is that forward of dY with the flipped kernels; dW sums dY against the padded
+    /// image shifted per tap (<see cref="DirectConvWeightGradient"/>).
     /// </summary>
     Direct,
 }
@@ -254,10 +258,10 @@ public sealed class ConvPlan
         Algorithm = algorithm;
         Threads = threads;
         ForwardOnly = forwardOnly;
-        bool winogradForward = forceDirect && DirectConvForward.Supports(g) ? false
-            : forwardOnly ? Conv2DAlgorithms.UseWinogradForInference(g, algorithm)
-                            && !Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm)
-            : Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false);
+        bool forcedDirect = forceDirect && DirectConvForward.Supports(g);
+        bool winogradForward = !forcedDirect && (forwardOnly
+            ? Conv2DAlgorithms.UseWinogradForInference(g, algorithm) && !Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm)
+            : Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: false));
         bool winogradDx = Conv2DAlgorithms.UseWinograd(g, algorithm, inputGradient: true);
 
         Im2ColImagesPerGroup = forcedImages > 0 ? Math.Min(forcedImages, g.N) : ImagesPerGemm(g, budgets.ColumnFloats, threads);
@@ -265,8 +269,8 @@ public sealed class ConvPlan
         bool pointwise = Im2ColImagesPerGroup == 1 && IsPointwise(g);
         var im2col = pointwise ? ConvMethod.Pointwise : ConvMethod.Im2Col;
 
-        bool directForward = !winogradForward && (forceDirect ? DirectConvForward.Supports(g) : Conv2DAlgorithms.UseDirect(g, algorithm)
-            || forwardOnly && Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm));
+        bool directForward = forceDirect ? forcedDirect
+            : !winogradForward && (Conv2DAlgorithms.UseDirect(g, algorithm) || forwardOnly && Conv2DAlgorithms.PreferDirectOverWinograd(g, algorithm));
         Forward = winogradForward ? ConvMethod.Winograd : directForward ? ConvMethod.Direct : im2col;
         if (directForward) DirectTaps = DirectConvForward.Taps(g);
         var dxGeometry = DirectConvForward.InputGradient(g);
@@ -284,8 +288,7 @@ public sealed class ConvPlan
         {
             DirectTaps ??= DirectConvForward.Taps(g);
             // Images whose padded copies and dY grids (sized for the widest vector) share the im2col group's L2 budget.
-            long perImage = (long)g.C * DirectConvForward.PaddedHeight(g) * DirectConvForward.PaddedWidth(g) + 16
-                            + (long)g.OC * g.OH * ((g.OW + 15) / 16 * 16);
+            long perImage = DirectConvForward.PaddedFloats(g, 16) + (long)g.OC * g.OH * DirectConvForward.RowWidth(g, 16);
             DirectWeightImages = (int)Math.Clamp(budgets.ColumnFloats / perImage, 1, Math.Max(1, g.N));
         }
 

@@ -64,6 +64,12 @@ internal static unsafe class DirectConvForward
 
     public static int PaddedWidth(in ConvGeometry g) => g.OW + g.KW - 1;
 
+    /// <summary>Floats of one image's padded copy followed by <paramref name="lanes"/> of slack (a row's last vector reads past it).</summary>
+    public static int PaddedFloats(in ConvGeometry g, int lanes) => g.C * PaddedHeight(g) * PaddedWidth(g) + lanes;
+
+    /// <summary>Columns computed per output row: OW rounded up to a multiple of <paramref name="lanes"/>.</summary>
+    public static int RowWidth(in ConvGeometry g, int lanes) => (g.OW + lanes - 1) / lanes * lanes;
+
     /// <summary>Offset of row (c, ky, kx) of the virtual column matrix in the padded image, in the weights' order.</summary>
     public static int[] Taps(in ConvGeometry g)
     {
@@ -99,8 +105,7 @@ internal static unsafe class DirectConvForward
             var body = new Images<TRelu, TPool, TWrite>
             {
                 X = x, InputMask = inputMask, W = w, Bias = bias, Y = y, G = g, Pool = pool, Taps = taps, Width = width,
-                RowWidth = (g.OW + lanes - 1) / lanes * lanes, PaddedHeight = PaddedHeight(g), PaddedWidth = PaddedWidth(g),
-                Slack = lanes,
+                RowWidth = RowWidth(g, lanes), Slack = lanes,
             };
             if (ParallelFor.InsideParallel || plan.ForwardRowBands == 0)
             {
@@ -166,11 +171,10 @@ internal static unsafe class DirectConvForward
         public ConvVectorWidth Width;
         /// <summary>Columns computed per output row: OW rounded up to the vector width.</summary>
         public int RowWidth;
-        public int PaddedHeight, PaddedWidth;
         /// <summary>Floats past the padded image that a row's last vector may read (its dropped lanes).</summary>
         public int Slack;
 
-        public readonly int PaddedFloats => G.C * PaddedHeight * PaddedWidth + Slack;
+        public readonly int PaddedFloats => DirectConvForward.PaddedFloats(G, Slack);
 
         public readonly void Execute(int image, int worker)
         {
@@ -202,7 +206,8 @@ internal static unsafe class DirectConvForward
             var scratch = Conv2DScratch.Outputs(g.OC * n + (TPool.Enabled ? g.OC * rows * pooledWidth : 0));
             fixed (float* result = scratch)
             {
-                SmallPatchGemm.RunShifted(W, g.OC, g.PatchSize, padded + c0 * PaddedWidth, Taps, RowWidth, PaddedWidth - RowWidth, n,
+                int wp = PaddedWidth(g);
+                SmallPatchGemm.RunShifted(W, g.OC, g.PatchSize, padded + c0 * wp, Taps, RowWidth, wp - RowWidth, n,
                     result, n, Width);
                 float* src = result;
                 int srcRow = RowWidth, srcPlane = n, width = g.OW, plane = g.OutputPixels;

@@ -37,28 +37,17 @@ internal static unsafe class DirectConvWeightGradient
             var body = new ImageChunks<TRelu>
             {
                 X = x, DY = dy, ReluOutput = reluOutput, DW = dw, DBias = dBias, Partials = pp, PartialStride = partialStride,
-                Taps = taps, G = g, Chunks = chunks, Width = width, RowWidth = (g.OW + lanes - 1) / lanes * lanes, Slack = lanes,
+                Taps = taps, G = g, Chunks = chunks, Width = width, RowWidth = DirectConvForward.RowWidth(g, lanes), Slack = lanes,
                 ImagesPerBatch = Math.Max(1, plan.DirectWeightImages),
             };
             // Too few chunks to share out: one after another (the same chunks, so the same sums).
             if (chunks >= ParallelFor.ThreadCount) ParallelFor.For(chunks, ref body);
             else for (int chunk = 0; chunk < chunks; chunk++) body.Execute(chunk, 0);
-            // The partials, in chunk order.
-            for (int chunk = 1; chunk < chunks; chunk++) AddPartial(pp + (long)(chunk - 1) * partialStride, dw, dBias, weightSize, g.OC);
         }
-    }
-
-    private static void AddPartial(float* part, float* dw, float* dBias, int weightSize, int oc)
-    {
-        {
-            if (dw != null)
-            {
-                TensorPrimitives.Add(new ReadOnlySpan<float>(dw, weightSize), new ReadOnlySpan<float>(part, weightSize), new Span<float>(dw, weightSize));
-                part += weightSize;
-            }
-            if (dBias != null)
-                TensorPrimitives.Add(new ReadOnlySpan<float>(dBias, oc), new ReadOnlySpan<float>(part, oc), new Span<float>(dBias, oc));
-        }
+        // The partials, in chunk order.
+        if (partials is not null)
+            Conv2DBackwardKernel.AddPartials(partials, chunks, partialStride, dw == null ? default : new Span<float>(dw, weightSize),
+                dBias == null ? default : new Span<float>(dBias, g.OC), weightSize, g.OC);
     }
 
     private struct ImageChunks<TRelu> : IParallelBody where TRelu : struct, IReluFusion
@@ -72,7 +61,7 @@ internal static unsafe class DirectConvWeightGradient
         public readonly void Execute(int chunk, int worker)
         {
             ref readonly var g = ref G;
-            int weightSize = g.OC * g.PatchSize, pixels = g.OutputPixels, gridSize = g.OH * RowWidth;
+            int weightSize = g.OC * g.PatchSize, gridSize = g.OH * RowWidth;
             // Chunk 0 accumulates into dW / dBias; the others overwrite their partial with their first image, then add.
             float* partial = chunk == 0 ? null : Partials + (long)(chunk - 1) * PartialStride;
             float* dwTarget = DW == null ? null : chunk == 0 ? DW : partial;
@@ -112,7 +101,7 @@ internal static unsafe class DirectConvWeightGradient
             }
         }
 
-        private readonly int PaddedSize => G.C * DirectConvForward.PaddedHeight(G) * DirectConvForward.PaddedWidth(G) + Slack;
+        private readonly int PaddedSize => DirectConvForward.PaddedFloats(G, Slack);
 
         // dY of one image (masked) into rows of RowWidth, zero past OW.
         private readonly void GatherGradient(int image, float* grid)

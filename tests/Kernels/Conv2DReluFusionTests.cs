@@ -72,7 +72,7 @@ public class Conv2DReluFusionTests
             var expected = new float[n];
             System.Numerics.Tensors.TensorPrimitives.Add(src, bias, expected);
             Relu.Forward(expected, expected);
-            foreach (var vectors in ConvVectorWidths.Supported)
+            foreach (var vectors in VectorWidths.Supported)
             {
                 var actual = new float[n];
                 TestRandom.Poison(actual);

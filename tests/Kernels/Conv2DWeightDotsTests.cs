@@ -9,8 +9,8 @@ public class Conv2DWeightDotsTests
     // Lengths 0..80 plus 257 and 1031 hit every vector width and tail; m, n cover the 4×4 blocks, the 4×1 column edge and
     // the single-row edge.
     [Theory]
-    [MemberData(nameof(ConvVectorWidths.All), MemberType = typeof(ConvVectorWidths))]
-    public void Matches_scalar_reference_for_every_length_and_edge(ConvVectorWidth vectors)
+    [MemberData(nameof(VectorWidths.All), MemberType = typeof(VectorWidths))]
+    public void Matches_scalar_reference_for_every_length_and_edge(VectorWidth vectors)
     {
         var lengths = Enumerable.Range(0, 81).Append(257).Append(1031);
         int seed = 1;
@@ -59,7 +59,7 @@ public class Conv2DWeightDotsTests
             var a = TestRandom.Uniform(5 * length, length + 1);
             var b = TestRandom.Uniform(3 * length, length + 2);
             var c = new float[15];
-            Conv2DWeightDots.Accumulate(a, length, b, length, 5, 3, length, c, 3, overwrite: true, ConvVectorWidth.Scalar);
+            Conv2DWeightDots.Accumulate(a, length, b, length, 5, 3, length, c, 3, overwrite: true, VectorWidth.Scalar);
             for (int i = 0; i < 5; i++)
             for (int j = 0; j < 3; j++)
             {

@@ -116,7 +116,7 @@ public class ConvInferenceKernelTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Winograd_with_a_fused_pool_matches_at_every_width(ConvVectorWidth width)
+    public void Winograd_with_a_fused_pool_matches_at_every_width(VectorWidth width)
     {
         var p = new WinogradProblem(2, 5, 14, 14, 6, 1, 1, 14, 14);
         var x = TestRandom.Uniform(p.N * p.C * p.H * p.W, 21);
@@ -133,7 +133,7 @@ public class ConvInferenceKernelTests
         Assert.Equal(expected, actual);
     }
 
-    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+    public static TheoryData<VectorWidth> Widths() => VectorWidths.All();
 
     [Fact]
     public void Weights_not_prepared_for_winograd_are_refused_by_a_winograd_plan()

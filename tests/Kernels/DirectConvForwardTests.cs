@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Geometry;
 using NativeConv.Tests.Support;
@@ -15,7 +16,7 @@ namespace NativeConv.Tests.Kernels;
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // the band test sets the thread count
 public class DirectConvForwardTests
 {
-    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+    public static TheoryData<VectorWidth> Widths() => VectorWidths.All();
 
     private static readonly bool HardwareFusesMultiplyAdd = Fma.IsSupported || AdvSimd.IsSupported;
 
@@ -35,7 +36,7 @@ public class DirectConvForwardTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Matches_a_fused_multiply_add_reference_on_awkward_shapes(ConvVectorWidth width)
+    public void Matches_a_fused_multiply_add_reference_on_awkward_shapes(VectorWidth width)
     {
         int seed = 0, checkedShapes = 0;
         foreach (var g in Shapes())

@@ -1,3 +1,4 @@
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Elementwise;
 
 namespace NativeConv.Tests.Kernels;

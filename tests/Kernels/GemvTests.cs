@@ -1,4 +1,5 @@
 using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 using NativeConv.Tests.Support;
@@ -11,7 +12,7 @@ namespace NativeConv.Tests.Kernels;
 /// </summary>
 public class GemvTests
 {
-    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+    public static TheoryData<VectorWidth> Widths() => VectorWidths.All();
 
     /// <summary>w (k, n) → panels of <paramref name="panelWidth"/> columns, k-major inside, the last zero-padded.</summary>
     internal static float[] Pack(float[] w, int k, int n, int panelWidth)
@@ -27,11 +28,11 @@ public class GemvTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Matches_a_double_reference_on_awkward_sizes_with_bias_and_relu(ConvVectorWidth width)
+    public void Matches_a_double_reference_on_awkward_sizes_with_bias_and_relu(VectorWidth width)
     {
         int seed = 0;
         // 16 and 32: whole panels of every width's vectors (the AVX2 and AVX-512 GEMM panels); a scalar run also takes 3.
-        int[] panelWidths = width == ConvVectorWidth.Scalar ? [3, 16, 32] : [16, 32];
+        int[] panelWidths = width == VectorWidth.Scalar ? [3, 16, 32] : [16, 32];
         foreach (int panelWidth in panelWidths)
         foreach (int rows in new[] { 1, 2, 3, 4 })
         foreach (int k in new[] { 1, 3, 17, 64 })
@@ -67,7 +68,7 @@ public class GemvTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Splitting_the_columns_over_threads_gives_the_same_bits(ConvVectorWidth width)
+    public void Splitting_the_columns_over_threads_gives_the_same_bits(VectorWidth width)
     {
         const int rows = 3, k = 784, n = 130; // large enough to be shared
         var x = TestRandom.Uniform(rows * k, 1);
@@ -101,7 +102,7 @@ public class GemvTests
         var e = Assert.Throws<ArgumentException>(() => Gemv.Run(new float[5], 1, 6, new float[96], 16, 2, default, new float[2], false));
         Assert.Contains("rows 1, k 6, n 2", e.Message);
         // Panels that do not hold whole vectors of the width asked for (only a machine with vectors can be asked).
-        var vectorWidth = ConvVectorWidths.Supported.FirstOrDefault(w => w != ConvVectorWidth.Scalar);
+        var vectorWidth = VectorWidths.Supported.FirstOrDefault(w => w != VectorWidth.Scalar);
         if (vectorWidth == default) return;
         e = Assert.Throws<ArgumentException>(() => Gemv.Run(new float[6], 1, 6, new float[60], 10, 2, default, new float[2], false, vectorWidth));
         Assert.Contains("panels of a multiple of", e.Message);

@@ -9,8 +9,8 @@ namespace NativeConv.Tests.Kernels;
 public class Im2ColTests
 {
     [Theory]
-    [MemberData(nameof(ConvVectorWidths.All), MemberType = typeof(ConvVectorWidths))]
-    public void ImageToColumns_matches_scalar_reference_on_awkward_shapes(ConvVectorWidth vectors)
+    [MemberData(nameof(VectorWidths.All), MemberType = typeof(VectorWidths))]
+    public void ImageToColumns_matches_scalar_reference_on_awkward_shapes(VectorWidth vectors)
     {
         int checkedCases = 0;
         foreach (var testCase in ConvReference.AwkwardCases())
@@ -39,8 +39,8 @@ public class Im2ColTests
     }
 
     [Theory]
-    [MemberData(nameof(ConvVectorWidths.All), MemberType = typeof(ConvVectorWidths))]
-    public void ColumnsToImageAdd_matches_scalar_reference_and_accumulates(ConvVectorWidth vectors)
+    [MemberData(nameof(VectorWidths.All), MemberType = typeof(VectorWidths))]
+    public void ColumnsToImageAdd_matches_scalar_reference_and_accumulates(VectorWidth vectors)
     {
         int seed = 100;
         foreach (var testCase in ConvReference.AwkwardCases())
@@ -91,7 +91,7 @@ public class Im2ColTests
     public void Stride_one_rows_of_every_width(int stride)
     {
         var widths = Enumerable.Range(1, 70).Append(257);
-        foreach (var vectors in ConvVectorWidths.Supported)
+        foreach (var vectors in VectorWidths.Supported)
         foreach (int width in widths)
         foreach (var padding in new[] { Padding.Same, Padding.Valid, Padding.Explicit(2, 1) })
         {

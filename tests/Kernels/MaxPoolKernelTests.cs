@@ -23,7 +23,7 @@ public class MaxPoolKernelTests
     }
 
     private static IEnumerable<string> SupportedWidths() =>
-        new[] { PoolVectorWidth.Vector512, PoolVectorWidth.Vector256, PoolVectorWidth.Vector128, PoolVectorWidth.Scalar }
+        new[] { VectorWidth.Vector512, VectorWidth.Vector256, VectorWidth.Vector128, VectorWidth.Scalar }
             .Where(MaxPoolKernel.IsSupported).Select(w => w.ToString());
 
     private static void AssertBits(float expected, float actual, string what)
@@ -31,7 +31,7 @@ public class MaxPoolKernelTests
         if (!KernelSweep.SameBits(expected, actual)) Assert.Fail($"{what}: {actual:R} (bits {BitConverter.SingleToInt32Bits(actual):X8}), expected {expected:R} (bits {BitConverter.SingleToInt32Bits(expected):X8}).");
     }
 
-    private static PoolVectorWidth Parse(string width) => Enum.Parse<PoolVectorWidth>(width);
+    private static VectorWidth Parse(string width) => Enum.Parse<VectorWidth>(width);
 
     // ---------------------------------------------------------------- scalar reference (the documented rule, written plainly)
 
@@ -45,7 +45,7 @@ public class MaxPoolKernelTests
             dx[p * g.H * g.W + ScalarReference.ArgMax(x, p * g.H * g.W, g, oh, ow)] += dy[(p * g.OH + oh) * g.OW + ow];
     }
 
-    private static void Check(float[] x, in PoolGeometry g, int seed, PoolVectorWidth width, float[]? dyValues = null)
+    private static void Check(float[] x, in PoolGeometry g, int seed, VectorWidth width, float[]? dyValues = null)
     {
         string context = $"MaxPool {width} {g.InputShape} window ({g.KH}, {g.KW}) stride ({g.StrideH}, {g.StrideW})";
         var y = KernelSweep.Poisoned(g.OutputShape.Size);
@@ -296,7 +296,7 @@ public class MaxPoolKernelTests
         MaxPoolKernel.Forward(x, auto, g);
         MaxPoolKernel.Forward(x, widest, g, MaxPoolKernel.BestWidth);
         KernelSweep.Exact(widest, auto, "Auto vs " + MaxPoolKernel.BestWidth);
-        Assert.NotEqual(PoolVectorWidth.Auto, MaxPoolKernel.BestWidth);
+        Assert.NotEqual(VectorWidth.Auto, MaxPoolKernel.BestWidth);
     }
 }
 
@@ -309,7 +309,7 @@ public class MaxPoolThreadingTests
 {
     public static TheoryData<string> Widths() => MaxPoolKernelTests.Widths();
 
-    private static float[] RunAll(PoolVectorWidth width)
+    private static float[] RunAll(VectorWidth width)
     {
         var results = new List<float>();
         foreach (var (kh, kw, sh, sw) in MaxPoolKernelTests.GeneralWindows.Append((2, 2, 2, 2)))
@@ -337,8 +337,8 @@ public class MaxPoolThreadingTests
     [MemberData(nameof(Widths))]
     public void Max_pool_gives_the_same_bits_on_one_and_two_threads_at_every_width(string widthName)
     {
-        var width = Enum.Parse<PoolVectorWidth>(widthName);
-        var reference = Threads.On(1, () => RunAll(PoolVectorWidth.Scalar));
+        var width = Enum.Parse<VectorWidth>(widthName);
+        var reference = Threads.On(1, () => RunAll(VectorWidth.Scalar));
         KernelSweep.Exact(reference, Threads.On(1, () => RunAll(width)), $"{width}, 1 thread vs scalar");
         KernelSweep.Exact(reference, Threads.On(2, () => RunAll(width)), $"{width}, 2 threads vs scalar");
     }

@@ -1,4 +1,5 @@
 using NativeConv.Tensors;
+using NativeConv.Tensors.Backends.Cpu.Kernels;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tests.Support;
 
@@ -8,11 +9,11 @@ namespace NativeConv.Tests.Kernels;
 [Collection(NativeConv.Tests.Layers.EngineSettingsCollection.Name)] // one test sets Engine.Threads
 public class SmallPatchGemmTests
 {
-    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+    public static TheoryData<VectorWidth> Widths() => VectorWidths.All();
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public unsafe void Matches_a_double_reference_on_awkward_sizes(ConvVectorWidth width)
+    public unsafe void Matches_a_double_reference_on_awkward_sizes(VectorWidth width)
     {
         int seed = 0;
         foreach (int oc in new[] { 1, 3, 4, 5, 6, 7, 8, 10, 11, 16 }) // the 6-row, 4-row and single-row blocks and their mixes

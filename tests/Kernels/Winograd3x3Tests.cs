@@ -19,7 +19,7 @@ public class Winograd3x3Tests
 {
     private const double RelativeTolerance = 1e-5;
 
-    public static TheoryData<ConvVectorWidth> Widths() => ConvVectorWidths.All();
+    public static TheoryData<VectorWidth> Widths() => VectorWidths.All();
 
     private static readonly Padding[] Paddings =
         [Padding.Valid, Padding.Same, Padding.Explicit(2, 2), Padding.Explicit(1, 2), Padding.Explicit(2, 0), Padding.Explicit(0, 1)];
@@ -61,7 +61,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Forward_matches_direct_convolution(ConvVectorWidth width)
+    public void Forward_matches_direct_convolution(VectorWidth width)
     {
         int seed = 11, cases = 0;
         foreach (var g in Geometries())
@@ -82,7 +82,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Input_gradient_accumulates_onto_dx(ConvVectorWidth width)
+    public void Input_gradient_accumulates_onto_dx(VectorWidth width)
     {
         int seed = 700;
         foreach (var g in Geometries())
@@ -104,7 +104,7 @@ public class Winograd3x3Tests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void Weight_gradient_accumulates_onto_dw_and_dbias(ConvVectorWidth width)
+    public void Weight_gradient_accumulates_onto_dw_and_dbias(VectorWidth width)
     {
         int seed = 1300, cases = 0;
         foreach (var g in Geometries())

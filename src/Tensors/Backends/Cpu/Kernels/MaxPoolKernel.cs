@@ -3,9 +3,6 @@ using NativeConv.Tensors.Geometry;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 
-/// <summary>Vector width of the max-pool kernel: Auto picks the widest the machine runs; tests force each one.</summary>
-internal enum PoolVectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
-
 /// <summary>
 /// 2-D max pooling, no padding (see <see cref="PoolGeometry"/>). Every (n, c) plane is independent, so big tensors split by plane.
 ///
@@ -39,7 +36,7 @@ internal enum PoolVectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
 public static unsafe class MaxPoolKernel
 {
     /// <summary>x (N, C, H, W) → y (N, C, OH, OW).</summary>
-    public static void Forward(ReadOnlySpan<float> x, Span<float> y, in PoolGeometry g) => Forward(x, y, g, PoolVectorWidth.Auto);
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y, in PoolGeometry g) => Forward(x, y, g, VectorWidth.Auto);
 
     /// <summary>
     /// x (N, C, H, W), dy (N, C, OH, OW) → dx (N, C, H, W) += dy routed to each window's chosen maximum; with
@@ -47,25 +44,25 @@ public static unsafe class MaxPoolKernel
     /// zero fill, and the 2×2 pool of even sides then writes dx without reading it).
     /// </summary>
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, in PoolGeometry g, bool accumulate = true) =>
-        Backward(x, dy, dx, g, accumulate, PoolVectorWidth.Auto);
+        Backward(x, dy, dx, g, accumulate, VectorWidth.Auto);
 
     /// <summary>The widest width this machine runs.</summary>
-    internal static PoolVectorWidth BestWidth { get; } =
-        PoolVec512.IsSupported ? PoolVectorWidth.Vector512
-        : PoolVec256.IsSupported ? PoolVectorWidth.Vector256
-        : PoolVec128.IsSupported ? PoolVectorWidth.Vector128
-        : PoolVectorWidth.Scalar;
+    internal static VectorWidth BestWidth { get; } =
+        PoolVec512.IsSupported ? VectorWidth.Vector512
+        : PoolVec256.IsSupported ? VectorWidth.Vector256
+        : PoolVec128.IsSupported ? VectorWidth.Vector128
+        : VectorWidth.Scalar;
 
-    internal static bool IsSupported(PoolVectorWidth width) => width switch
+    internal static bool IsSupported(VectorWidth width) => width switch
     {
-        PoolVectorWidth.Auto or PoolVectorWidth.Scalar => true,
-        PoolVectorWidth.Vector512 => PoolVec512.IsSupported,
-        PoolVectorWidth.Vector256 => PoolVec256.IsSupported,
-        PoolVectorWidth.Vector128 => PoolVec128.IsSupported,
+        VectorWidth.Auto or VectorWidth.Scalar => true,
+        VectorWidth.Vector512 => PoolVec512.IsSupported,
+        VectorWidth.Vector256 => PoolVec256.IsSupported,
+        VectorWidth.Vector128 => PoolVec128.IsSupported,
         _ => false,
     };
 
-    internal static void Forward(ReadOnlySpan<float> x, Span<float> y, in PoolGeometry g, PoolVectorWidth width)
+    internal static void Forward(ReadOnlySpan<float> x, Span<float> y, in PoolGeometry g, VectorWidth width)
     {
         if (x.Length != g.InputShape.Size || y.Length != g.OutputShape.Size)
             throw new ArgumentException($"MaxPoolKernel.Forward: x must hold {g.InputShape} and y {g.OutputShape}.");
@@ -78,7 +75,7 @@ public static unsafe class MaxPoolKernel
     }
 
     internal static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, in PoolGeometry g, bool accumulate,
-        PoolVectorWidth width)
+        VectorWidth width)
     {
         if (x.Length != g.InputShape.Size || dx.Length != x.Length || dy.Length != g.OutputShape.Size)
             throw new ArgumentException($"MaxPoolKernel.Backward: x and dx must hold {g.InputShape} and dy {g.OutputShape}.");
@@ -90,9 +87,9 @@ public static unsafe class MaxPoolKernel
         }
     }
 
-    private static PoolVectorWidth Resolve(PoolVectorWidth width)
+    private static VectorWidth Resolve(VectorWidth width)
     {
-        if (width == PoolVectorWidth.Auto) return BestWidth;
+        if (width == VectorWidth.Auto) return BestWidth;
         if (!IsSupported(width)) throw new PlatformNotSupportedException($"MaxPoolKernel: {width} is not supported on this machine.");
         return width;
     }
@@ -105,17 +102,17 @@ public static unsafe class MaxPoolKernel
     {
         public float* X, Y;
         public PoolGeometry G;
-        public PoolVectorWidth Width;
+        public VectorWidth Width;
 
         public readonly void Run(int start, int end)
         {
-            switch (Width)
-            {
-                case PoolVectorWidth.Vector512: Planes<PoolVec512>(start, end); break;
-                case PoolVectorWidth.Vector256: Planes<PoolVec256>(start, end); break;
-                case PoolVectorWidth.Vector128: Planes<PoolVec128>(start, end); break;
-                default: Planes<PoolVecScalar>(start, end); break;
-            }
+            var step = new Step(this, start, end);
+            PoolVectors.Run(Width, ref step);
+        }
+
+        private readonly struct Step(ForwardPlanes body, int start, int end) : IPoolVectorStep
+        {
+            public void Run<TVec>() where TVec : struct, IPoolVector<TVec> => body.Planes<TVec>(start, end);
         }
 
         private readonly void Planes<TVec>(int start, int end) where TVec : struct, IPoolVector<TVec>
@@ -144,7 +141,7 @@ public static unsafe class MaxPoolKernel
         public float* X, Dy, Dx;
         public PoolGeometry G;
         public bool Accumulate;
-        public PoolVectorWidth Width;
+        public VectorWidth Width;
 
         public readonly void Run(int start, int end)
         {
@@ -157,13 +154,13 @@ public static unsafe class MaxPoolKernel
 
         private readonly void Widths<TMode>(int start, int end) where TMode : struct, IWriteMode
         {
-            switch (Width)
-            {
-                case PoolVectorWidth.Vector512: Planes<PoolVec512, TMode>(start, end); break;
-                case PoolVectorWidth.Vector256: Planes<PoolVec256, TMode>(start, end); break;
-                case PoolVectorWidth.Vector128: Planes<PoolVec128, TMode>(start, end); break;
-                default: Planes<PoolVecScalar, TMode>(start, end); break;
-            }
+            var step = new Step<TMode>(this, start, end);
+            PoolVectors.Run(Width, ref step);
+        }
+
+        private readonly struct Step<TMode>(BackwardPlanes body, int start, int end) : IPoolVectorStep where TMode : struct, IWriteMode
+        {
+            public void Run<TVec>() where TVec : struct, IPoolVector<TVec> => body.Planes<TVec, TMode>(start, end);
         }
 
         private readonly void Planes<TVec, TMode>(int start, int end) where TVec : struct, IPoolVector<TVec> where TMode : struct, IWriteMode

@@ -5,6 +5,29 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels;
 
+/// <summary>Work written once over the pool's vector width; <see cref="PoolVectors.Run"/> picks the struct.</summary>
+internal interface IPoolVectorStep
+{
+    void Run<TVec>() where TVec : struct, IPoolVector<TVec>;
+}
+
+internal static class PoolVectors
+{
+    /// <summary>The one place a resolved width becomes the pool's vector struct (one JIT copy of the step per struct).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Run<TStep>(VectorWidth width, scoped ref TStep step) where TStep : IPoolVectorStep, allows ref struct
+    {
+        switch (width)
+        {
+            case VectorWidth.Vector512: step.Run<PoolVec512>(); break;
+            case VectorWidth.Vector256: step.Run<PoolVec256>(); break;
+            case VectorWidth.Vector128: step.Run<PoolVec128>(); break;
+            case VectorWidth.Scalar: step.Run<PoolVecScalar>(); break;
+            default: throw new ArgumentException($"PoolVectors.Run: resolve {width} first.");
+        }
+    }
+}
+
 /// <summary>
 /// The vector operations <see cref="MaxPoolKernel"/> needs, over one width (the JIT specialises the kernel per struct).
 /// Masks are all-ones / all-zeros lanes held as floats, so a gradient is routed with a plain AND (+0 where not chosen).

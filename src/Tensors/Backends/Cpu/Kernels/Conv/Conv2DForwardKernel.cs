@@ -44,7 +44,7 @@ public static unsafe class Conv2DForwardKernel
         }
         if (plan.Forward == ConvMethod.Direct)
         {
-            RunDirect(x, w, bias, y, plan, relu, pool: null, ConvVectorWidth.Auto);
+            RunDirect(x, w, bias, y, plan, relu, pool: null, VectorWidth.Auto);
             return;
         }
         if (relu) RunIm2Col<FusedRelu, NoPool>(x, w, bias, y, plan, default);
@@ -60,7 +60,7 @@ public static unsafe class Conv2DForwardKernel
     /// </summary>
     /// <param name="width">The direct forward's vector width (tests force each; Auto: the widest).</param>
     public static void RunInference(ReadOnlySpan<float> x, ConvInferenceWeights weights, ReadOnlySpan<float> bias, Span<float> y,
-        ConvPlan plan, bool relu, PoolGeometry? pool, ConvVectorWidth width = ConvVectorWidth.Auto)
+        ConvPlan plan, bool relu, PoolGeometry? pool, VectorWidth width = VectorWidth.Auto)
     {
         ArgumentNullException.ThrowIfNull(weights);
         var g = plan.Geometry;
@@ -101,7 +101,7 @@ public static unsafe class Conv2DForwardKernel
 
     // The direct forward with W as given, its ReLU and pool fusion as type parameters.
     private static void RunDirect(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, ConvPlan plan,
-        bool relu, PoolGeometry? pool, ConvVectorWidth width)
+        bool relu, PoolGeometry? pool, VectorWidth width)
     {
         var poolPlane = pool ?? default;
         fixed (float* px = x, pw = w, pb = bias, py = y)

@@ -18,17 +18,21 @@ public static class Conv2DReluKernels
     /// <see cref="ConvVectors.Best"/>; tests force each width.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void BiasRelu(ReadOnlySpan<float> src, float bias, Span<float> dst, ConvVectorWidth width = ConvVectorWidth.Auto)
+    public static void BiasRelu(ReadOnlySpan<float> src, float bias, Span<float> dst, VectorWidth width = VectorWidth.Auto)
     {
         if (dst.Length != src.Length)
             throw new ArgumentException("Conv2DReluKernels.BiasRelu: src and dst must have the same length.");
-        switch (ConvVectors.Resolve(width, "Conv2DReluKernels"))
-        {
-            case ConvVectorWidth.Vector512: BiasRelu<Vec512>(src, bias, dst); break;
-            case ConvVectorWidth.Vector256: BiasRelu<Vec256>(src, bias, dst); break;
-            case ConvVectorWidth.Vector128: BiasRelu<Vec128>(src, bias, dst); break;
-            default: BiasRelu<VecScalar>(src, bias, dst); break;
-        }
+        var step = new BiasReluStep { Src = src, Bias = bias, Dst = dst };
+        ConvVectors.Run(ConvVectors.Resolve(width, "Conv2DReluKernels"), ref step);
+    }
+
+    private ref struct BiasReluStep : IConvVectorStep
+    {
+        public ReadOnlySpan<float> Src;
+        public Span<float> Dst;
+        public float Bias;
+
+        public readonly void Run<TVec>() where TVec : struct, IConvVector<TVec> => BiasRelu<TVec>(Src, Bias, Dst);
     }
 
     // Whole vectors of TVec, then narrower steps down to 128 bits (rows of 8..15 floats), then scalars: every element

@@ -24,18 +24,23 @@ public static class Conv2DWeightDots
     /// strides lda and ldb. <paramref name="width"/>: Auto takes <see cref="ConvVectors.Best"/>; tests force each width.
     /// </summary>
     public static void Accumulate(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, int m, int n, int length,
-        Span<float> c, int ldc, bool overwrite, ConvVectorWidth width = ConvVectorWidth.Auto)
+        Span<float> c, int ldc, bool overwrite, VectorWidth width = VectorWidth.Auto)
     {
         if (m <= 0 || n <= 0) return;
         if ((long)(m - 1) * lda + length > a.Length || (long)(n - 1) * ldb + length > b.Length || (long)(m - 1) * ldc + n > c.Length)
             throw new ArgumentException($"Conv2DWeightDots.Accumulate: operands too small for ({m} × {length}) · ({n} × {length})ᵀ.");
-        switch (ConvVectors.Resolve(width, "Conv2DWeightDots"))
-        {
-            case ConvVectorWidth.Vector512: Accumulate<Vec512>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
-            case ConvVectorWidth.Vector256: Accumulate<Vec256>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
-            case ConvVectorWidth.Vector128: Accumulate<Vec128>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
-            default: Accumulate<VecScalar>(a, lda, b, ldb, m, n, length, c, ldc, overwrite); break;
-        }
+        var step = new AccumulateStep { A = a, Lda = lda, B = b, Ldb = ldb, M = m, N = n, Length = length, C = c, Ldc = ldc, Overwrite = overwrite };
+        ConvVectors.Run(ConvVectors.Resolve(width, "Conv2DWeightDots"), ref step);
+    }
+
+    private ref struct AccumulateStep : IConvVectorStep
+    {
+        public ReadOnlySpan<float> A, B;
+        public Span<float> C;
+        public int Lda, Ldb, M, N, Length, Ldc;
+        public bool Overwrite;
+
+        public readonly void Run<TVec>() where TVec : struct, IConvVector<TVec> => Accumulate<TVec>(A, Lda, B, Ldb, M, N, Length, C, Ldc, Overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -5,9 +5,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 
-/// <summary>Which vector code a convolution kernel uses (tests force each one the machine can run).</summary>
-public enum ConvVectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
-
 /// <summary>Width selection for the convolution kernels: the widest the machine accelerates, or a forced one.</summary>
 public static class ConvVectors
 {
@@ -15,36 +12,79 @@ public static class ConvVectors
     /// The widest width this machine runs at full speed: AVX-512, AVX2 (+ FMA), Vector128 (SSE on x64, NEON on ARM64 —
     /// what remains when AVX2 is hidden or absent), else scalar.
     /// </summary>
-    public static ConvVectorWidth Best { get; } =
-        IsSupported(ConvVectorWidth.Vector512) ? ConvVectorWidth.Vector512
-        : IsSupported(ConvVectorWidth.Vector256) ? ConvVectorWidth.Vector256
-        : IsSupported(ConvVectorWidth.Vector128) ? ConvVectorWidth.Vector128
-        : ConvVectorWidth.Scalar;
+    public static VectorWidth Best { get; } =
+        IsSupported(VectorWidth.Vector512) ? VectorWidth.Vector512
+        : IsSupported(VectorWidth.Vector256) ? VectorWidth.Vector256
+        : IsSupported(VectorWidth.Vector128) ? VectorWidth.Vector128
+        : VectorWidth.Scalar;
 
-    public static bool IsSupported(ConvVectorWidth width) => width switch
+    public static bool IsSupported(VectorWidth width) => width switch
     {
-        ConvVectorWidth.Vector512 => Vec512.IsSupported,
-        ConvVectorWidth.Vector256 => Vec256.IsSupported,
-        ConvVectorWidth.Vector128 => Vec128.IsSupported,
+        VectorWidth.Vector512 => Vec512.IsSupported,
+        VectorWidth.Vector256 => Vec256.IsSupported,
+        VectorWidth.Vector128 => Vec128.IsSupported,
         _ => true,
     };
 
     /// <summary>Floats per vector of a width (Auto: of <see cref="Best"/>).</summary>
-    public static int Lanes(ConvVectorWidth width) => (width == ConvVectorWidth.Auto ? Best : width) switch
+    public static int Lanes(VectorWidth width) => (width == VectorWidth.Auto ? Best : width) switch
     {
-        ConvVectorWidth.Vector512 => 16,
-        ConvVectorWidth.Vector256 => 8,
-        ConvVectorWidth.Vector128 => 4,
+        VectorWidth.Vector512 => 16,
+        VectorWidth.Vector256 => 8,
+        VectorWidth.Vector128 => 4,
         _ => 1,
     };
 
     /// <summary><paramref name="width"/>, or <see cref="Best"/> for Auto; throws for a width the machine cannot run.</summary>
-    public static ConvVectorWidth Resolve(ConvVectorWidth width, string kernel)
+    public static VectorWidth Resolve(VectorWidth width, string kernel)
     {
-        if (width == ConvVectorWidth.Auto) return Best;
+        if (width == VectorWidth.Auto) return Best;
         if (!IsSupported(width)) throw new ArgumentException($"{kernel}: {width} code cannot run on this machine.");
         return width;
     }
+
+    /// <summary>
+    /// The one place a resolved width becomes its vector struct: runs <paramref name="step"/> specialised for it (the
+    /// JIT compiles one copy per struct; nothing is boxed). Kernels hand their arguments over in a small (ref) struct.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Run<TStep>(VectorWidth width, scoped ref TStep step) where TStep : IConvVectorStep, allows ref struct
+    {
+        switch (width)
+        {
+            case VectorWidth.Vector512: step.Run<Vec512>(); break;
+            case VectorWidth.Vector256: step.Run<Vec256>(); break;
+            case VectorWidth.Vector128: step.Run<Vec128>(); break;
+            case VectorWidth.Scalar: step.Run<VecScalar>(); break;
+            default: throw new ArgumentException($"ConvVectors.Run: resolve {width} first (ConvVectors.Resolve).");
+        }
+    }
+
+    /// <summary>As <see cref="Run{TStep}(VectorWidth, ref TStep)"/>, for one item of a parallel body (a group, a chunk, a column block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Run<TItems>(VectorWidth width, scoped ref TItems items, int item) where TItems : IConvVectorItems, allows ref struct
+    {
+        switch (width)
+        {
+            case VectorWidth.Vector512: items.Run<Vec512>(item); break;
+            case VectorWidth.Vector256: items.Run<Vec256>(item); break;
+            case VectorWidth.Vector128: items.Run<Vec128>(item); break;
+            case VectorWidth.Scalar: items.Run<VecScalar>(item); break;
+            default: throw new ArgumentException($"ConvVectors.Run: resolve {width} first (ConvVectors.Resolve).");
+        }
+    }
+}
+
+/// <summary>Work written once over the vector width; <see cref="ConvVectors.Run{TStep}(VectorWidth, ref TStep)"/> picks the struct.</summary>
+internal interface IConvVectorStep
+{
+    void Run<TVec>() where TVec : struct, IConvVector<TVec>;
+}
+
+/// <summary>A parallel body's items written once over the vector width; <see cref="ConvVectors"/> picks the struct per item.</summary>
+internal interface IConvVectorItems
+{
+    void Run<TVec>(int item) where TVec : struct, IConvVector<TVec>;
 }
 
 /// <summary>

@@ -56,7 +56,7 @@ internal static unsafe class DirectConvForward
         fixed (float* pf = flipped)
         {
             FlipWeights(w, g, pf);
-            Run<NoRelu, NoPool, TWrite>(dy, pf, null, dx, plan, default, ConvVectorWidth.Auto, reluOutput);
+            Run<NoRelu, NoPool, TWrite>(dy, pf, null, dx, plan, default, VectorWidth.Auto, reluOutput);
         }
     }
 
@@ -87,7 +87,7 @@ internal static unsafe class DirectConvForward
     /// (<paramref name="pool"/>: one output plane's pool).
     /// </summary>
     public static void Run<TRelu, TPool>(float* x, float* w, float* bias, float* y, ConvPlan plan, in PoolGeometry pool,
-        ConvVectorWidth width) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion =>
+        VectorWidth width) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion =>
         Run<TRelu, TPool, OverwriteOutput>(x, w, bias, y, plan, pool, width, null);
 
     /// <summary>
@@ -95,7 +95,7 @@ internal static unsafe class DirectConvForward
     /// padded copy by <paramref name="inputMask"/> (x where mask &gt; 0, else 0) when given.
     /// </summary>
     private static void Run<TRelu, TPool, TWrite>(float* x, float* w, float* bias, float* y, ConvPlan plan, in PoolGeometry pool,
-        ConvVectorWidth width, float* inputMask) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion where TWrite : struct, IWriteMode
+        VectorWidth width, float* inputMask) where TRelu : struct, IReluFusion where TPool : struct, IPoolFusion where TWrite : struct, IWriteMode
     {
         var g = plan.Geometry;
         width = ConvVectors.Resolve(width, nameof(DirectConvForward));
@@ -168,7 +168,7 @@ internal static unsafe class DirectConvForward
         public int* Taps;
         public ConvGeometry G;
         public PoolGeometry Pool;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
         /// <summary>Columns computed per output row: OW rounded up to the vector width.</summary>
         public int RowWidth;
         /// <summary>Floats past the padded image that a row's last vector may read (its dropped lanes).</summary>

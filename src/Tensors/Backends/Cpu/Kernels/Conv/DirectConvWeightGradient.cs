@@ -56,7 +56,7 @@ internal static unsafe class DirectConvWeightGradient
         public int* Taps;
         public int PartialStride, Chunks, RowWidth, Slack, ImagesPerBatch;
         public ConvGeometry G;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
 
         public readonly void Execute(int chunk, int worker)
         {
@@ -90,13 +90,8 @@ internal static unsafe class DirectConvWeightGradient
                             DirectConvForward.PadImage(X + (long)image * g.C * g.H * g.W, null, g, padded + (long)b * paddedSize, Slack);
                     }
                     if (dwTarget == null) continue;
-                    switch (Width)
-                    {
-                        case ConvVectorWidth.Vector512: Products<Vec512>(grid, padded, count, dwTarget, overwrite); break;
-                        case ConvVectorWidth.Vector256: Products<Vec256>(grid, padded, count, dwTarget, overwrite); break;
-                        case ConvVectorWidth.Vector128: Products<Vec128>(grid, padded, count, dwTarget, overwrite); break;
-                        default: Products<VecScalar>(grid, padded, count, dwTarget, overwrite); break;
-                    }
+                    var products = new ProductsStep(this, grid, padded, count, dwTarget, overwrite);
+                    ConvVectors.Run(Width, ref products);
                 }
             }
         }
@@ -117,6 +112,12 @@ internal static unsafe class DirectConvWeightGradient
                 else new ReadOnlySpan<float>(src, g.OW).CopyTo(target);
                 new Span<float>(dst + g.OW, RowWidth - g.OW).Clear();
             }
+        }
+
+        /// <summary>One batch's products at the body's width (its arguments held for <see cref="ConvVectors.Run{TStep}"/>).</summary>
+        private readonly struct ProductsStep(ImageChunks<TRelu> body, float* grid, float* padded, int images, float* target, bool overwrite) : IConvVectorStep
+        {
+            public void Run<TVec>() where TVec : struct, IConvVector<TVec> => body.Products<TVec>(grid, padded, images, target, overwrite);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -23,16 +23,21 @@ public static class Im2Col
     /// <paramref name="width"/>: the row copies' vectors (Auto: <see cref="ConvVectors.Best"/>; tests force each width).
     /// </summary>
     public static void ImageToColumns(ReadOnlySpan<float> image, Span<float> col, int colStride, in ConvGeometry g,
-        ConvVectorWidth width = ConvVectorWidth.Auto)
+        VectorWidth width = VectorWidth.Auto)
     {
         CheckSpans(image.Length, col.Length, colStride, g, "ImageToColumns");
-        switch (ConvVectors.Resolve(width, "Im2Col"))
-        {
-            case ConvVectorWidth.Vector512: ImageToColumns<Vec512>(image, col, colStride, g); break;
-            case ConvVectorWidth.Vector256: ImageToColumns<Vec256>(image, col, colStride, g); break;
-            case ConvVectorWidth.Vector128: ImageToColumns<Vec128>(image, col, colStride, g); break;
-            default: ImageToColumns<VecScalar>(image, col, colStride, g); break;
-        }
+        var step = new ImageToColumnsStep { Image = image, Col = col, ColStride = colStride, G = g };
+        ConvVectors.Run(ConvVectors.Resolve(width, "Im2Col"), ref step);
+    }
+
+    private ref struct ImageToColumnsStep : IConvVectorStep
+    {
+        public ReadOnlySpan<float> Image;
+        public Span<float> Col;
+        public int ColStride;
+        public ConvGeometry G;
+
+        public readonly void Run<TVec>() where TVec : struct, IConvVector<TVec> => ImageToColumns<TVec>(Image, Col, ColStride, G);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -111,16 +116,20 @@ public static class Im2Col
     /// ImageToColumns. col is scratch: entries that fall on padding may be overwritten with zeros.
     /// </summary>
     public static void ColumnsToImageAdd(Span<float> col, int colStride, Span<float> image, in ConvGeometry g,
-        ConvVectorWidth width = ConvVectorWidth.Auto)
+        VectorWidth width = VectorWidth.Auto)
     {
         CheckSpans(image.Length, col.Length, colStride, g, "ColumnsToImageAdd");
-        switch (ConvVectors.Resolve(width, "Im2Col"))
-        {
-            case ConvVectorWidth.Vector512: ColumnsToImageAdd<Vec512>(col, colStride, image, g); break;
-            case ConvVectorWidth.Vector256: ColumnsToImageAdd<Vec256>(col, colStride, image, g); break;
-            case ConvVectorWidth.Vector128: ColumnsToImageAdd<Vec128>(col, colStride, image, g); break;
-            default: ColumnsToImageAdd<VecScalar>(col, colStride, image, g); break;
-        }
+        var step = new ColumnsToImageAddStep { Col = col, ColStride = colStride, Image = image, G = g };
+        ConvVectors.Run(ConvVectors.Resolve(width, "Im2Col"), ref step);
+    }
+
+    private ref struct ColumnsToImageAddStep : IConvVectorStep
+    {
+        public Span<float> Col, Image;
+        public int ColStride;
+        public ConvGeometry G;
+
+        public readonly void Run<TVec>() where TVec : struct, IConvVector<TVec> => ColumnsToImageAdd<TVec>(Col, ColStride, Image, G);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -23,7 +23,7 @@ internal static unsafe class SmallPatchGemm
 
     /// <summary>w (oc, k) row-major, col (k, n) with row stride ldc → y (oc, n) with row stride ldy, overwritten.</summary>
     public static void Run(float* w, int oc, int k, float* col, int ldc, int n, float* y, int ldy,
-        ConvVectorWidth width = ConvVectorWidth.Auto)
+        VectorWidth width = VectorWidth.Auto)
     {
         if (k < 1 || k > MaxPatch || oc < 1 || n < 0 || ldc < n || ldy < n)
             throw new ArgumentException($"SmallPatchGemm: k {k} (≤ {MaxPatch}), oc {oc}, n {n}, ldc {ldc}, ldy {ldy} do not fit.");
@@ -50,7 +50,7 @@ internal static unsafe class SmallPatchGemm
     /// <paramref name="width"/>'s lane count (no vector straddles two rows), and n a multiple of rowWidth.
     /// </summary>
     public static void RunShifted(float* w, int oc, int k, float* src, int* taps, int rowWidth, int rowShift, int n, float* y, int ldy,
-        ConvVectorWidth width)
+        VectorWidth width)
     {
         if (k < 1 || oc < 1 || n < 0 || rowWidth < 1 || n % rowWidth != 0 || rowWidth % ConvVectors.Lanes(width) != 0 || ldy < n)
             throw new ArgumentException($"SmallPatchGemm: k {k}, oc {oc}, n {n}, row width {rowWidth} ({width}), ldy {ldy} do not fit.");
@@ -65,24 +65,16 @@ internal static unsafe class SmallPatchGemm
         public nint Shift;
     }
 
-    private struct Body : IParallelBody
+    private struct Body : IParallelBody, IConvVectorItems
     {
         public float* W, Src, Y;
         public int* Taps;
         public int Oc, K, RowWidth, RowShift, N, Ldy, Chunk;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
 
-        public readonly void Execute(int index, int worker)
-        {
-            int j0 = index * Chunk, j1 = Math.Min(N, j0 + Chunk);
-            switch (Width)
-            {
-                case ConvVectorWidth.Vector512: Columns<Vec512>(j0, j1); break;
-                case ConvVectorWidth.Vector256: Columns<Vec256>(j0, j1); break;
-                case ConvVectorWidth.Vector128: Columns<Vec128>(j0, j1); break;
-                default: Columns<VecScalar>(j0, j1); break;
-            }
-        }
+        public void Execute(int index, int worker) => ConvVectors.Run(Width, ref this, index);
+
+        readonly void IConvVectorItems.Run<TVec>(int index) => Columns<TVec>(index * Chunk, Math.Min(N, index * Chunk + Chunk));
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Columns<TVec>(int j0, int j1) where TVec : struct, IConvVector<TVec>

@@ -28,7 +28,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput,
         Span<float> dw, Span<float> dBias, in WinogradProblem p, int imagesPerGroup = 0,
-        ConvVectorWidth width = ConvVectorWidth.Auto)
+        VectorWidth width = VectorWidth.Auto)
     {
         if (p.N < 1 || p.C < 1 || p.OC < 1 || p.OH < 1 || p.OW < 1 || p.PadTop is < 0 or > 2 || p.PadLeft is < 0 or > 2
             || p.OH + 2 - p.H - p.PadTop is < 0 or > 2 || p.OW + 2 - p.W - p.PadLeft is < 0 or > 2)
@@ -93,24 +93,17 @@ public static unsafe partial class Winograd3x3
         }
     }
 
-    private struct GradientBody : IParallelBody
+    private struct GradientBody : IParallelBody, IConvVectorItems
     {
         public float* X, DY, ReluOutput, Partials;
         public int PartialStride;
         public WinogradProblem P;
         public int ImagesPerGroup, Groups, Chunks;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
 
-        public void Execute(int chunk, int worker)
-        {
-            switch (Width)
-            {
-                case ConvVectorWidth.Vector512: Chunk<Vec512>(chunk); break;
-                case ConvVectorWidth.Vector256: Chunk<Vec256>(chunk); break;
-                case ConvVectorWidth.Vector128: Chunk<Vec128>(chunk); break;
-                default: Chunk<VecScalar>(chunk); break;
-            }
-        }
+        public void Execute(int chunk, int worker) => ConvVectors.Run(Width, ref this, chunk);
+
+        readonly void IConvVectorItems.Run<TVec>(int chunk) => Chunk<TVec>(chunk);
 
         // The groups of one chunk (sizes differ by at most one group), summed into the chunk's partial.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -64,7 +64,7 @@ public static unsafe partial class Winograd3x3
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         in WinogradProblem p, bool flipWeights, bool accumulate, int imagesPerGroup = 0,
-        ConvVectorWidth width = ConvVectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
+        VectorWidth width = VectorWidth.Auto, ReadOnlySpan<float> inputMask = default, bool relu = false)
     {
         CheckProblem(p);
         if (w.Length < p.OC * p.C * 9)
@@ -82,7 +82,7 @@ public static unsafe partial class Winograd3x3
     /// Bitwise the unfused Run + ReLU + max-pool: adding the bias and the ReLU are monotone, so they commute with the max.
     /// </summary>
     public static void RunTransformed(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        in WinogradProblem p, int imagesPerGroup, bool relu, bool pool, ConvVectorWidth width = ConvVectorWidth.Auto,
+        in WinogradProblem p, int imagesPerGroup, bool relu, bool pool, VectorWidth width = VectorWidth.Auto,
         Sgemm.PackedMatrix[]? packedU = null)
     {
         if (packedU is not null && (packedU.Length != 16 || packedU[0].M != p.OC || packedU[0].K != p.C))
@@ -103,7 +103,7 @@ public static unsafe partial class Winograd3x3
     }
 
     private static void Execute(ReadOnlySpan<float> x, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        in WinogradProblem p, bool accumulate, int imagesPerGroup, ConvVectorWidth width, ReadOnlySpan<float> inputMask, bool relu,
+        in WinogradProblem p, bool accumulate, int imagesPerGroup, VectorWidth width, ReadOnlySpan<float> inputMask, bool relu,
         bool pool, Sgemm.PackedMatrix[]? packedU = null)
     {
         long outputFloats = pool ? (long)p.N * p.OC * (p.OH / 2) * (p.OW / 2) : (long)p.N * p.OC * p.OH * p.OW;
@@ -143,15 +143,16 @@ public static unsafe partial class Winograd3x3
         // — its channels' input transforms, its 16 GEMMs, its output channels — so one image still uses every core. Every
         // value is computed by the same arithmetic as in a whole-group item (the GEMM's result does not depend on its thread
         // count), so the results are bitwise those of the unsplit run.
-        for (int group = 0; group < groups; group++)
+        var split = new SplitGroups<TRelu, TWrite, TPool>(body, groups);
+        ConvVectors.Run(body.Width, ref split);
+    }
+
+    private readonly struct SplitGroups<TRelu, TWrite, TPool>(Body<TRelu, TWrite, TPool> body, int groups) : IConvVectorStep
+        where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
+    {
+        public void Run<TVec>() where TVec : struct, IConvVector<TVec>
         {
-            switch (body.Width)
-            {
-                case ConvVectorWidth.Vector512: body.SplitGroup<Vec512>(group); break;
-                case ConvVectorWidth.Vector256: body.SplitGroup<Vec256>(group); break;
-                case ConvVectorWidth.Vector128: body.SplitGroup<Vec128>(group); break;
-                default: body.SplitGroup<VecScalar>(group); break;
-            }
+            for (int group = 0; group < groups; group++) body.SplitGroup<TVec>(group);
         }
     }
 
@@ -240,13 +241,13 @@ public static unsafe partial class Winograd3x3
     /// One group of images per item; TRelu: ReLU on each (overwritten) output plane; TWrite: y overwritten or added to;
     /// TPool: a 2×2 max-pool fused into the output transform.
     /// </summary>
-    private struct Body<TRelu, TWrite, TPool> : IParallelBody
+    private struct Body<TRelu, TWrite, TPool> : IParallelBody, IConvVectorItems
         where TRelu : struct, IReluFusion where TWrite : struct, IWriteMode where TPool : struct, IPoolFusion
     {
         public float* X, U, Bias, Y, Mask;
         public WinogradProblem P;
         public int ImagesPerGroup;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
         /// <summary>U[ξ] packed as the GEMMs' A once per weight version (inference), or null: each GEMM packs it.</summary>
         public Sgemm.PackedMatrix[]? PackedU;
 
@@ -254,16 +255,9 @@ public static unsafe partial class Winograd3x3
             where TRelu2 : struct, IReluFusion where TWrite2 : struct, IWriteMode where TPool2 : struct, IPoolFusion =>
             new() { X = X, U = U, Bias = Bias, Y = Y, Mask = Mask, P = P, ImagesPerGroup = ImagesPerGroup, Width = Width, PackedU = PackedU };
 
-        public void Execute(int group, int worker)
-        {
-            switch (Width)
-            {
-                case ConvVectorWidth.Vector512: Group<Vec512>(group); break;
-                case ConvVectorWidth.Vector256: Group<Vec256>(group); break;
-                case ConvVectorWidth.Vector128: Group<Vec128>(group); break;
-                default: Group<VecScalar>(group); break;
-            }
-        }
+        public void Execute(int group, int worker) => ConvVectors.Run(Width, ref this, group);
+
+        readonly void IConvVectorItems.Run<TVec>(int group) => Group<TVec>(group);
 
         // One group of images on this thread: V, 16 GEMMs, output.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

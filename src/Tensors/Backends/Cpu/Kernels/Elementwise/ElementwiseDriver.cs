@@ -3,8 +3,6 @@ using System.Runtime.Intrinsics;
 
 namespace NativeConv.Tensors.Backends.Cpu.Kernels.Elementwise;
 
-/// <summary>Which vector width an elementwise kernel runs at; Auto picks the widest the hardware accelerates. Tests force each.</summary>
-public enum VectorWidth { Auto, Vector512, Vector256, Vector128, Scalar }
 
 /// <summary>
 /// One elementwise kernel, written once: <see cref="Apply{TVec}"/> reads its inputs at element <c>i</c> through its own

@@ -31,14 +31,14 @@ public static unsafe class Gemv
     /// overwritten. The panel width must be a multiple of the vector width.
     /// </summary>
     public static void Run(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> packedW, int panelWidth, int n,
-        ReadOnlySpan<float> bias, Span<float> y, bool relu, ConvVectorWidth width = ConvVectorWidth.Auto, int threads = 0)
+        ReadOnlySpan<float> bias, Span<float> y, bool relu, VectorWidth width = VectorWidth.Auto, int threads = 0)
     {
         long packedLength = panelWidth < 1 ? long.MaxValue : (long)(n + panelWidth - 1) / panelWidth * k * panelWidth;
         if (rows < 0 || k < 1 || n < 1 || x.Length < (long)rows * k || packedW.Length < packedLength || y.Length < (long)rows * n
             || (!bias.IsEmpty && bias.Length < n))
             throw new ArgumentException($"Gemv: x {x.Length}, packed w {packedW.Length} ({panelWidth}-wide panels), bias {bias.Length}, y {y.Length} do not fit rows {rows}, k {k}, n {n}.");
         width = ConvVectors.Resolve(width, "Gemv");
-        int vector = width switch { ConvVectorWidth.Vector512 => 16, ConvVectorWidth.Vector256 => 8, ConvVectorWidth.Vector128 => 4, _ => 1 };
+        int vector = ConvVectors.Lanes(width);
         if (panelWidth % vector != 0)
             throw new ArgumentException($"Gemv: {panelWidth}-wide panels do not hold whole {width} vectors of {vector}; pack w in panels of a multiple of {vector} columns.");
         if (rows == 0) return;
@@ -61,26 +61,19 @@ public static unsafe class Gemv
         }
     }
 
-    private struct Body : IParallelBody
+    private struct Body : IParallelBody, IConvVectorItems
     {
         public float* X, W, Bias, Y;
         /// <summary>One vector of scratch for the last, partial vector (only the item that holds it writes it).</summary>
         public float* Tail;
         public int PanelWidth, Rows, K, N, Vectors, VectorsPerItem;
         public bool Relu;
-        public ConvVectorWidth Width;
+        public VectorWidth Width;
 
-        public readonly void Execute(int index, int worker)
-        {
-            int t0 = index * VectorsPerItem, t1 = Math.Min(Vectors, t0 + VectorsPerItem);
-            switch (Width)
-            {
-                case ConvVectorWidth.Vector512: Columns<Vec512>(t0, t1); break;
-                case ConvVectorWidth.Vector256: Columns<Vec256>(t0, t1); break;
-                case ConvVectorWidth.Vector128: Columns<Vec128>(t0, t1); break;
-                default: Columns<VecScalar>(t0, t1); break;
-            }
-        }
+        public void Execute(int index, int worker) => ConvVectors.Run(Width, ref this, index);
+
+        readonly void IConvVectorItems.Run<TVec>(int index) =>
+            Columns<TVec>(index * VectorsPerItem, Math.Min(Vectors, index * VectorsPerItem + VectorsPerItem));
 
         /// <summary>Column vectors [t0, t1) (vector t: columns t·Count ..) of every row.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

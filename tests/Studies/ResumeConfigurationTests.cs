@@ -89,5 +89,49 @@ public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resum
         Assert.InRange(parts[1].Started, resumedAt, parts[1].Finished);
         Assert.Equal(parts[0].Started, results.Started); // the first start, not the resume moment
         Assert.Equal(parts[1].Finished, results.Finished);
+        // Each part says which build ran it, and both ended cleanly (a cancel stamps its end).
+        Assert.All(parts, p => Assert.Equal(GitInfo.Commit(), p.Commit));
+        Assert.All(parts, p => Assert.False(p.Interrupted));
+    }
+
+    [Fact]
+    public void A_part_is_marked_interrupted_until_its_end_is_stamped_and_moves_along_meanwhile()
+    {
+        using var folder = StudyFolder.Create("parts-study", Root, [("seed", "42")]);
+        string file = folder.BeginPart(shard: null, commit: "abc");
+        var begun = folder.ReadParts().Single();
+        Assert.Equal((begun.Started, true, "abc"), (begun.Finished, begun.Interrupted!.Value, begun.Commit!));
+
+        Thread.Sleep(20);
+        folder.TouchPart(file); // what each finished epoch does: a killed process leaves how far it got
+        var touched = folder.ReadParts().Single();
+        Assert.True(touched.Finished > begun.Finished);
+        Assert.True(touched.Interrupted);
+
+        folder.EndPart(file);
+        var ended = folder.ReadParts().Single();
+        Assert.False(ended.Interrupted);
+        Assert.Equal("abc", ended.Commit);
+    }
+
+    [Fact]
+    public void The_report_names_each_part_and_its_commit_when_builds_differ_or_a_part_was_killed()
+    {
+        var start = new DateTimeOffset(2026, 12, 7, 13, 39, 0, TimeSpan.Zero);
+        var results = new StudyResults { Study = "shift-study", GitCommit = "new", Machine = MachineInfo.Collect() };
+        results.Parts =
+        [
+            new RunPart(start, start.AddHours(2.5), Commit: "old") { Interrupted = true },
+            new RunPart(start.AddHours(3), start.AddHours(3.1), Commit: "new") { Interrupted = false },
+        ];
+        string line = StudyReport.RunProvenance(results);
+        Assert.Contains("Run in 2 parts: 2026-12-07 13:39 – 16:09 (commit `old`, killed", line);
+        Assert.Contains("2026-12-07 16:39 – 16:45 (commit `new`)", line);
+
+        // One build, clean parts (a Ctrl-C and a resume): the one window and commit, as for a single part.
+        results.Parts = [results.Parts[0] with { Commit = "new", Interrupted = false }, results.Parts[1]];
+        results.Started = start;
+        results.Finished = start.AddHours(3.1);
+        Assert.Equal("Run 2026-12-07 13:39 – 16:45, commit `new`", StudyReport.RunProvenance(results));
     }
 }

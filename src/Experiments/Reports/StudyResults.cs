@@ -109,8 +109,16 @@ public sealed class StudyResults
     };
 }
 
-/// <summary>One process's stretch of work on a run: when it started and ended, and which shard it was (null: unsharded).</summary>
-public sealed record RunPart(DateTimeOffset Started, DateTimeOffset Finished, string? Shard = null);
+/// <summary>
+/// One process's stretch of work on a run: when it started and ended (a part that was killed ends at its last finished
+/// epoch, see <see cref="Interrupted"/>), which shard it was (null: unsharded) and which commit ran it (null in part files
+/// written before commits were recorded).
+/// </summary>
+public sealed record RunPart(DateTimeOffset Started, DateTimeOffset Finished, string? Shard = null, string? Commit = null)
+{
+    /// <summary>Null while unknown; true when the process ended without stamping its end (killed), so Finished is its last epoch.</summary>
+    public bool? Interrupted { get; init; }
+}
 
 /// <summary>Reads and writes results.json (snake_case keys, indented, NaN/Infinity spelled as JSON strings).</summary>
 public static class ResultsJson

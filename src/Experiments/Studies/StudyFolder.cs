@@ -260,24 +260,31 @@ public sealed class StudyFolder : IDisposable
     }
 
     /// <summary>
-    /// Records that this process starts working on the run: parts/part-&lt;start&gt;-&lt;pid&gt;.json with its start (and, for
-    /// now, the same end; <see cref="EndPart"/> moves it). One file per part, so concurrent shards never write the same one.
+    /// Records that this process starts working on the run: parts/part-&lt;start&gt;-&lt;pid&gt;.json with its start, the
+    /// commit it runs (so a run resumed by a newer build says which parts each build did) and, for now, the same end, marked
+    /// interrupted until <see cref="EndPart"/> stamps the real one (<see cref="TouchPart"/> moves it along meanwhile, so a
+    /// killed process still leaves how far it got). One file per part, so concurrent shards never write the same one.
     /// </summary>
-    public string BeginPart(string? shard)
+    public string BeginPart(string? shard, string commit)
     {
         var now = DateTimeOffset.Now;
         string parts = System.IO.Path.Combine(Path, "parts");
         Directory.CreateDirectory(parts);
         string file = System.IO.Path.Combine(parts, $"part-{now.UtcDateTime:yyyyMMddTHHmmssfffffff}-{Environment.ProcessId}.json");
-        WritePart(file, new RunPart(now, now, shard));
+        WritePart(file, new RunPart(now, now, shard, commit) { Interrupted = true });
         return file;
     }
 
+    /// <summary>Moves the part's end to now, still marked interrupted (called after every epoch and unit).</summary>
+    public void TouchPart(string file) => StampPart(file, interrupted: true);
+
     /// <summary>Stamps the end of the part <see cref="BeginPart"/> started.</summary>
-    public void EndPart(string file)
+    public void EndPart(string file) => StampPart(file, interrupted: false);
+
+    private void StampPart(string file, bool interrupted)
     {
         var part = ReadJson<RunPart>(file, "delete it (it only records when a part of the run ran)");
-        WritePart(file, part with { Finished = DateTimeOffset.Now });
+        WritePart(file, part with { Finished = DateTimeOffset.Now, Interrupted = interrupted });
     }
 
     /// <summary>Every recorded part of the run, oldest first.</summary>

@@ -7,6 +7,26 @@ public static class StudyReport
 {
     public const string FindingsHeading = "Findings";
 
+    /// <summary>
+    /// When and from which commit the run was made: one window and commit, or, for a run resumed by another build or
+    /// after a process was killed, each part with its own commit (a killed part ends at its last finished epoch).
+    /// </summary>
+    internal static string RunProvenance(StudyResults results)
+    {
+        string dirty = results.GitDirty == true ? " (with uncommitted changes)" : "";
+        var parts = results.Parts ?? [];
+        bool mixed = parts.Select(p => p.Commit ?? "unknown").Distinct().Count() > 1;
+        if (parts.Count < 2 || (!mixed && !parts.Any(p => p.Interrupted == true)))
+            return $"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{results.GitCommit}`{dirty}";
+        var described = parts.Select(p =>
+        {
+            string end = p.Finished.Date == p.Started.Date ? $"{p.Finished:HH:mm}" : $"{p.Finished:yyyy-MM-dd HH:mm}";
+            string commit = p.Commit is { } c ? $"commit `{c}`" : "commit not recorded";
+            return $"{p.Started:yyyy-MM-dd HH:mm} – {end} ({commit}{(p.Interrupted == true ? ", killed: its end is its last finished epoch" : "")})";
+        });
+        return $"Run in {parts.Count} parts: {string.Join("; ", described)}; report written by commit `{results.GitCommit}`{dirty}";
+    }
+
     public static void Write(string path, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates,
         IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames,
         Action<MarkdownDocument>? studySections = null)
@@ -14,11 +34,12 @@ public static class StudyReport
         var document = new MarkdownDocument()
             .Heading(1, study.Title)
             .Paragraph($"Question: {study.Question}")
-            .Paragraph($"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{results.GitCommit}`{(results.GitDirty == true ? " (with uncommitted changes)" : "")}, " +
+            .Paragraph($"{RunProvenance(results)}, " +
                        $"{results.Machine.CpuModel}, {results.Machine.LogicalCores} logical cores, {results.Machine.DotNetVersion}, {results.Machine.Simd}.")
             .Code(string.Join("\n", results.Settings.Select(kv => $"{kv.Key}: {kv.Value}")), "text");
         if (results.CpuUsage is { } cpu)
-            document.Paragraph($"Machine load: {cpu.Describe()} (Rule: {CpuUsage.Rule}.) Times in this report are wall-clock times of this process.");
+            document.Paragraph($"Machine load{(results.Parts is { Count: > 1 } ? " (of the last part only)" : "")}: {cpu.Describe()} (Rule: {CpuUsage.Rule}.) " +
+                               "Times in this report are wall-clock times of this process.");
 
         // A --models run: say up front that every table, plot and finding below covers only those models.
         var run = aggregates.Select(a => a.Name).ToList();

@@ -142,7 +142,7 @@ public sealed class StudyRunner
         if (MergeOnly is null)
         {
             _partFolder = folder;
-            _part = folder.BeginPart(_settings.Shard?.ToString());
+            _part = folder.BeginPart(_settings.Shard?.ToString(), GitInfo.Commit());
         }
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
@@ -189,6 +189,7 @@ public sealed class StudyRunner
                             return new StudyOutcome(folder.Path, true, null, [], []);
                         }
                         folder.WriteResult(modelName, seed, result);
+                        if (_part is not null) folder.TouchPart(_part);
                         runs.Add(result);
                         results.Models.Add(result);
                         continue;
@@ -314,6 +315,7 @@ public sealed class StudyRunner
             folder.WriteConfigurationChanges(_configurationChanges);
         }
         TrainerCreated?.Invoke(modelName, seed, trainer);
+        if (_part is { } part) trainer.EpochCompleted += _ => folder.TouchPart(part);
         var training = trainer.Fit(splits.Train, splits.Validation, cancellation);
         if (training.StopReason == StopReason.Interrupted) return null;
         var test = trainer.Evaluate(splits.Test);

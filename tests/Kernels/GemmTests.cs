@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 using NativeConv.Tests.Support;
@@ -310,6 +311,66 @@ public class GemmTests
                         finally { GemmDriver.PackAheadOverride = 0; }
                         KernelSweep.Exact(expected, actual, $"{kind} m={m} n={n} k={k} threads={threads}");
                     }
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public unsafe void Row_items_over_prepacked_B_give_bitwise_the_column_split(string family)
+    {
+        // B̃ given packed and 2 threads: each item packs and runs its own rows. Against the same calls split by columns
+        // (and sharing the packing of A): M edges, several N chunks and K blocks (this machine's blocking, and a tiny one),
+        // alpha/beta. The panel columns past n hold NaN: they must never reach C.
+        var kind = Enum.Parse<GemmKernelKind>(family);
+        var resolved = kind == GemmKernelKind.Auto ? Sgemm.AutoKind : kind;
+        var tiny = new CpuCaches(1 << 10, 4 << 10, 64 << 10, "test");
+        int w = Sgemm.PanelWidth(resolved), seed = 7000;
+        int saved = ParallelFor.ThreadCount;
+        ParallelFor.ThreadCount = 2;
+        try
+        {
+            foreach (var caches in new[] { CpuCaches.Current, tiny })
+            foreach (int m in new[] { 24, 61, 128 })
+            foreach (int n in new[] { w + 3, 300 })
+            foreach (int k in new[] { 200, 785 })
+            foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 1f) })
+            {
+                var a = TestRandom.Uniform(m * k, seed++);
+                var b = TestRandom.Uniform(k * n, seed++);
+                int panels = (n + w - 1) / w;
+                var packed = new float[panels * k * w];
+                for (int jp = 0; jp < panels; jp++)
+                    for (int p = 0; p < k; p++)
+                        for (int j = 0; j < w; j++)
+                            packed[(jp * k + p) * w + j] = jp * w + j < n ? b[p * n + jp * w + j] : float.NaN;
+                var expected = TestRandom.Uniform(m * n, seed++);
+                var actual = (float[])expected.Clone();
+                fixed (float* pb = packed)
+                {
+                    // Row items first: Ã scratch the column split left behind must not stand in for panels an item skipped.
+                    Sgemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, k, pb, packed.Length, beta, actual, n, 2);
+                    GemmDriver.OwnRowsOverride = -1;
+                    try { Sgemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, k, pb, packed.Length, beta, expected, n, 2); }
+                    finally { GemmDriver.OwnRowsOverride = 0; }
+                }
+                KernelSweep.Exact(expected, actual, $"{family} m={m} n={n} k={k} alpha={alpha} beta={beta} {caches.Source}");
+            }
+        }
+        finally { ParallelFor.ThreadCount = saved; }
+    }
+
+    [Fact]
+    public unsafe void Row_items_are_planned_for_prepacked_B_only_with_rows_to_share()
+    {
+        var prepacked = new GemmArgs { M = 128, N = 128, K = 784, PackedB = (float*)16 };
+        var plan = GemmDriver.MakePlan<Kernel512>(prepacked, 2, Blocking512);
+        Assert.True(plan.OwnRows);
+        Assert.Equal(plan.MChunks, plan.Items);
+        Assert.InRange(plan.MChunks, 2, 4); // two a thread at most, and never one item for two threads
+        // Not: B packed here (the columns split), A given packed too, one thread, or too few rows for two threads.
+        Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked with { PackedB = null }, 2, Blocking512).OwnRows);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked with { PackedA = (float*)16 }, 2, Blocking512).OwnRows);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked, 1, Blocking512).OwnRows);
+        Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked with { M = 18 }, 2, Blocking512).OwnRows);
     }
 
     [Fact]

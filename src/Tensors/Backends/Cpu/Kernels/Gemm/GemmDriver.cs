@@ -58,7 +58,13 @@ internal struct GemmPlan
     /// </summary>
     public bool PackAhead;
 
-    public readonly int Items => PackAhead ? Threads : Splits * NChunks * MChunks;
+    /// <summary>
+    /// Row items (B̃ given packed, op(A) packed here): each item owns an M chunk, packs only its own Ã panels and runs
+    /// every N chunk against them, so no item waits for another's packing and nothing is packed twice.
+    /// </summary>
+    public bool OwnRows;
+
+    public readonly int Items => PackAhead ? Threads : OwnRows ? MChunks : Splits * NChunks * MChunks;
 }
 
 /// <summary>The blocked, packed, multi-threaded GEMM driver, specialised per micro-kernel.</summary>
@@ -84,6 +90,9 @@ internal static unsafe class GemmDriver
     /// <summary>Tests force pack-ahead on (+1) or off (−1) for the calls their thread makes; 0 decides by shape.</summary>
     [ThreadStatic] internal static int PackAheadOverride;
 
+    /// <summary>Tests turn row items off (−1) for the calls their thread makes, to compare them with the column split; 0 decides by shape.</summary>
+    [ThreadStatic] internal static int OwnRowsOverride;
+
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads, GemmBlocking blocking) where TKernel : struct, IMicroKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
@@ -106,6 +115,21 @@ internal static unsafe class GemmDriver
 
         int panelsN = (g.N + nr - 1) / nr;
         int nChunks = (panelsN * nr + ncMax - 1) / ncMax;
+        // B̃ already packed (a layer's weights) and enough rows to share: split the rows, not the columns, so each thread
+        // packs just its own rows of A instead of all threads packing all of A together and waiting for each other at
+        // every K block (at a batch of 128 through a Dense layer that sharing cost as much as half the call). Two items a
+        // thread: a descheduled thread's share is picked up. Each item then reads all of B̃ — a weight, cache-resident.
+        if (OwnRowsOverride >= 0 && threads > 1 && g.PackedB != null && g.PackedA == null && plan.Splits == 1 && plan.PanelsM >= 2 * threads)
+        {
+            plan.OwnRows = true;
+            int chunkPanelsN = (panelsN + nChunks - 1) / nChunks;
+            plan.NChunks = (panelsN + chunkPanelsN - 1) / chunkPanelsN;
+            plan.Nc = chunkPanelsN * nr;
+            int rowChunks = Math.Min(plan.PanelsM / 2, 2 * threads);
+            plan.MChunkPanels = (plan.PanelsM + rowChunks - 1) / rowChunks;
+            plan.MChunks = (plan.PanelsM + plan.MChunkPanels - 1) / plan.MChunkPanels;
+            return plan;
+        }
         // A few items per thread: round to a multiple of the threads so no thread idles through the last round.
         if (threads > 1 && plan.Splits * nChunks < 4 * threads && plan.Splits % threads != 0)
             nChunks = Math.Min(panelsN, RoundUp(nChunks, threads));
@@ -164,7 +188,37 @@ internal static unsafe class GemmDriver
         public void Execute(int index, int worker)
         {
             if (Plan.PackAhead) RunLane();
+            else if (Plan.OwnRows) RunRows(index);
             else RunItem(index);
+        }
+
+        // One row item: its Ã panels, packed by this item during the first N chunk, against every N chunk's B̃ (given
+        // packed, whole-K panels). The same K blocks, tiles and beta order as RunItem: the same bits as any other split.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunRows(int mChunk)
+        {
+            int nr = TKernel.NR;
+            int ip0 = mChunk * Plan.MChunkPanels, ip1 = Math.Min(ip0 + Plan.MChunkPanels, Plan.PanelsM);
+            bool streamC = StreamsC();
+            for (int nChunk = 0; nChunk < Plan.NChunks; nChunk++)
+            {
+                int j0 = nChunk * Plan.Nc, width = Math.Min(Plan.Nc, G.N - j0);
+                for (int k0 = 0; k0 < G.K; k0 += Plan.Kc)
+                {
+                    int kc = Math.Min(Plan.Kc, G.K - k0);
+                    if (nChunk == 0)
+                        for (int ip = ip0; ip < ip1; ip++)
+                            GemmPacking.PackA<TKernel>(G, ip * TKernel.MR, k0, kc, PanelA<TKernel>(PackedA, Plan, k0, kc, ip));
+                    var block = new GemmBlock
+                    {
+                        K0 = k0, Kc = kc, J0 = j0, Width = width, Ip0 = ip0, Ip1 = ip1, C = G.C, Ldc = G.Ldc,
+                        Beta = k0 == 0 ? G.Beta : 1f, Stream = streamC && k0 + kc >= G.K,
+                        PackedB = G.PackedB + (nint)(j0 / nr) * G.K * nr + (nint)k0 * nr, PanelStride = (nint)G.K * nr,
+                    };
+                    ComputeBlock(block, default, 0);
+                }
+            }
+            if (streamC && System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.StoreFence();
         }
 
         // One item: the C block (M chunk × N chunk) over the K blocks of one split.

@@ -125,9 +125,8 @@ internal static unsafe class GemmDriver
             int chunkPanelsN = (panelsN + nChunks - 1) / nChunks;
             plan.NChunks = (panelsN + chunkPanelsN - 1) / chunkPanelsN;
             plan.Nc = chunkPanelsN * nr;
-            int rowChunks = Math.Min(plan.PanelsM / 2, 2 * threads);
-            plan.MChunkPanels = (plan.PanelsM + rowChunks - 1) / rowChunks;
-            plan.MChunks = (plan.PanelsM + plan.MChunkPanels - 1) / plan.MChunkPanels;
+            plan.MChunks = Math.Min(plan.PanelsM / 2, 2 * threads);
+            plan.MChunkPanels = (plan.PanelsM + plan.MChunks - 1) / plan.MChunks; // the largest; RunRows spreads them evenly
             return plan;
         }
         // A few items per thread: round to a multiple of the threads so no thread idles through the last round.
@@ -198,7 +197,8 @@ internal static unsafe class GemmDriver
         private readonly void RunRows(int mChunk)
         {
             int nr = TKernel.NR;
-            int ip0 = mChunk * Plan.MChunkPanels, ip1 = Math.Min(ip0 + Plan.MChunkPanels, Plan.PanelsM);
+            // Panels spread evenly (22 panels in 4 items: 5, 6, 5, 6, so two threads get 11 each, not 12 and 10).
+            int ip0 = (int)((long)mChunk * Plan.PanelsM / Plan.MChunks), ip1 = (int)((long)(mChunk + 1) * Plan.PanelsM / Plan.MChunks);
             bool streamC = StreamsC();
             for (int nChunk = 0; nChunk < Plan.NChunks; nChunk++)
             {

@@ -66,10 +66,16 @@ public static class ParallelFor
     internal static bool InsideParallel => t_insideParallel;
 
     /// <summary>Runs body.Execute(i, worker) for every i in [0, count).</summary>
-    public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
+    public static void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody => For(count, int.MaxValue, ref body);
+
+    /// <summary>
+    /// As <see cref="For{TBody}(int, ref TBody)"/> on at most <paramref name="maxThreads"/> threads, the caller included
+    /// (a kernel planned for fewer threads than <see cref="ThreadCount"/>; 1: every item on the caller, in order).
+    /// </summary>
+    public static void For<TBody>(int count, int maxThreads, ref TBody body) where TBody : struct, IParallelBody
     {
         if (count <= 0) return;
-        int threads = Math.Min(ThreadCount, count);
+        int threads = Math.Min(Math.Min(ThreadCount, count), Math.Max(1, maxThreads));
         if (threads == 1 || t_insideParallel || !Monitor.TryEnter(s_gate))
         {
             for (int i = 0; i < count; i++) body.Execute(i, 0);

@@ -54,6 +54,27 @@ public class ParallelForTests
     }
 
     [Fact]
+    public void A_thread_cap_below_the_thread_count_limits_the_workers()
+    {
+        // A kernel planned for fewer threads than the engine's (a GEMM called with threads: 1) runs on at most that many:
+        // every item once, worker ids below the cap, and a cap of 1 keeps every item on the caller.
+        int saved = ParallelFor.ThreadCount;
+        try
+        {
+            ParallelFor.ThreadCount = 4;
+            foreach (int cap in new[] { 1, 2, 3 })
+                for (int round = 0; round < 20; round++)
+                {
+                    var body = new CountBody { Hits = new int[64], MaxWorker = new int[1], SpinIterations = 20_000 };
+                    ParallelFor.For(64, cap, ref body);
+                    Assert.All(body.Hits, hits => Assert.Equal(1, hits));
+                    Assert.True(body.MaxWorker[0] < cap, $"cap {cap}: worker {body.MaxWorker[0]} ran an item");
+                }
+        }
+        finally { ParallelFor.ThreadCount = saved; }
+    }
+
+    [Fact]
     public void Workers_that_wake_late_neither_hold_up_nor_join_the_wrong_job()
     {
         // Gaps long enough for the workers to fall asleep, tiny jobs the caller finishes alone before they wake, and thread

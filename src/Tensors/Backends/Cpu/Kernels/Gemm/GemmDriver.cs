@@ -165,7 +165,7 @@ internal static unsafe class GemmDriver
 
         var body = new ItemBody<TKernel> { G = g, Plan = plan, PackedA = packedA, Partials = partials, Sync = sync };
         if (plan.Items == 1) body.Execute(0, 0);
-        else ParallelFor.For(plan.Items, ref body);
+        else ParallelFor.For(plan.Items, plan.Threads, ref body); // the caller's thread count caps the workers too
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;

@@ -371,6 +371,19 @@ public class GemmTests
         Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked with { PackedA = (float*)16 }, 2, Blocking512).OwnRows);
         Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked, 1, Blocking512).OwnRows);
         Assert.False(GemmDriver.MakePlan<Kernel512>(prepacked with { M = 18 }, 2, Blocking512).OwnRows);
+
+        // The bitwise test above runs row items in every family (its 61- and 128-row shapes), and from 0.5 MFLOP.
+        var rows = new GemmArgs { M = 64, N = 300, K = 200, PackedB = (float*)16 };
+        Assert.True(RowItems<Kernel512>(rows));
+        Assert.True(RowItems<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(rows));
+        Assert.True(RowItems<VectorKernel<GemmVector128, Vector128<float>, Rows6>>(rows));
+        Assert.True(RowItems<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(rows));
+        Assert.True(RowItems<KernelScalar>(rows));
+        Assert.True(RowItems<KernelScalar>(rows with { N = 24 }));   // 0.61 MFLOP: shared
+        Assert.False(RowItems<KernelScalar>(rows with { N = 16 }));  // 0.41 MFLOP: on the caller
+
+        static bool RowItems<TKernel>(GemmArgs g) where TKernel : struct, IMicroKernel =>
+            GemmDriver.MakePlan<TKernel>(g, 2, GemmBlocking.For<TKernel>(CpuCaches.Current)).OwnRows;
     }
 
     [Fact]

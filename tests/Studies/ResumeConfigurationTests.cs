@@ -125,13 +125,25 @@ public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resum
             new RunPart(start.AddHours(3), start.AddHours(3.1), Commit: "new") { Interrupted = false },
         ];
         string line = StudyReport.RunProvenance(results);
-        Assert.Contains("Run in 2 parts: 2026-12-07 13:39 – 16:09 (commit `old`, killed", line);
-        Assert.Contains("2026-12-07 16:39 – 16:45 (commit `new`)", line);
+        Assert.Contains("Run in 2 parts: 2026-12-07 13:39 – 16:09 (commit `old`, end not stamped (killed", line);
+        Assert.Contains("2026-12-07 16:39 – 16:45 (commit `new`); report written by commit `new`", line);
 
         // One build, clean parts (a Ctrl-C and a resume): the one window and commit, as for a single part.
         results.Parts = [results.Parts[0] with { Commit = "new", Interrupted = false }, results.Parts[1]];
         results.Started = start;
         results.Finished = start.AddHours(3.1);
         Assert.Equal("Run 2026-12-07 13:39 – 16:45, commit `new`", StudyReport.RunProvenance(results));
+
+        // Every part ran one build, another wrote the report (a merge, or a resume that only tested): both named.
+        results.Parts = [.. results.Parts.Select(p => p with { Commit = "old" })];
+        Assert.Equal("Run 2026-12-07 13:39 – 16:45, commit `old`; report written by commit `new`", StudyReport.RunProvenance(results));
+
+        // A part file from before parts were stamped (no commit, no mark) of a killed process: its end equals its start.
+        var old = System.Text.Json.JsonSerializer.Deserialize<RunPart>(
+            """{"started": "2026-12-07T13:39:00+00:00", "finished": "2026-12-07T13:39:00+00:00", "shard": null}""", ResultsJson.SerializerOptions)!;
+        Assert.Null(old.Commit);
+        Assert.Null(old.Interrupted);
+        results.Parts = [old, results.Parts[1] with { Commit = "new" }];
+        Assert.Contains("2026-12-07 13:39 – 13:39 (commit not recorded, end not recorded)", StudyReport.RunProvenance(results));
     }
 }

@@ -278,6 +278,16 @@ public sealed class StudyFolder : IDisposable
     /// <summary>Moves the part's end to now, still marked interrupted (called after every epoch and unit).</summary>
     public void TouchPart(string file) => StampPart(file, interrupted: true);
 
+    /// <summary>
+    /// <see cref="TouchPart"/> during training: a part file that cannot be written (deleted, disk full) only leaves its
+    /// end where it was; it never stops the training. <see cref="EndPart"/> reports such a problem at the end.
+    /// </summary>
+    public void TryTouchPart(string file)
+    {
+        try { TouchPart(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudyResumeException) { }
+    }
+
     /// <summary>Stamps the end of the part <see cref="BeginPart"/> started.</summary>
     public void EndPart(string file) => StampPart(file, interrupted: false);
 

@@ -8,24 +8,34 @@ public static class StudyReport
     public const string FindingsHeading = "Findings";
 
     /// <summary>
-    /// When and from which commit the run was made: one window and commit, or, for a run resumed by another build or
-    /// after a process was killed, each part with its own commit (a killed part ends at its last finished epoch).
+    /// When and from which commit the run was made: one window and the commit that ran every part (and the report
+    /// writer's, when another build wrote the report: a merge or a resume that only tested), or, for a run whose parts
+    /// ran different builds or did not all stamp their end, each part with its own commit.
     /// </summary>
     internal static string RunProvenance(StudyResults results)
     {
         string dirty = results.GitDirty == true ? " (with uncommitted changes)" : "";
         var parts = results.Parts ?? [];
-        bool mixed = parts.Select(p => p.Commit ?? "unknown").Distinct().Count() > 1;
-        if (parts.Count < 2 || (!mixed && !parts.Any(p => p.Interrupted == true)))
-            return $"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{results.GitCommit}`{dirty}";
+        var commits = parts.Select(p => p.Commit).Distinct().ToList();
+        if (commits.Count <= 1 && commits.FirstOrDefault() is var only && (only is not null || parts.Count == 0) && !parts.Any(Unstamped))
+        {
+            string commit = only ?? results.GitCommit;
+            string writer = commit == results.GitCommit ? dirty : $"; report written by commit `{results.GitCommit}`{dirty}";
+            return $"Run {results.Started:yyyy-MM-dd HH:mm} – {results.Finished:HH:mm}, commit `{commit}`{writer}";
+        }
         var described = parts.Select(p =>
         {
             string end = p.Finished.Date == p.Started.Date ? $"{p.Finished:HH:mm}" : $"{p.Finished:yyyy-MM-dd HH:mm}";
             string commit = p.Commit is { } c ? $"commit `{c}`" : "commit not recorded";
-            return $"{p.Started:yyyy-MM-dd HH:mm} – {end} ({commit}{(p.Interrupted == true ? ", killed: its end is its last finished epoch" : "")})";
+            string stamp = p.Interrupted == true ? ", end not stamped (killed, or still running when this report was written): its end is its last finished epoch"
+                : Unstamped(p) ? ", end not recorded" : "";
+            return $"{p.Started:yyyy-MM-dd HH:mm} – {end} ({commit}{stamp})";
         });
-        return $"Run in {parts.Count} parts: {string.Join("; ", described)}; report written by commit `{results.GitCommit}`{dirty}";
+        return $"Run in {parts.Count} part{(parts.Count == 1 ? "" : "s")}: {string.Join("; ", described)}; report written by commit `{results.GitCommit}`{dirty}";
     }
+
+    // A part that never stamped its end: marked so, or (a part file from before the marks) ending when it started.
+    private static bool Unstamped(RunPart part) => part.Interrupted ?? part.Finished == part.Started;
 
     public static void Write(string path, StudyDefinition study, StudyResults results, IReadOnlyList<ModelAggregate> aggregates,
         IReadOnlyList<string> findings, StandardPlots plots, string validationLossPlot, IReadOnlyList<string> classNames,

@@ -189,7 +189,7 @@ public sealed class StudyRunner
                             return new StudyOutcome(folder.Path, true, null, [], []);
                         }
                         folder.WriteResult(modelName, seed, result);
-                        if (_part is not null) folder.TouchPart(_part);
+                        if (_part is not null) folder.TryTouchPart(_part);
                         runs.Add(result);
                         results.Models.Add(result);
                         continue;
@@ -315,7 +315,7 @@ public sealed class StudyRunner
             folder.WriteConfigurationChanges(_configurationChanges);
         }
         TrainerCreated?.Invoke(modelName, seed, trainer);
-        if (_part is { } part) trainer.EpochCompleted += _ => folder.TouchPart(part);
+        if (_part is { } part) trainer.EpochCompleted += _ => folder.TryTouchPart(part);
         var training = trainer.Fit(splits.Train, splits.Validation, cancellation);
         if (training.StopReason == StopReason.Interrupted) return null;
         var test = trainer.Evaluate(splits.Test);

@@ -52,6 +52,7 @@ internal static unsafe class SmallPatchGemm
     public static void RunShifted(float* w, int oc, int k, float* src, int* taps, int rowWidth, int rowShift, int n, float* y, int ldy,
         VectorWidth width)
     {
+        width = ConvVectors.Resolve(width, "SmallPatchGemm");
         if (k < 1 || oc < 1 || n < 0 || rowWidth < 1 || n % rowWidth != 0 || rowWidth % ConvVectors.Lanes(width) != 0 || ldy < n)
             throw new ArgumentException($"SmallPatchGemm: k {k}, oc {oc}, n {n}, row width {rowWidth} ({width}), ldy {ldy} do not fit.");
         var body = new Body { W = w, Oc = oc, K = k, Src = src, Taps = taps, RowWidth = rowWidth, RowShift = rowShift, N = n, Y = y, Ldy = ldy, Width = width, Chunk = n };

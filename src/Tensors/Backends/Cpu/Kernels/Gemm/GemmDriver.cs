@@ -29,7 +29,8 @@ internal unsafe struct GemmArgs
 ///   K in blocks of ≤ KcMax: an Ã micro-panel (MR × Kc) stays in L1 while it meets every B̃ panel of a chunk;
 ///   N in chunks of ≤ NcMax columns: a chunk's B̃ block (Kc × Nc) stays in L2 while every Ã panel streams past it;
 ///   the work items of the parallel loop are (K split × N chunk × M chunk); N is split first, because op(A) is packed once
-///   and shared while each item packs its own B̃, so splitting M would pack the same B̃ twice;
+///   and shared while each item packs its own B̃, so splitting M would pack the same B̃ twice — except where B̃ is given
+///   packed (<see cref="GemmPlan.OwnRows"/>): there nothing of B is packed, so items are rows and each packs its own Ã;
 ///   K is split (split-K) only when C is small and K long (weight gradients: M = OC, N = C·9, K = pixels): split 0 writes
 ///   C, the others write partial products that are added to C afterwards in split order. The split count depends on the
 ///   shape only, never on the thread count, so the result is bitwise the same whatever the number of threads.
@@ -73,6 +74,10 @@ internal static unsafe class GemmDriver
     // Below this many flops (2·M·N·K) a call runs on the calling thread: waking the workers costs more than it saves.
     internal const double SerialFlops = 4e6;
 
+    // The same for row items (see GemmPlan.OwnRows), which share nothing but the weights: worth splitting from here. Zen 3,
+    // 2 threads, alternated call by call: 128×128·64 1.39×, 64×128·64 1.26×, 128×256·10 1.33× over the caller alone.
+    internal const double RowItemsSerialFlops = 5e5;
+
     // A C bigger than this (bytes) is written with non-temporal stores on its last pass: it cannot stay in cache anyway,
     // and streaming saves reading every line of it from memory before overwriting it (thin conv shapes, N = whole batch).
     internal const long StreamMinBytes = 8L << 20;
@@ -103,9 +108,6 @@ internal static unsafe class GemmDriver
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
 
-        if (2.0 * g.M * g.N * g.K < SerialFlops || ParallelFor.InsideParallel) threads = 1;
-        plan.Threads = threads;
-
         // An even split count keeps two threads balanced; it depends on the shape only (bitwise reproducibility).
         int splits = 1;
         if (g.K >= SplitMinK && (long)g.M * g.N <= SplitMaxC)
@@ -113,20 +115,26 @@ internal static unsafe class GemmDriver
         plan.BlocksPerSplit = (plan.KBlocks + splits - 1) / splits;
         plan.Splits = (plan.KBlocks + plan.BlocksPerSplit - 1) / plan.BlocksPerSplit;
 
+        bool rowItems = OwnRowsOverride >= 0 && g.PackedB != null && g.PackedA == null && plan.Splits == 1 && plan.PanelsM >= 2 * threads;
+        if (2.0 * g.M * g.N * g.K < (rowItems ? RowItemsSerialFlops : SerialFlops) || ParallelFor.InsideParallel) threads = 1;
+        plan.Threads = threads;
+
         int panelsN = (g.N + nr - 1) / nr;
         int nChunks = (panelsN * nr + ncMax - 1) / ncMax;
         // B̃ already packed (a layer's weights) and enough rows to share: split the rows, not the columns, so each thread
         // packs just its own rows of A instead of all threads packing all of A together and waiting for each other at
         // every K block (at a batch of 128 through a Dense layer that sharing cost as much as half the call). Two items a
         // thread: a descheduled thread's share is picked up. Each item then reads all of B̃ — a weight, cache-resident.
-        if (OwnRowsOverride >= 0 && threads > 1 && g.PackedB != null && g.PackedA == null && plan.Splits == 1 && plan.PanelsM >= 2 * threads)
+        if (rowItems && threads > 1)
         {
             plan.OwnRows = true;
             int chunkPanelsN = (panelsN + nChunks - 1) / nChunks;
             plan.NChunks = (panelsN + chunkPanelsN - 1) / chunkPanelsN;
             plan.Nc = chunkPanelsN * nr;
             plan.MChunks = Math.Min(plan.PanelsM / 2, 2 * threads);
-            plan.MChunkPanels = (plan.PanelsM + plan.MChunks - 1) / plan.MChunks; // the largest; RunRows spreads them evenly
+            // The largest item, for describing the plan only: RunRows spreads the panels evenly (RunItem and FinishSplit,
+            // which use MChunkPanels, never run a row-items plan).
+            plan.MChunkPanels = (plan.PanelsM + plan.MChunks - 1) / plan.MChunks;
             return plan;
         }
         // A few items per thread: round to a multiple of the threads so no thread idles through the last round.
@@ -157,6 +165,7 @@ internal static unsafe class GemmDriver
 
         // op(A) is packed once and shared by every item, lazily per K block by whichever items first need it (see
         // ItemBody.EnsurePacked): a single parallel loop per call, and the packing overlaps the first items' compute.
+        // Row items (plan.OwnRows) each pack their own panels of it instead, without waiting for anyone.
         float* packedA = g.PackedA != null ? g.PackedA : GemmScratch.PackedA((nint)plan.MPad * g.K);
         float* partials = plan.Splits > 1 ? GemmScratch.Partials((nint)(plan.Splits - 1) * g.M * g.N) : null;
         int syncCount = 2 * plan.KBlocks + plan.NChunks * plan.MChunks + 1;

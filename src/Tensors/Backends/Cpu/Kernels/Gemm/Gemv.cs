@@ -57,7 +57,7 @@ public static unsafe class Gemv
             };
             int count = (vectors + body.VectorsPerItem - 1) / body.VectorsPerItem;
             if (count == 1 || threads == 1) for (int i = 0; i < count; i++) body.Execute(i, 0);
-            else ParallelFor.For(count, ref body);
+            else ParallelFor.For(count, threads, ref body);
         }
     }
 

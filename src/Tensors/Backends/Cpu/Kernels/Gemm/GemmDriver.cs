@@ -176,8 +176,8 @@ internal static unsafe class GemmDriver
         var body = new ItemBody<TKernel> { G = g, Plan = plan, PackedA = packedA, Partials = partials, Sync = sync };
         if (plan.Items == 1) body.Execute(0, 0);
         // The caller's thread count caps the workers. A small call is cut as for one thread (no extra chunks for the others)
-        // but its items still go to idle workers: split-K weight gradients of a few MFLOP gain from that (fmnist-cnn's
-        // training step measured up to ~5 % slower with such calls on the caller alone; Zen 3, noisy).
+        // but its items (several where the blocking or split-K makes them) still go to idle workers, as they always did:
+        // fmnist-cnn's training step measured up to ~5 % slower with them on the caller alone (Zen 3, noisy).
         else ParallelFor.For(plan.Items, threads, ref body);
     }
 

@@ -224,12 +224,7 @@ public class GemmTests
         {
             var a = TestRandom.Uniform(m * k, seed++);
             var b = TestRandom.Uniform(k * n, seed++);
-            int panels = (n + w - 1) / w;
-            var packed = new float[panels * k * w];
-            for (int jp = 0; jp < panels; jp++)
-                for (int p = 0; p < k; p++)
-                    for (int j = 0; j < w; j++)
-                        packed[(jp * k + p) * w + j] = jp * w + j < n ? b[p * n + jp * w + j] : float.NaN;
+            var packed = PanelsWithNaNPadding(b, k, n, w);
             var expected = TestRandom.Uniform(m * n, seed++);
             var actual = (float[])expected.Clone();
             int threads = 1 + seed % 2;
@@ -243,6 +238,18 @@ public class GemmTests
             }
             KernelSweep.Exact(expected, actual, $"{family} m={m} n={n} k={k} alpha={alpha} beta={beta} threads={threads} {caches.Source}");
         }
+    }
+
+    /// <summary>b (k, n) row-major in whole-K panels of w columns, as RunPrepackedB reads them; columns past n hold NaN.</summary>
+    private static float[] PanelsWithNaNPadding(float[] b, int k, int n, int w)
+    {
+        int panels = (n + w - 1) / w;
+        var packed = new float[panels * k * w];
+        for (int jp = 0; jp < panels; jp++)
+            for (int p = 0; p < k; p++)
+                for (int j = 0; j < w; j++)
+                    packed[(jp * k + p) * w + j] = jp * w + j < n ? b[p * n + jp * w + j] : float.NaN;
+        return packed;
     }
 
     [Fact]
@@ -336,12 +343,7 @@ public class GemmTests
             {
                 var a = TestRandom.Uniform(m * k, seed++);
                 var b = TestRandom.Uniform(k * n, seed++);
-                int panels = (n + w - 1) / w;
-                var packed = new float[panels * k * w];
-                for (int jp = 0; jp < panels; jp++)
-                    for (int p = 0; p < k; p++)
-                        for (int j = 0; j < w; j++)
-                            packed[(jp * k + p) * w + j] = jp * w + j < n ? b[p * n + jp * w + j] : float.NaN;
+                var packed = PanelsWithNaNPadding(b, k, n, w);
                 var expected = TestRandom.Uniform(m * n, seed++);
                 var actual = (float[])expected.Clone();
                 fixed (float* pb = packed)

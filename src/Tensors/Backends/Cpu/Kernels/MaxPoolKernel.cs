@@ -47,11 +47,7 @@ public static unsafe class MaxPoolKernel
         Backward(x, dy, dx, g, accumulate, VectorWidth.Auto);
 
     /// <summary>The widest width this machine runs.</summary>
-    internal static VectorWidth BestWidth { get; } =
-        PoolVec512.IsSupported ? VectorWidth.Vector512
-        : PoolVec256.IsSupported ? VectorWidth.Vector256
-        : PoolVec128.IsSupported ? VectorWidth.Vector128
-        : VectorWidth.Scalar;
+    internal static VectorWidth BestWidth { get; } = VectorWidths.Widest(IsSupported);
 
     internal static bool IsSupported(VectorWidth width) => width switch
     {

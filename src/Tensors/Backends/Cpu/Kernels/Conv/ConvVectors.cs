@@ -12,11 +12,7 @@ public static class ConvVectors
     /// The widest width this machine runs at full speed: AVX-512, AVX2 (+ FMA), Vector128 (SSE on x64, NEON on ARM64 —
     /// what remains when AVX2 is hidden or absent), else scalar.
     /// </summary>
-    public static VectorWidth Best { get; } =
-        IsSupported(VectorWidth.Vector512) ? VectorWidth.Vector512
-        : IsSupported(VectorWidth.Vector256) ? VectorWidth.Vector256
-        : IsSupported(VectorWidth.Vector128) ? VectorWidth.Vector128
-        : VectorWidth.Scalar;
+    public static VectorWidth Best { get; } = VectorWidths.Widest(IsSupported);
 
     public static bool IsSupported(VectorWidth width) => width switch
     {

@@ -24,11 +24,7 @@ internal interface IElementwiseKernel
 internal static class ElementwiseDriver
 {
     /// <summary>The width Auto means on this machine.</summary>
-    public static VectorWidth BestWidth { get; } =
-        Vector512.IsHardwareAccelerated ? VectorWidth.Vector512
-        : Vector256.IsHardwareAccelerated ? VectorWidth.Vector256
-        : Vector128.IsHardwareAccelerated ? VectorWidth.Vector128
-        : VectorWidth.Scalar;
+    public static VectorWidth BestWidth { get; } = VectorWidths.Widest(IsSupported);
 
     /// <summary>Whether this machine accelerates <paramref name="width"/> (Auto and Scalar always run).</summary>
     public static bool IsSupported(VectorWidth width) => width switch

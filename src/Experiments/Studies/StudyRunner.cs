@@ -139,15 +139,15 @@ public sealed class StudyRunner
             _output.WriteLine($"Data: {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test images of {fullTrain.Shape.C}×{fullTrain.Shape.H}×{fullTrain.Shape.W}.");
         }
         folder ??= MergeOnly!;
+        var results = StudyResults.Begin(_study.Name, baseOptions); // asks git for the commit once; the part records the same
         if (MergeOnly is null)
         {
             _partFolder = folder;
-            _part = folder.BeginPart(_settings.Shard?.ToString(), GitInfo.Commit());
+            _part = folder.BeginPart(_settings.Shard?.ToString(), results.GitCommit);
         }
         _output.WriteLine($"Run folder: {folder.Path}");
         _output.WriteLine();
 
-        var results = StudyResults.Begin(_study.Name, baseOptions);
         foreach (var (key, value) in runOptions.ToPairs()) results.Settings[key] = value;
         results.Settings["run_folder"] = folder.Path;
 

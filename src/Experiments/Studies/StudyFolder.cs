@@ -280,7 +280,7 @@ public sealed class StudyFolder : IDisposable
 
     /// <summary>
     /// <see cref="TouchPart"/> during training: a part file that cannot be written (deleted, disk full) only leaves its
-    /// end where it was; it never stops the training. <see cref="EndPart"/> reports such a problem at the end.
+    /// end where it was; it never stops the training (<see cref="EndPart"/> at the end still fails on it).
     /// </summary>
     public void TryTouchPart(string file)
     {

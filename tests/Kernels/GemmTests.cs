@@ -388,6 +388,73 @@ public class GemmTests
             GemmDriver.MakePlan<TKernel>(g, 2, GemmBlocking.For<TKernel>(CpuCaches.Current)).OwnRows;
     }
 
+    [Theory]
+    [MemberData(nameof(Families))]
+    public unsafe void A_read_in_place_gives_bitwise_the_packed_result(string family)
+    {
+        // B̃ given packed: whole Ã panels are read where they lie in A, only a last partial panel is packed. Against the same
+        // calls with Ã packed: M edges (a partial panel, or none), N tails (an in-place edge tile), several K blocks, row
+        // stride lda > k, alpha/beta, 1 thread (the column items) and 2 (row items). A's padding columns and the rows past m
+        // hold NaN: a read outside the rows and K block would reach C.
+        var kind = Enum.Parse<GemmKernelKind>(family);
+        var resolved = kind == GemmKernelKind.Auto ? Sgemm.AutoKind : kind;
+        var tiny = new CpuCaches(1 << 10, 4 << 10, 64 << 10, "test");
+        int w = Sgemm.PanelWidth(resolved), seed = 7700;
+        int saved = ParallelFor.ThreadCount;
+        ParallelFor.ThreadCount = 2;
+        try
+        {
+            foreach (var caches in new[] { CpuCaches.Current, tiny })
+            foreach (int m in new[] { 1, 12, 13, 61, 128 })
+            foreach (int n in new[] { w + 3, 300 })
+            foreach (int k in new[] { 7, 785 })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var (alpha, beta) = seed % 2 == 0 ? (1f, 0f) : (-0.5f, 1f);
+                int lda = k + 5;
+                var a = new float[(m + 12) * lda]; // whole NaN tiles past the last row, up to 12
+                Array.Fill(a, float.NaN);
+                var values = TestRandom.Uniform(m * k, seed++);
+                for (int i = 0; i < m; i++) Array.Copy(values, i * k, a, i * lda, k);
+                var b = TestRandom.Uniform(k * n, seed++);
+                var packed = PanelsWithNaNPadding(b, k, n, w);
+                var expected = TestRandom.Uniform(m * n, seed++);
+                var actual = (float[])expected.Clone();
+                fixed (float* pb = packed)
+                {
+                    Sgemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, lda, pb, packed.Length, beta, actual, n, threads);
+                    GemmDriver.InPlaceAOverride = -1;
+                    try { Sgemm.RunPrepackedB(kind, caches, m, n, k, alpha, a, lda, pb, packed.Length, beta, expected, n, threads); }
+                    finally { GemmDriver.InPlaceAOverride = 0; }
+                }
+                Assert.DoesNotContain(actual, float.IsNaN);
+                KernelSweep.Exact(expected, actual, $"{family} m={m} n={n} k={k} threads={threads} alpha={alpha} beta={beta} {caches.Source}");
+            }
+        }
+        finally { ParallelFor.ThreadCount = saved; }
+    }
+
+    [Fact]
+    public unsafe void A_is_read_in_place_only_over_prepacked_B_by_kernels_that_can()
+    {
+        var g = new GemmArgs { M = 128, N = 128, K = 784, PackedB = (float*)16 };
+        Assert.True(Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).InPlaceA);
+        Assert.True(Plan<VectorKernel<GemmVector128, Vector128<float>, Rows6>>(g, 1).InPlaceA);
+        Assert.True(Plan<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(g, 2).InPlaceA);
+        Assert.True(Plan<KernelScalar>(g, 2).InPlaceA);
+        // Not: the AVX-512 kernel (packed Ã only), B packed here, A given packed, A transposed.
+        Assert.False(Plan<Kernel512>(g, 2).InPlaceA);
+        Assert.False(Plan<KernelScalar>(g with { PackedB = null }, 2).InPlaceA);
+        Assert.False(Plan<KernelScalar>(g with { PackedA = (float*)16 }, 2).InPlaceA);
+        Assert.False(Plan<KernelScalar>(g with { TransposeA = true }, 2).InPlaceA);
+        // Only a partial last panel is packed: 128 rows of 6 leave panel 21 (2 rows); 120 rows leave none.
+        Assert.Equal(21, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).FirstPackedPanel(128, 6));
+        Assert.Equal(0, Plan<Kernel512>(g, 2).FirstPackedPanel(128, 12));
+
+        static GemmPlan Plan<TKernel>(GemmArgs g, int threads) where TKernel : struct, IMicroKernel =>
+            GemmDriver.MakePlan<TKernel>(g, threads, GemmBlocking.For<TKernel>(CpuCaches.Current));
+    }
+
     [Fact]
     public void Pack_ahead_chosen_by_shape_matches_packing_each_block_when_K_blocks_are_uneven()
     {

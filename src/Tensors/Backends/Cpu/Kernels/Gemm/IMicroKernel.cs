@@ -29,6 +29,16 @@ internal unsafe interface IMicroKernel
     /// </summary>
     static abstract void RunCopying(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
         PackAhead copy);
+
+    /// <summary>Whether <see cref="RunInPlaceA"/> is implemented (otherwise the driver always packs Ã).</summary>
+    static virtual bool ReadsAInPlace => false;
+
+    /// <summary>
+    /// <see cref="Run"/> with Ã read where it lies: row r of the tile is a[r·lda .. r·lda + kc) (op(A) not transposed).
+    /// Bit for bit what Run gives on the same rows packed.
+    /// </summary>
+    static virtual void RunInPlaceA(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => throw new NotSupportedException("This micro-kernel reads Ã only packed (ReadsAInPlace is false).");
 }
 
 /// <summary>

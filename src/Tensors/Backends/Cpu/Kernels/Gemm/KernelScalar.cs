@@ -29,20 +29,31 @@ internal readonly unsafe struct KernelScalar : IMicroKernel
     }
 
     // a (kc, 4) packed, b (kc, 4) packed -> c (4, 4), row stride ldc
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => Tile<PackedA>(kc, a, 0, b, c, ldc, alpha, beta);
+
+    public static bool ReadsAInPlace => true;
+
+    // Row r at a + r·lda: the same products in the same order as Run over the packed panel.
+    public static void RunInPlaceA(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => Tile<InPlaceA>(kc, a, lda, b, c, ldc, alpha, beta);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TA>(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta)
+        where TA : struct, IALayout
     {
+        nint rowStride = TA.InPlace ? lda : 1;
         float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
         for (nint p = 0; p < kc; p++)
         {
             float b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
-            float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+            float a0 = a[0], a1 = a[rowStride], a2 = a[2 * rowStride], a3 = a[3 * rowStride];
             c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
             c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
             c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
             c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-            a += 4;
+            a += TA.InPlace ? 1 : 4;
             b += 4;
         }
         Row(c, c00, c01, c02, c03, alpha, beta);

@@ -60,9 +60,26 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
     private const int MaxTile = 12 * 16;
 
     // a (kc, MR) packed, b (kc, NR) packed -> c (MR, NR), row stride ldc. stream is ignored (plain stores).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => Tile<PackedA>(kc, a, 0, b, c, ldc, alpha, beta);
+
+    public static bool ReadsAInPlace => true;
+
+    // Row r of the tile at a + r·lda, read where it lies: the same multiply-adds in the same order as Run over the
+    // packed panel, so the same bits.
+    public static void RunInPlaceA(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => Tile<InPlaceA>(kc, a, lda, b, c, ldc, alpha, beta);
+
+    // One source for both layouts of Ã (a JIT constant): packed, row r at a + r and MR floats per k step; in place, row r
+    // at a + r·lda and one float per k step, through one base pointer per three rows so x64 addresses each row as
+    // base + lda·{0, 4, 8} bytes without a register per row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TA>(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta)
+        where TA : struct, IALayout
     {
+        float* row3 = TA.InPlace && TRows.MR > 3 ? a + 3 * lda : null;
+        float* row6 = TA.InPlace && TRows.MR > 6 ? a + 6 * lda : null;
+        float* row9 = TA.InPlace && TRows.MR > 9 ? a + 9 * lda : null;
         TVector lo0 = TOps.Zero, hi0 = TOps.Zero;
         TVector lo1 = TOps.Zero, hi1 = TOps.Zero;
         TVector lo2 = TOps.Zero, hi2 = TOps.Zero;
@@ -79,7 +96,7 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
         {
             var b0 = TOps.Load(b);
             var b1 = TOps.Load(b + TOps.Count);
-            if (TOps.HasLaneMultiplyAdd && TRows.MR % 4 == 0)
+            if (!TA.InPlace && TOps.HasLaneMultiplyAdd && TRows.MR % 4 == 0)
             {
                 {
                     var q0 = Vector128.Load(a);
@@ -108,19 +125,26 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
             else
             {
                 { var a0 = TOps.Broadcast(a); lo0 = TOps.MultiplyAdd(a0, b0, lo0); hi0 = TOps.MultiplyAdd(a0, b1, hi0); }
-                if (TRows.MR > 1) { var a1 = TOps.Broadcast(a + 1); lo1 = TOps.MultiplyAdd(a1, b0, lo1); hi1 = TOps.MultiplyAdd(a1, b1, hi1); }
-                if (TRows.MR > 2) { var a2 = TOps.Broadcast(a + 2); lo2 = TOps.MultiplyAdd(a2, b0, lo2); hi2 = TOps.MultiplyAdd(a2, b1, hi2); }
-                if (TRows.MR > 3) { var a3 = TOps.Broadcast(a + 3); lo3 = TOps.MultiplyAdd(a3, b0, lo3); hi3 = TOps.MultiplyAdd(a3, b1, hi3); }
-                if (TRows.MR > 4) { var a4 = TOps.Broadcast(a + 4); lo4 = TOps.MultiplyAdd(a4, b0, lo4); hi4 = TOps.MultiplyAdd(a4, b1, hi4); }
-                if (TRows.MR > 5) { var a5 = TOps.Broadcast(a + 5); lo5 = TOps.MultiplyAdd(a5, b0, lo5); hi5 = TOps.MultiplyAdd(a5, b1, hi5); }
-                if (TRows.MR > 6) { var a6 = TOps.Broadcast(a + 6); lo6 = TOps.MultiplyAdd(a6, b0, lo6); hi6 = TOps.MultiplyAdd(a6, b1, hi6); }
-                if (TRows.MR > 7) { var a7 = TOps.Broadcast(a + 7); lo7 = TOps.MultiplyAdd(a7, b0, lo7); hi7 = TOps.MultiplyAdd(a7, b1, hi7); }
-                if (TRows.MR > 8) { var a8 = TOps.Broadcast(a + 8); lo8 = TOps.MultiplyAdd(a8, b0, lo8); hi8 = TOps.MultiplyAdd(a8, b1, hi8); }
-                if (TRows.MR > 9) { var a9 = TOps.Broadcast(a + 9); lo9 = TOps.MultiplyAdd(a9, b0, lo9); hi9 = TOps.MultiplyAdd(a9, b1, hi9); }
-                if (TRows.MR > 10) { var a10 = TOps.Broadcast(a + 10); lo10 = TOps.MultiplyAdd(a10, b0, lo10); hi10 = TOps.MultiplyAdd(a10, b1, hi10); }
-                if (TRows.MR > 11) { var a11 = TOps.Broadcast(a + 11); lo11 = TOps.MultiplyAdd(a11, b0, lo11); hi11 = TOps.MultiplyAdd(a11, b1, hi11); }
+                if (TRows.MR > 1) { var a1 = TOps.Broadcast(TA.InPlace ? a + lda : a + 1); lo1 = TOps.MultiplyAdd(a1, b0, lo1); hi1 = TOps.MultiplyAdd(a1, b1, hi1); }
+                if (TRows.MR > 2) { var a2 = TOps.Broadcast(TA.InPlace ? a + 2 * lda : a + 2); lo2 = TOps.MultiplyAdd(a2, b0, lo2); hi2 = TOps.MultiplyAdd(a2, b1, hi2); }
+                if (TRows.MR > 3) { var a3 = TOps.Broadcast(TA.InPlace ? row3 : a + 3); lo3 = TOps.MultiplyAdd(a3, b0, lo3); hi3 = TOps.MultiplyAdd(a3, b1, hi3); }
+                if (TRows.MR > 4) { var a4 = TOps.Broadcast(TA.InPlace ? row3 + lda : a + 4); lo4 = TOps.MultiplyAdd(a4, b0, lo4); hi4 = TOps.MultiplyAdd(a4, b1, hi4); }
+                if (TRows.MR > 5) { var a5 = TOps.Broadcast(TA.InPlace ? row3 + 2 * lda : a + 5); lo5 = TOps.MultiplyAdd(a5, b0, lo5); hi5 = TOps.MultiplyAdd(a5, b1, hi5); }
+                if (TRows.MR > 6) { var a6 = TOps.Broadcast(TA.InPlace ? row6 : a + 6); lo6 = TOps.MultiplyAdd(a6, b0, lo6); hi6 = TOps.MultiplyAdd(a6, b1, hi6); }
+                if (TRows.MR > 7) { var a7 = TOps.Broadcast(TA.InPlace ? row6 + lda : a + 7); lo7 = TOps.MultiplyAdd(a7, b0, lo7); hi7 = TOps.MultiplyAdd(a7, b1, hi7); }
+                if (TRows.MR > 8) { var a8 = TOps.Broadcast(TA.InPlace ? row6 + 2 * lda : a + 8); lo8 = TOps.MultiplyAdd(a8, b0, lo8); hi8 = TOps.MultiplyAdd(a8, b1, hi8); }
+                if (TRows.MR > 9) { var a9 = TOps.Broadcast(TA.InPlace ? row9 : a + 9); lo9 = TOps.MultiplyAdd(a9, b0, lo9); hi9 = TOps.MultiplyAdd(a9, b1, hi9); }
+                if (TRows.MR > 10) { var a10 = TOps.Broadcast(TA.InPlace ? row9 + lda : a + 10); lo10 = TOps.MultiplyAdd(a10, b0, lo10); hi10 = TOps.MultiplyAdd(a10, b1, hi10); }
+                if (TRows.MR > 11) { var a11 = TOps.Broadcast(TA.InPlace ? row9 + 2 * lda : a + 11); lo11 = TOps.MultiplyAdd(a11, b0, lo11); hi11 = TOps.MultiplyAdd(a11, b1, hi11); }
             }
-            a += TRows.MR;
+            if (TA.InPlace)
+            {
+                a++;
+                if (TRows.MR > 3) row3++;
+                if (TRows.MR > 6) row6++;
+                if (TRows.MR > 9) row9++;
+            }
+            else a += TRows.MR;
             b += 2 * TOps.Count;
         }
 
@@ -173,4 +197,20 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
         TOps.Store(c, TOps.MultiplyAdd(x0, va, TOps.Multiply(TOps.Load(c), vb)));
         TOps.Store(c + TOps.Count, TOps.MultiplyAdd(x1, va, TOps.Multiply(TOps.Load(c + TOps.Count), vb)));
     }
+}
+
+/// <summary>Where a micro-kernel reads Ã (a JIT constant): packed k-major panels, or op(A)'s rows where they lie.</summary>
+internal interface IALayout
+{
+    static abstract bool InPlace { get; }
+}
+
+internal readonly struct PackedA : IALayout
+{
+    public static bool InPlace => false;
+}
+
+internal readonly struct InPlaceA : IALayout
+{
+    public static bool InPlace => true;
 }

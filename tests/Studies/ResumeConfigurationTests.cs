@@ -115,6 +115,30 @@ public sealed class ResumeConfigurationTests() : StudyRunsRoot("nativeconv-resum
     }
 
     [Fact]
+    public void A_part_file_deleted_or_damaged_mid_run_is_written_again_by_the_next_stamp()
+    {
+        using var folder = StudyFolder.Create("parts-study", Root, [("seed", "42")]);
+        string file = folder.BeginPart(shard: "2/3", commit: "abc");
+        var begun = folder.ReadParts().Single();
+
+        File.Delete(file);
+        folder.TryTouchPart(file); // an epoch ends: the record is back, still interrupted
+        var touched = folder.ReadParts().Single();
+        Assert.Equal((begun.Started, "2/3", "abc", true), (touched.Started, touched.Shard, touched.Commit, touched.Interrupted!.Value));
+
+        File.WriteAllText(file, "{ not json");
+        folder.EndPart(file); // the study ends: no FileNotFound or damaged-file error, the part is stamped whole
+        var ended = folder.ReadParts().Single();
+        Assert.Equal((begun.Started, "2/3", "abc", false), (ended.Started, ended.Shard, ended.Commit, ended.Interrupted!.Value));
+
+        // A part this folder did not begin is still read from its file: a damaged one is named with its remedy.
+        using var other = StudyFolder.ReadOnly(folder.Path);
+        File.WriteAllText(file, "{ not json");
+        var ex = Assert.Throws<StudyResumeException>(() => other.EndPart(file));
+        Assert.Contains(file, ex.Message);
+    }
+
+    [Fact]
     public void The_report_names_each_part_and_its_commit_when_builds_differ_or_a_part_was_killed()
     {
         var start = new DateTimeOffset(2026, 12, 7, 13, 39, 0, TimeSpan.Zero);

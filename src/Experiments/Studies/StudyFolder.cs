@@ -22,6 +22,10 @@ public sealed class StudyFolder : IDisposable
 
     private readonly RunLock? _lock;
 
+    // The parts this process began, by file: their stamps are written from here, so a part file deleted or damaged
+    // mid-run is simply written again instead of failing the study at its end.
+    private readonly Dictionary<string, RunPart> _begunParts = new();
+
     private StudyFolder(string path, RunLock? held = null)
     {
         Path = System.IO.Path.GetFullPath(path);
@@ -271,7 +275,9 @@ public sealed class StudyFolder : IDisposable
         string parts = System.IO.Path.Combine(Path, "parts");
         Directory.CreateDirectory(parts);
         string file = System.IO.Path.Combine(parts, $"part-{now.UtcDateTime:yyyyMMddTHHmmssfffffff}-{Environment.ProcessId}.json");
-        WritePart(file, new RunPart(now, now, shard, commit) { Interrupted = true });
+        var part = new RunPart(now, now, shard, commit) { Interrupted = true };
+        lock (_begunParts) _begunParts[file] = part;
+        WritePart(file, part);
         return file;
     }
 
@@ -280,7 +286,7 @@ public sealed class StudyFolder : IDisposable
 
     /// <summary>
     /// <see cref="TouchPart"/> during training: a part file that cannot be written (deleted, disk full) only leaves its
-    /// end where it was; it never stops the training (<see cref="EndPart"/> at the end still fails on it).
+    /// end where it was; it never stops the training (a deleted or damaged one is written again by the next stamp).
     /// </summary>
     public void TryTouchPart(string file)
     {
@@ -288,12 +294,24 @@ public sealed class StudyFolder : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudyResumeException) { }
     }
 
-    /// <summary>Stamps the end of the part <see cref="BeginPart"/> started.</summary>
+    /// <summary>Stamps the end of the part <see cref="BeginPart"/> started (and writes the file again if it went missing).</summary>
     public void EndPart(string file) => StampPart(file, interrupted: false);
+
+    /// <summary>
+    /// <see cref="EndPart"/> where the run is already failing: a part file that cannot be written is left as it is rather
+    /// than hiding the run's own error behind its own.
+    /// </summary>
+    public void TryEndPart(string file)
+    {
+        try { EndPart(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudyResumeException) { }
+    }
 
     private void StampPart(string file, bool interrupted)
     {
-        var part = ReadJson<RunPart>(file, "delete it (it only records when a part of the run ran)");
+        RunPart? begun;
+        lock (_begunParts) _begunParts.TryGetValue(file, out begun);
+        var part = begun ?? ReadJson<RunPart>(file, "delete it (it only records when a part of the run ran)");
         WritePart(file, part with { Finished = DateTimeOffset.Now, Interrupted = interrupted });
     }
 

@@ -60,7 +60,7 @@ public sealed class StudyRunner
         {
             if (Progress.Study is not null) Progress.Study = null; // the display outlives the study (`all` runs several)
             // This process's part of the training window ends however the run ended.
-            if (_part is { } part) _partFolder!.EndPart(part);
+            if (_part is { } part) _partFolder!.TryEndPart(part);
             _part = null;
             // The run folder's lock, released however the run ended (finished, interrupted, or a resume refused).
             _heldFolder?.Dispose();

@@ -248,6 +248,29 @@ public sealed class StudyCommandTests() : NativeConv.Tests.Support.StudyRunsRoot
         Assert.Contains("epochs 2 → 3", error);
     }
 
+    [Fact]
+    public void The_untimed_warm_up_step_leaves_every_model_s_numbers_unchanged()
+    {
+        // The warm-up trains a throwaway copy of each model for one step before its timed epochs: the real models' losses,
+        // accuracies and histories must be bit for bit those of a run without it (the MLP and the CNN).
+        var settings = new StudySettings { DataDir = RealData.Locator.Root, Threads = 2, Epochs = 1, Limit = 600, Out = Path.Combine(Root, "warm") };
+        var quiet = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null), Interactive = InteractionSupport.No });
+        var data = FashionMnistData.Value;
+        var warm = new StudyRunner(StudyDefinition.Fmnist, settings, TextWriter.Null, quiet) { Data = data }.Run();
+        var cold = new StudyRunner(StudyDefinition.Fmnist, settings with { Out = Path.Combine(Root, "cold") }, TextWriter.Null, quiet)
+            { Data = data, WarmUp = false }.Run();
+        Assert.Equal(2, warm.Results!.Models.Count);
+        Assert.Equal(cold.Results!.Models.Count, warm.Results.Models.Count);
+        for (int i = 0; i < warm.Results.Models.Count; i++)
+        {
+            var expected = cold.Results.Models[i];
+            var actual = warm.Results.Models[i];
+            Assert.Equal((expected.Name, expected.Test!.Accuracy, expected.Test.Loss), (actual.Name, actual.Test!.Accuracy, actual.Test.Loss));
+            Assert.Equal(expected.Training!.History.Select(e => (e.TrainLoss, e.ValidationLoss, e.ValidationAccuracy)),
+                actual.Training!.History.Select(e => (e.TrainLoss, e.ValidationLoss, e.ValidationAccuracy)));
+        }
+    }
+
     private static readonly Lazy<(NativeConv.Experiments.Data.Dataset, NativeConv.Experiments.Data.Dataset)> FashionMnistData =
         new(() => NativeConv.Experiments.Data.FashionMnist.Load(RealData.Locator));
 }

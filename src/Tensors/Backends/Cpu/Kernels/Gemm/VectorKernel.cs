@@ -71,15 +71,23 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
         => Tile<InPlaceA>(kc, a, lda, b, c, ldc, alpha, beta);
 
     // One source for both layouts of Ã (a JIT constant): packed, row r at a + r and MR floats per k step; in place, row r
-    // at a + r·lda and one float per k step, through one base pointer per three rows so x64 addresses each row as
-    // base + lda·{0, 4, 8} bytes without a register per row.
+    // at a + r·lda, addressed as row pointer + the k index (a register per row: 6 on x64, 12 on ARM64's 31).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TA>(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta)
         where TA : struct, IALayout
     {
+        // In place: a pointer per row and one index for all, as the packed loop has one pointer (no extra increments).
+        float* row1 = TA.InPlace && TRows.MR > 1 ? a + 1 * lda : null;
+        float* row2 = TA.InPlace && TRows.MR > 2 ? a + 2 * lda : null;
         float* row3 = TA.InPlace && TRows.MR > 3 ? a + 3 * lda : null;
+        float* row4 = TA.InPlace && TRows.MR > 4 ? a + 4 * lda : null;
+        float* row5 = TA.InPlace && TRows.MR > 5 ? a + 5 * lda : null;
         float* row6 = TA.InPlace && TRows.MR > 6 ? a + 6 * lda : null;
+        float* row7 = TA.InPlace && TRows.MR > 7 ? a + 7 * lda : null;
+        float* row8 = TA.InPlace && TRows.MR > 8 ? a + 8 * lda : null;
         float* row9 = TA.InPlace && TRows.MR > 9 ? a + 9 * lda : null;
+        float* row10 = TA.InPlace && TRows.MR > 10 ? a + 10 * lda : null;
+        float* row11 = TA.InPlace && TRows.MR > 11 ? a + 11 * lda : null;
         TVector lo0 = TOps.Zero, hi0 = TOps.Zero;
         TVector lo1 = TOps.Zero, hi1 = TOps.Zero;
         TVector lo2 = TOps.Zero, hi2 = TOps.Zero;
@@ -124,27 +132,20 @@ internal readonly unsafe struct VectorKernel<TOps, TVector, TRows> : IMicroKerne
             }
             else
             {
-                { var a0 = TOps.Broadcast(a); lo0 = TOps.MultiplyAdd(a0, b0, lo0); hi0 = TOps.MultiplyAdd(a0, b1, hi0); }
-                if (TRows.MR > 1) { var a1 = TOps.Broadcast(TA.InPlace ? a + lda : a + 1); lo1 = TOps.MultiplyAdd(a1, b0, lo1); hi1 = TOps.MultiplyAdd(a1, b1, hi1); }
-                if (TRows.MR > 2) { var a2 = TOps.Broadcast(TA.InPlace ? a + 2 * lda : a + 2); lo2 = TOps.MultiplyAdd(a2, b0, lo2); hi2 = TOps.MultiplyAdd(a2, b1, hi2); }
-                if (TRows.MR > 3) { var a3 = TOps.Broadcast(TA.InPlace ? row3 : a + 3); lo3 = TOps.MultiplyAdd(a3, b0, lo3); hi3 = TOps.MultiplyAdd(a3, b1, hi3); }
-                if (TRows.MR > 4) { var a4 = TOps.Broadcast(TA.InPlace ? row3 + lda : a + 4); lo4 = TOps.MultiplyAdd(a4, b0, lo4); hi4 = TOps.MultiplyAdd(a4, b1, hi4); }
-                if (TRows.MR > 5) { var a5 = TOps.Broadcast(TA.InPlace ? row3 + 2 * lda : a + 5); lo5 = TOps.MultiplyAdd(a5, b0, lo5); hi5 = TOps.MultiplyAdd(a5, b1, hi5); }
-                if (TRows.MR > 6) { var a6 = TOps.Broadcast(TA.InPlace ? row6 : a + 6); lo6 = TOps.MultiplyAdd(a6, b0, lo6); hi6 = TOps.MultiplyAdd(a6, b1, hi6); }
-                if (TRows.MR > 7) { var a7 = TOps.Broadcast(TA.InPlace ? row6 + lda : a + 7); lo7 = TOps.MultiplyAdd(a7, b0, lo7); hi7 = TOps.MultiplyAdd(a7, b1, hi7); }
-                if (TRows.MR > 8) { var a8 = TOps.Broadcast(TA.InPlace ? row6 + 2 * lda : a + 8); lo8 = TOps.MultiplyAdd(a8, b0, lo8); hi8 = TOps.MultiplyAdd(a8, b1, hi8); }
-                if (TRows.MR > 9) { var a9 = TOps.Broadcast(TA.InPlace ? row9 : a + 9); lo9 = TOps.MultiplyAdd(a9, b0, lo9); hi9 = TOps.MultiplyAdd(a9, b1, hi9); }
-                if (TRows.MR > 10) { var a10 = TOps.Broadcast(TA.InPlace ? row9 + lda : a + 10); lo10 = TOps.MultiplyAdd(a10, b0, lo10); hi10 = TOps.MultiplyAdd(a10, b1, hi10); }
-                if (TRows.MR > 11) { var a11 = TOps.Broadcast(TA.InPlace ? row9 + 2 * lda : a + 11); lo11 = TOps.MultiplyAdd(a11, b0, lo11); hi11 = TOps.MultiplyAdd(a11, b1, hi11); }
+                { var a0 = TOps.Broadcast(TA.InPlace ? a + p : a); lo0 = TOps.MultiplyAdd(a0, b0, lo0); hi0 = TOps.MultiplyAdd(a0, b1, hi0); }
+                if (TRows.MR > 1) { var a1 = TOps.Broadcast(TA.InPlace ? row1 + p : a + 1); lo1 = TOps.MultiplyAdd(a1, b0, lo1); hi1 = TOps.MultiplyAdd(a1, b1, hi1); }
+                if (TRows.MR > 2) { var a2 = TOps.Broadcast(TA.InPlace ? row2 + p : a + 2); lo2 = TOps.MultiplyAdd(a2, b0, lo2); hi2 = TOps.MultiplyAdd(a2, b1, hi2); }
+                if (TRows.MR > 3) { var a3 = TOps.Broadcast(TA.InPlace ? row3 + p : a + 3); lo3 = TOps.MultiplyAdd(a3, b0, lo3); hi3 = TOps.MultiplyAdd(a3, b1, hi3); }
+                if (TRows.MR > 4) { var a4 = TOps.Broadcast(TA.InPlace ? row4 + p : a + 4); lo4 = TOps.MultiplyAdd(a4, b0, lo4); hi4 = TOps.MultiplyAdd(a4, b1, hi4); }
+                if (TRows.MR > 5) { var a5 = TOps.Broadcast(TA.InPlace ? row5 + p : a + 5); lo5 = TOps.MultiplyAdd(a5, b0, lo5); hi5 = TOps.MultiplyAdd(a5, b1, hi5); }
+                if (TRows.MR > 6) { var a6 = TOps.Broadcast(TA.InPlace ? row6 + p : a + 6); lo6 = TOps.MultiplyAdd(a6, b0, lo6); hi6 = TOps.MultiplyAdd(a6, b1, hi6); }
+                if (TRows.MR > 7) { var a7 = TOps.Broadcast(TA.InPlace ? row7 + p : a + 7); lo7 = TOps.MultiplyAdd(a7, b0, lo7); hi7 = TOps.MultiplyAdd(a7, b1, hi7); }
+                if (TRows.MR > 8) { var a8 = TOps.Broadcast(TA.InPlace ? row8 + p : a + 8); lo8 = TOps.MultiplyAdd(a8, b0, lo8); hi8 = TOps.MultiplyAdd(a8, b1, hi8); }
+                if (TRows.MR > 9) { var a9 = TOps.Broadcast(TA.InPlace ? row9 + p : a + 9); lo9 = TOps.MultiplyAdd(a9, b0, lo9); hi9 = TOps.MultiplyAdd(a9, b1, hi9); }
+                if (TRows.MR > 10) { var a10 = TOps.Broadcast(TA.InPlace ? row10 + p : a + 10); lo10 = TOps.MultiplyAdd(a10, b0, lo10); hi10 = TOps.MultiplyAdd(a10, b1, hi10); }
+                if (TRows.MR > 11) { var a11 = TOps.Broadcast(TA.InPlace ? row11 + p : a + 11); lo11 = TOps.MultiplyAdd(a11, b0, lo11); hi11 = TOps.MultiplyAdd(a11, b1, hi11); }
             }
-            if (TA.InPlace)
-            {
-                a++;
-                if (TRows.MR > 3) row3++;
-                if (TRows.MR > 6) row6++;
-                if (TRows.MR > 9) row9++;
-            }
-            else a += TRows.MR;
+            if (!TA.InPlace) a += TRows.MR;
             b += 2 * TOps.Count;
         }
 

@@ -448,8 +448,9 @@ public class GemmTests
         Assert.False(Plan<KernelScalar>(g with { PackedA = (float*)16 }, 2).InPlaceA);
         Assert.False(Plan<KernelScalar>(g with { TransposeA = true }, 2).InPlaceA);
         // Only a partial last panel is packed: 128 rows of 6 leave panel 21 (2 rows); 120 rows leave none.
-        Assert.Equal(21, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).FirstPackedPanel(128, 6));
-        Assert.Equal(0, Plan<Kernel512>(g, 2).FirstPackedPanel(128, 12));
+        Assert.Equal(21, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).FirstPackedPanel);
+        Assert.Equal(20, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g with { M = 120 }, 2).FirstPackedPanel); // = PanelsM: none
+        Assert.Equal(0, Plan<Kernel512>(g, 2).FirstPackedPanel);
 
         static GemmPlan Plan<TKernel>(GemmArgs g, int threads) where TKernel : struct, IMicroKernel =>
             GemmDriver.MakePlan<TKernel>(g, threads, GemmBlocking.For<TKernel>(CpuCaches.Current));

@@ -288,11 +288,7 @@ public sealed class StudyFolder : IDisposable
     /// <see cref="TouchPart"/> during training: a part file that cannot be written (deleted, disk full) only leaves its
     /// end where it was; it never stops the training (a deleted or damaged one is written again by the next stamp).
     /// </summary>
-    public void TryTouchPart(string file)
-    {
-        try { TouchPart(file); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudyResumeException) { }
-    }
+    public void TryTouchPart(string file) => TryStampPart(file, interrupted: true);
 
     /// <summary>Stamps the end of the part <see cref="BeginPart"/> started (and writes the file again if it went missing).</summary>
     public void EndPart(string file) => StampPart(file, interrupted: false);
@@ -301,9 +297,11 @@ public sealed class StudyFolder : IDisposable
     /// <see cref="EndPart"/> where the run is already failing: a part file that cannot be written is left as it is rather
     /// than hiding the run's own error behind its own.
     /// </summary>
-    public void TryEndPart(string file)
+    public void TryEndPart(string file) => TryStampPart(file, interrupted: false);
+
+    private void TryStampPart(string file, bool interrupted)
     {
-        try { EndPart(file); }
+        try { StampPart(file, interrupted); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or StudyResumeException) { }
     }
 

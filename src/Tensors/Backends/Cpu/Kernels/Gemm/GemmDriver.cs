@@ -72,8 +72,8 @@ internal struct GemmPlan
     /// </summary>
     public bool InPlaceA;
 
-    /// <summary>Ã panels the driver packs: all, or with <see cref="InPlaceA"/> only a partial last one (from this index).</summary>
-    public readonly int FirstPackedPanel(int m, int mr) => InPlaceA ? m / mr : 0;
+    /// <summary>The first Ã panel the driver packs: 0 (all), or with <see cref="InPlaceA"/> the partial last one (PanelsM when none).</summary>
+    public int FirstPackedPanel;
 
     public readonly int Items => PackAhead ? Threads : OwnRows ? MChunks : Splits * NChunks * MChunks;
 }
@@ -122,6 +122,7 @@ internal static unsafe class GemmDriver
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
         plan.InPlaceA = TKernel.ReadsAInPlace && g.PackedB != null && g.PackedA == null && !g.TransposeA && InPlaceAOverride >= 0;
+        plan.FirstPackedPanel = plan.InPlaceA ? g.M / mr : 0;
 
         // An even split count keeps two threads balanced; it depends on the shape only (bitwise reproducibility).
         int splits = 1;
@@ -234,7 +235,7 @@ internal static unsafe class GemmDriver
                 {
                     int kc = Math.Min(Plan.Kc, G.K - k0);
                     if (nChunk == 0)
-                        for (int ip = Math.Max(ip0, Plan.FirstPackedPanel(G.M, TKernel.MR)); ip < ip1; ip++)
+                        for (int ip = Math.Max(ip0, Plan.FirstPackedPanel); ip < ip1; ip++)
                             GemmPacking.PackA<TKernel>(G, ip * TKernel.MR, k0, kc, PanelA<TKernel>(PackedA, Plan, k0, kc, ip));
                     var block = new GemmBlock
                     {
@@ -439,7 +440,7 @@ internal static unsafe class GemmDriver
             if (G.PackedA != null) return; // packed by the caller, once for many calls
             ref int claimed = ref Sync[2 * kb];
             ref int packed = ref Sync[2 * kb + 1];
-            int first = Plan.FirstPackedPanel(G.M, TKernel.MR), panels = Plan.PanelsM - first;
+            int first = Plan.FirstPackedPanel, panels = Plan.PanelsM - first;
             while (Volatile.Read(ref claimed) < panels)
             {
                 int ip = first + Interlocked.Increment(ref claimed) - 1;

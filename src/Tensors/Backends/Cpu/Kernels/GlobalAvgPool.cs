@@ -37,7 +37,9 @@ public static unsafe class GlobalAvgPool
         public readonly void Run(int start, int end)
         {
             for (int p = start; p < end; p++)
-                Y[p] = TensorPrimitives.Sum(new ReadOnlySpan<float>(X + (long)p * Spatial, Spatial)) / Spatial;
+                // The sum starts at +0, as the GPU kernel's and a plain loop's do: TensorPrimitives.Sum returns −0 for a
+                // plane of −0 at some lengths and vector widths (8 floats where Vector512 is accelerated), +0 at others.
+                Y[p] = (0f + TensorPrimitives.Sum(new ReadOnlySpan<float>(X + (long)p * Spatial, Spatial))) / Spatial;
         }
     }
 

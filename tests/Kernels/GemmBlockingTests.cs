@@ -16,16 +16,18 @@ public class GemmBlockingTests
     private static readonly CpuCaches Odd = new(48 << 10 | 448, (1 << 20) + (1 << 18) + 4000, 3 << 20, "test: odd");
 
     [Theory]
-    // Zen 3 (this machine): L1d 32 KiB, L2 512 KiB; the 6 × 16 AVX2 tile: (6 + 16)·4·Kc ≤ 32 KiB → 352; 352·Nc·4 ≤ 256 KiB → 176.
-    [InlineData(32 << 10, 512 << 10, 6, 16, 352, 176)]
-    // Zen 5: L1d 48 KiB, L2 1 MiB; the 12 × 32 AVX-512 tile: the hand-tuned 256 and 512 of the former constants.
-    [InlineData(48 << 10, 1 << 20, 12, 32, 256, 512)]
+    // Zen 3: L1d 32 KiB, L2 512 KiB; the 6 × 16 AVX2 tile: 6·4·Kc ≤ 16 KiB → 682, capped at 512; 512·Nc·4 ≤ 256 KiB → 128.
+    [InlineData(32 << 10, 512 << 10, 6, 16, 512, 128)]
+    // Zen 4: L1d 32 KiB, L2 1 MiB; the 12 × 32 AVX-512 tile: 12·4·Kc ≤ 16 KiB → 341 → 320; 320·Nc·4 ≤ 512 KiB → 12 panels.
+    [InlineData(32 << 10, 1 << 20, 12, 32, 320, 384)]
+    // Zen 5: L1d 48 KiB, L2 1 MiB: 512 and 8 panels.
+    [InlineData(48 << 10, 1 << 20, 12, 32, 512, 256)]
     // The 6 × 8 SSE/AVX tile on Zen 3, and the 12 × 8 NEON tile with a 64 KiB L1d and 1 MiB L2 (Graviton 3).
-    [InlineData(32 << 10, 512 << 10, 6, 8, 576, 112)]
-    [InlineData(64 << 10, 1 << 20, 12, 8, 800, 160)]
-    // Tiny and huge caches stay within the bounds: Kc ≥ 32 and ≥ one B̃ panel; Kc ≤ 1024 and ≤ 256 panels.
+    [InlineData(32 << 10, 512 << 10, 6, 8, 512, 128)]
+    [InlineData(64 << 10, 1 << 20, 12, 8, 512, 256)]
+    // Tiny and huge caches stay within the bounds: Kc ≥ 32 and ≥ one B̃ panel; Kc ≤ 512 and ≤ 256 panels.
     [InlineData(1 << 10, 2 << 10, 6, 16, 32, 16)]
-    [InlineData(1 << 30, 1L << 40, 4, 4, 1024, 1024)]
+    [InlineData(1 << 30, 1L << 40, 4, 4, 512, 1024)]
     public void Block_sizes_follow_the_caches(long l1, long l2, int mr, int nr, int kcMax, int ncMax)
     {
         var blocking = GemmBlocking.For(mr, nr, new CpuCaches(l1, l2, 32 << 20, "test"));
@@ -44,7 +46,8 @@ public class GemmBlockingTests
                 var plan = GemmDriver.MakePlan<KernelScalar>(new GemmArgs { M = m, N = n, K = k }, threads, blocking);
                 Assert.Equal(blocking, plan.Blocking);
                 Assert.InRange(plan.Kc, 1, blocking.KcMax);
-                Assert.InRange(plan.Nc, KernelScalar.NR, blocking.NcMax);
+                Assert.InRange(plan.Nc, KernelScalar.NR, blocking.NcFor(plan.Kc, KernelScalar.NR));
+                Assert.True(blocking.NcFor(plan.Kc, KernelScalar.NR) >= blocking.NcMax);
                 Assert.True((long)plan.Kc * plan.KBlocks >= k && (long)plan.Nc * plan.NChunks >= n);
                 // The K blocks (hence the sums) depend on the shape and the caches only, never on the threads.
                 var one = GemmDriver.MakePlan<KernelScalar>(new GemmArgs { M = m, N = n, K = k }, 1, blocking);
@@ -56,10 +59,10 @@ public class GemmBlockingTests
     public void Blocking_description_names_the_tile_the_blocks_and_the_caches()
     {
         string text = Sgemm.Describe(GemmKernelKind.Vector256, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs"));
-        Assert.Equal("AVX2 6 × 16: Kc 352, Nc 176 (L1d 32 KiB, L2 512 KiB, sysfs)", text);
+        Assert.Equal("AVX2 6 × 16: Kc 512, Nc 128 (L1d 32 KiB, L2 512 KiB, sysfs)", text);
         Assert.Contains(CpuCaches.Current.Source, Sgemm.Blocking);
         // The Vector128 tile is the platform's: 12 × 8 with by-lane FMAs on ARM64 (32 NEON registers), 6 × 8 on x64 (16).
-        Assert.StartsWith(GemmVector128.HasLaneMultiplyAdd ? "Vector128 (NEON) 12 × 8: Kc 384" : "Vector128 (SSE) 6 × 8: Kc 576",
+        Assert.StartsWith(GemmVector128.HasLaneMultiplyAdd ? "Vector128 (NEON) 12 × 8: Kc 320" : "Vector128 (SSE) 6 × 8: Kc 512",
             Sgemm.Describe(GemmKernelKind.Vector128, new CpuCaches(32 << 10, 512 << 10, 32 << 20, "sysfs")));
     }
 

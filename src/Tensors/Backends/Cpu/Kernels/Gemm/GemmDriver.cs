@@ -115,10 +115,11 @@ internal static unsafe class GemmDriver
     public static GemmPlan MakePlan<TKernel>(in GemmArgs g, int threads, GemmBlocking blocking) where TKernel : struct, IMicroKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        int kcMax = blocking.KcMax, ncMax = blocking.NcMax;
+        int kcMax = blocking.KcMax;
         var plan = new GemmPlan { Blocking = blocking };
         plan.KBlocks = (g.K + kcMax - 1) / kcMax;
         plan.Kc = (g.K + plan.KBlocks - 1) / plan.KBlocks;
+        int ncMax = blocking.NcFor(plan.Kc, nr);
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
         plan.InPlaceA = TKernel.ReadsAInPlace && g.PackedB != null && g.PackedA == null && !g.TransposeA && InPlaceAOverride >= 0;

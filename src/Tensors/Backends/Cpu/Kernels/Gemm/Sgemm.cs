@@ -123,7 +123,7 @@ public static class Sgemm
 
     /// <summary>
     /// The blocking the public entry point uses on this machine, for run headers:
-    /// "AVX2 6 × 16: Kc 352, Nc 176 (L1d 32 KiB, L2 512 KiB, sysfs)".
+    /// "AVX2 6 × 16: Kc 512, Nc 128 (L1d 32 KiB, L2 512 KiB, sysfs)".
     /// </summary>
     public static string Blocking => Describe(AutoKind, CpuCaches.Current);
 

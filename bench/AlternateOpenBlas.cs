@@ -116,7 +116,7 @@ public static class AlternateOpenBlas
     }
 
     // The median call over 0.4 s (at least 3 calls), after one untimed call.
-    private static double MedianCall(Action call)
+    internal static double MedianCall(Action call)
     {
         call();
         var times = new List<double>();

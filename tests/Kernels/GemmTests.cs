@@ -437,20 +437,25 @@ public class GemmTests
     [Fact]
     public unsafe void A_is_read_in_place_only_over_prepacked_B_by_kernels_that_can()
     {
-        var g = new GemmArgs { M = 128, N = 128, K = 784, PackedB = (float*)16 };
+        var g = new GemmArgs { M = 128, N = 128, K = 784, Lda = 784, PackedB = (float*)16 };
         Assert.True(Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).InPlaceA);
         Assert.True(Plan<VectorKernel<GemmVector128, Vector128<float>, Rows6>>(g, 1).InPlaceA);
         Assert.True(Plan<VectorKernel<GemmVector128, Vector128<float>, Rows12>>(g, 2).InPlaceA);
         Assert.True(Plan<KernelScalar>(g, 2).InPlaceA);
-        // Not: the AVX-512 kernel (packed Ã only), B packed here, A given packed, A transposed.
-        Assert.False(Plan<Kernel512>(g, 2).InPlaceA);
+        Assert.True(Plan<Kernel512>(g, 2).InPlaceA);
+        // Rows 12 KiB apart all fall on one L1 set: 12 rows would evict each other, 6 do not; 2 KiB apart: 6 a set.
+        Assert.False(Plan<Kernel512>(g with { K = 3072, Lda = 3072 }, 2).InPlaceA);
+        Assert.True(Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g with { K = 3072, Lda = 3072 }, 2).InPlaceA);
+        Assert.True(Plan<Kernel512>(g with { K = 512, Lda = 512 }, 2).InPlaceA);
+        Assert.False(Plan<Kernel512>(g with { Lda = 1024 }, 2).InPlaceA);
+        // Not: B packed here, A given packed, A transposed.
         Assert.False(Plan<KernelScalar>(g with { PackedB = null }, 2).InPlaceA);
         Assert.False(Plan<KernelScalar>(g with { PackedA = (float*)16 }, 2).InPlaceA);
         Assert.False(Plan<KernelScalar>(g with { TransposeA = true }, 2).InPlaceA);
         // Only a partial last panel is packed: 128 rows of 6 leave panel 21 (2 rows); 120 rows leave none.
         Assert.Equal(21, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g, 2).FirstPackedPanel);
         Assert.Equal(20, Plan<VectorKernel<GemmVector256, Vector256<float>, Rows6>>(g with { M = 120 }, 2).FirstPackedPanel); // = PanelsM: none
-        Assert.Equal(0, Plan<Kernel512>(g, 2).FirstPackedPanel);
+        Assert.Equal(10, Plan<Kernel512>(g, 2).FirstPackedPanel); // 128 rows of 12: panel 10 holds the last 8
 
         static GemmPlan Plan<TKernel>(GemmArgs g, int threads) where TKernel : struct, IMicroKernel =>
             GemmDriver.MakePlan<TKernel>(g, threads, GemmBlocking.For<TKernel>(CpuCaches.Current));

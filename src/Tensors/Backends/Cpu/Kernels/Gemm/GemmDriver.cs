@@ -122,7 +122,8 @@ internal static unsafe class GemmDriver
         int ncMax = blocking.NcFor(plan.Kc, nr);
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
-        plan.InPlaceA = TKernel.ReadsAInPlace && g.PackedB != null && g.PackedA == null && !g.TransposeA && InPlaceAOverride >= 0;
+        plan.InPlaceA = TKernel.ReadsAInPlace && g.PackedB != null && g.PackedA == null && !g.TransposeA && InPlaceAOverride >= 0
+                        && RowsSpreadOverL1Sets((long)g.Lda, mr);
         plan.FirstPackedPanel = plan.InPlaceA ? g.M / mr : 0;
 
         // An even split count keeps two threads balanced; it depends on the shape only (bitwise reproducibility).
@@ -198,6 +199,24 @@ internal static unsafe class GemmDriver
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    /// <summary>Most rows of a tile read in place that may share one L1 set (L1d caches here are 8- to 12-way).</summary>
+    internal const int MaxInPlaceRowsPerL1Set = 6;
+
+    /// <summary>
+    /// Whether the MR rows of a tile, lda floats apart, spread over enough L1 sets to be read in place: each row keeps its
+    /// current line in L1, and rows a multiple of 4 KiB apart map to the same set (64 sets of 64-byte lines), where more
+    /// lines than the set's ways evict each other at every line. 12 rows of 3072 floats (12 KiB apart, all on one set):
+    /// in place ran 0.71× packing (AVX-512, Zen 4); 6 rows on one set (AVX2, or 12 rows 2 KiB apart) did not lose.
+    /// </summary>
+    internal static bool RowsSpreadOverL1Sets(long lda, int mr)
+    {
+        const int Sets = 64, FloatsPerLine = 16;
+        Span<int> rowsInSet = stackalloc int[Sets];
+        for (int r = 0; r < mr; r++)
+            if (++rowsInSet[(int)(r * lda / FloatsPerLine % Sets)] > MaxInPlaceRowsPerL1Set) return false;
+        return true;
+    }
 
     /// <summary>Where the Ã panel (K block starting at k0, panel ip) lives: K blocks one after another, panels within.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -19,18 +19,34 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
 
     // a (kc, 12) packed (first 12 rows used), b (kc, 32) packed (first 32 columns used) -> c (12, 32), row stride ldc
     public static void Run(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
-        => Tile<WithoutCopy>(kc, a, b, c, ldc, alpha, beta, stream, default);
+        => Tile<WithoutCopy, PackedA>(kc, a, 0, b, c, ldc, alpha, beta, stream, default);
+
+    public static bool ReadsAInPlace => true;
+
+    // Row r of the tile at a + r·lda, read where it lies (no Ã packing): the same multiply-adds in the same order as Run
+    // over the packed panel, so the same bits. Twelve row pointers, the k index, B̃'s pointer and kc want more than x64's
+    // 16 general registers hold, so the JIT keeps a row pointer or two on the stack: one more load per k step beside 14,
+    // where the FMAs leave load slots free.
+    public static void RunInPlaceA(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
+        => Tile<WithoutCopy, InPlaceA>(kc, a, lda, b, c, ldc, alpha, beta, stream, default);
 
     // The same, copying one B̃ piece (32 floats, two lines) every copy.Every k steps while the FMAs run: for thin op(A),
     // packing B̃ from memory is otherwise a sixth of the time with the FMA pipes idle, and the loads and stores fit in
     // the slots the FMA-bound loop leaves free.
     public static void RunCopying(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PackAhead copy) => Tile<WithCopy>(kc, a, b, c, ldc, alpha, beta, stream, copy);
+        PackAhead copy) => Tile<WithCopy, PackedA>(kc, a, 0, b, c, ldc, alpha, beta, stream, copy);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TMode>(nint kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, bool stream,
-        PackAhead copy) where TMode : struct, ICopyMode
+    private static void Tile<TMode, TA>(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta,
+        bool stream, PackAhead copy) where TMode : struct, ICopyMode where TA : struct, IALayout
     {
+        // In place: a pointer per row and one k index for all (TA is a JIT constant: the packed loop keeps one pointer).
+        float* row1 = TA.InPlace ? a + 1 * lda : null, row2 = TA.InPlace ? a + 2 * lda : null;
+        float* row3 = TA.InPlace ? a + 3 * lda : null, row4 = TA.InPlace ? a + 4 * lda : null;
+        float* row5 = TA.InPlace ? a + 5 * lda : null, row6 = TA.InPlace ? a + 6 * lda : null;
+        float* row7 = TA.InPlace ? a + 7 * lda : null, row8 = TA.InPlace ? a + 8 * lda : null;
+        float* row9 = TA.InPlace ? a + 9 * lda : null, row10 = TA.InPlace ? a + 10 * lda : null;
+        float* row11 = TA.InPlace ? a + 11 * lda : null;
         // The copy cursor lives in locals (no static reads or calls in the loop, or the JIT spills the accumulators).
         float* src = copy.Src, dst = copy.Dst;
         nint copiesLeft = copy.Count, every = copy.Every, countdown = 1, panelStride = copy.PanelStride;
@@ -55,43 +71,43 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(a[0]);
+            var a0 = Vector512.Create(TA.InPlace ? *(a + p) : a[0]);
             lo0 = Vector512.FusedMultiplyAdd(a0, b0, lo0);
             hi0 = Vector512.FusedMultiplyAdd(a0, b1, hi0);
-            var a1 = Vector512.Create(a[1]);
+            var a1 = Vector512.Create(TA.InPlace ? *(row1 + p) : a[1]);
             lo1 = Vector512.FusedMultiplyAdd(a1, b0, lo1);
             hi1 = Vector512.FusedMultiplyAdd(a1, b1, hi1);
-            var a2 = Vector512.Create(a[2]);
+            var a2 = Vector512.Create(TA.InPlace ? *(row2 + p) : a[2]);
             lo2 = Vector512.FusedMultiplyAdd(a2, b0, lo2);
             hi2 = Vector512.FusedMultiplyAdd(a2, b1, hi2);
-            var a3 = Vector512.Create(a[3]);
+            var a3 = Vector512.Create(TA.InPlace ? *(row3 + p) : a[3]);
             lo3 = Vector512.FusedMultiplyAdd(a3, b0, lo3);
             hi3 = Vector512.FusedMultiplyAdd(a3, b1, hi3);
-            var a4 = Vector512.Create(a[4]);
+            var a4 = Vector512.Create(TA.InPlace ? *(row4 + p) : a[4]);
             lo4 = Vector512.FusedMultiplyAdd(a4, b0, lo4);
             hi4 = Vector512.FusedMultiplyAdd(a4, b1, hi4);
-            var a5 = Vector512.Create(a[5]);
+            var a5 = Vector512.Create(TA.InPlace ? *(row5 + p) : a[5]);
             lo5 = Vector512.FusedMultiplyAdd(a5, b0, lo5);
             hi5 = Vector512.FusedMultiplyAdd(a5, b1, hi5);
-            var a6 = Vector512.Create(a[6]);
+            var a6 = Vector512.Create(TA.InPlace ? *(row6 + p) : a[6]);
             lo6 = Vector512.FusedMultiplyAdd(a6, b0, lo6);
             hi6 = Vector512.FusedMultiplyAdd(a6, b1, hi6);
-            var a7 = Vector512.Create(a[7]);
+            var a7 = Vector512.Create(TA.InPlace ? *(row7 + p) : a[7]);
             lo7 = Vector512.FusedMultiplyAdd(a7, b0, lo7);
             hi7 = Vector512.FusedMultiplyAdd(a7, b1, hi7);
-            var a8 = Vector512.Create(a[8]);
+            var a8 = Vector512.Create(TA.InPlace ? *(row8 + p) : a[8]);
             lo8 = Vector512.FusedMultiplyAdd(a8, b0, lo8);
             hi8 = Vector512.FusedMultiplyAdd(a8, b1, hi8);
-            var a9 = Vector512.Create(a[9]);
+            var a9 = Vector512.Create(TA.InPlace ? *(row9 + p) : a[9]);
             lo9 = Vector512.FusedMultiplyAdd(a9, b0, lo9);
             hi9 = Vector512.FusedMultiplyAdd(a9, b1, hi9);
-            var a10 = Vector512.Create(a[10]);
+            var a10 = Vector512.Create(TA.InPlace ? *(row10 + p) : a[10]);
             lo10 = Vector512.FusedMultiplyAdd(a10, b0, lo10);
             hi10 = Vector512.FusedMultiplyAdd(a10, b1, hi10);
-            var a11 = Vector512.Create(a[11]);
+            var a11 = Vector512.Create(TA.InPlace ? *(row11 + p) : a[11]);
             lo11 = Vector512.FusedMultiplyAdd(a11, b0, lo11);
             hi11 = Vector512.FusedMultiplyAdd(a11, b1, hi11);
-            a += 12;
+            if (!TA.InPlace) a += 12;
             b += 32;
             if (TMode.Enabled && --countdown == 0 && copiesLeft > 0)
             {

@@ -119,7 +119,6 @@ internal static unsafe class GemmDriver
         var plan = new GemmPlan { Blocking = blocking };
         plan.KBlocks = (g.K + kcMax - 1) / kcMax;
         plan.Kc = (g.K + plan.KBlocks - 1) / plan.KBlocks;
-        int ncMax = blocking.NcFor(plan.Kc, nr);
         plan.PanelsM = (g.M + mr - 1) / mr;
         plan.MPad = plan.PanelsM * mr;
         plan.InPlaceA = TKernel.ReadsAInPlace && g.PackedB != null && g.PackedA == null && !g.TransposeA && InPlaceAOverride >= 0
@@ -137,6 +136,10 @@ internal static unsafe class GemmDriver
         if (2.0 * g.M * g.N * g.K < (rowItems ? RowItemsSerialFlops : SerialFlops) || ParallelFor.InsideParallel) threads = 1;
         plan.Threads = threads;
 
+        // N chunks as wide as this call's K block allows in L2 — except for a call cut as for one thread, which keeps the
+        // chunks sized for KcMax: its items still go to idle workers (Run), and one wide chunk would leave nothing to share
+        // (32 × 27 · 1024 on two threads: 0.61× as one chunk).
+        int ncMax = threads > 1 ? blocking.NcFor(plan.Kc, nr) : blocking.NcMax;
         int panelsN = (g.N + nr - 1) / nr;
         int nChunks = (panelsN * nr + ncMax - 1) / ncMax;
         // B̃ already packed (a layer's weights) and enough rows to share: split the rows, not the columns, so each thread

@@ -17,7 +17,7 @@ namespace NativeConv.Bench;
 ///       [--shape NAME|MxKxN]... [--threads T] [--rounds R]
 ///
 /// Shapes: the study shapes by name (default: all of them) or MxKxN (not transposed, e.g. 1024x1024x1024). Each round runs
-/// both builds for 0.4 s each (who goes first alternates) and keeps each side's median call; both results are checked
+/// both builds for 0.4 s each (<see cref="Alternation"/>, no pause: both are our own thread pool) and keeps each side's median call; both results are checked
 /// against each other first (they may differ in the last bits where the two builds block K differently).
 /// </summary>
 public static class AlternateBuild
@@ -98,25 +98,15 @@ public static class AlternateBuild
                 RunThis();
                 RunOther();
             }
+            var (thisSeconds, otherSeconds) = Alternation.Rounds(RunThis, RunOther, rounds, pauseMs: 0);
             var ratios = new double[rounds];
             var thisSpeeds = new double[rounds];
             var otherSpeeds = new double[rounds];
             for (int r = 0; r < rounds; r++)
             {
-                double thisSeconds, otherSeconds;
-                if (r % 2 == 0)
-                {
-                    thisSeconds = AlternateOpenBlas.MedianCall(RunThis);
-                    otherSeconds = AlternateOpenBlas.MedianCall(RunOther);
-                }
-                else
-                {
-                    otherSeconds = AlternateOpenBlas.MedianCall(RunOther);
-                    thisSeconds = AlternateOpenBlas.MedianCall(RunThis);
-                }
-                ratios[r] = otherSeconds / thisSeconds;
-                thisSpeeds[r] = shape.Flops / thisSeconds * 1e-9;
-                otherSpeeds[r] = shape.Flops / otherSeconds * 1e-9;
+                ratios[r] = otherSeconds[r] / thisSeconds[r];
+                thisSpeeds[r] = shape.Flops / thisSeconds[r] * 1e-9;
+                otherSpeeds[r] = shape.Flops / otherSeconds[r] * 1e-9;
             }
             Array.Sort(ratios);
             Array.Sort(thisSpeeds);

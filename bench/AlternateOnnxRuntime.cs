@@ -137,28 +137,10 @@ public static class AlternateOnnxRuntime
                 RunOurs();
                 RunTheirs();
             }
-            var ratios = new double[rounds];
-            var oursMedians = new double[rounds];
-            var theirMedians = new double[rounds];
             var oursCalls = new List<double>();
             var theirCalls = new List<double>();
-            for (int r = 0; r < rounds; r++)
-            {
-                if (r % 2 == 0)
-                {
-                    oursMedians[r] = MedianCall(RunOurs, oursCalls);
-                    Thread.Sleep(200);
-                    theirMedians[r] = MedianCall(RunTheirs, theirCalls);
-                }
-                else
-                {
-                    theirMedians[r] = MedianCall(RunTheirs, theirCalls);
-                    Thread.Sleep(200);
-                    oursMedians[r] = MedianCall(RunOurs, oursCalls);
-                }
-                Thread.Sleep(200);
-                ratios[r] = theirMedians[r] / oursMedians[r];
-            }
+            var (oursMedians, theirMedians) = Alternation.Rounds(RunOurs, RunTheirs, rounds, pauseMs: 200, oursCalls, theirCalls);
+            var ratios = theirMedians.Zip(oursMedians, (theirs, ours) => theirs / ours).ToArray();
             Array.Sort(ratios);
             Array.Sort(oursMedians);
             Array.Sort(theirMedians);
@@ -212,23 +194,6 @@ public static class AlternateOnnxRuntime
             return $"cannot run /usr/bin/python3 for the ONNX export ({e.Message}); on Debian: apt-get install python3-torch.";
         }
         return File.Exists(onnxPath) ? null : "the ONNX export wrote no file.";
-    }
-
-    // The median call over 0.4 s (at least 3 calls), after one untimed call; every timed call is also kept for latency.
-    private static double MedianCall(Action call, List<double> all)
-    {
-        call();
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (total.Elapsed.TotalSeconds < 0.4 || times.Count < 3)
-        {
-            long start = Stopwatch.GetTimestamp();
-            call();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        all.AddRange(times);
-        times.Sort();
-        return times[times.Count / 2];
     }
 
     private static string Latency(List<double> sorted) =>

@@ -89,46 +89,16 @@ public static class AlternateOpenBlas
                           $"{rounds} rounds (results agree within {worst:G2})");
         Console.WriteLine($"OpenBLAS kernel: {OpenBlas.CoreName}; ours: {NativeConv.Tensors.Backends.Cpu.CpuBackend.SimdDescription}");
         Console.WriteLine("round  ours GFLOP/s  OpenBLAS GFLOP/s  ratio");
+        var (oursSeconds, theirSeconds) = Alternation.Rounds(RunOurs, RunTheirs, rounds, pauseMs: 200);
         var ratios = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
-            // Who goes first alternates too, so neither always follows the other's pause.
-            double oursSeconds, theirSeconds;
-            if (r % 2 == 0)
-            {
-                oursSeconds = MedianCall(RunOurs);
-                Thread.Sleep(200);
-                theirSeconds = MedianCall(RunTheirs);
-            }
-            else
-            {
-                theirSeconds = MedianCall(RunTheirs);
-                Thread.Sleep(200);
-                oursSeconds = MedianCall(RunOurs);
-            }
-            Thread.Sleep(200);
-            ratios[r] = theirSeconds / oursSeconds;
-            Console.WriteLine($"{r + 1,5}  {shape.Flops / oursSeconds * 1e-9,13:F1}  {shape.Flops / theirSeconds * 1e-9,16:F1}  {ratios[r],5:F2}");
+            ratios[r] = theirSeconds[r] / oursSeconds[r];
+            Console.WriteLine($"{r + 1,5}  {shape.Flops / oursSeconds[r] * 1e-9,13:F1}  {shape.Flops / theirSeconds[r] * 1e-9,16:F1}  {ratios[r],5:F2}");
         }
         Array.Sort(ratios);
         Console.WriteLine($"ours / OpenBLAS: median {ratios[rounds / 2]:F2}, lowest {ratios[0]:F2}, highest {ratios[^1]:F2}");
         return 0;
-    }
-
-    // The median call over 0.4 s (at least 3 calls), after one untimed call.
-    internal static double MedianCall(Action call)
-    {
-        call();
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (total.Elapsed.TotalSeconds < 0.4 || times.Count < 3)
-        {
-            long start = Stopwatch.GetTimestamp();
-            call();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
     }
 
     private static unsafe class OpenBlas

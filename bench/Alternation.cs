@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace NativeConv.Bench;
+
+/// <summary>
+/// Two calls timed in alternation in one process, the method of `alternate-openblas`, `alternate-onnxruntime` and
+/// `alternate-build`: on a shared machine both sides drift by 10–30 % over minutes, and alternating every fraction of a
+/// second keeps each pair of numbers in the same conditions. Each round times one side for 0.4 s, pauses, times the other;
+/// who goes first alternates, so neither always follows the other's pause.
+/// </summary>
+internal static class Alternation
+{
+    /// <summary>
+    /// Each side's median call (seconds) per round. <paramref name="pauseMs"/> between turns lets a library's idle threads
+    /// stop spinning before the other side runs. Every timed call also goes to <paramref name="firstCalls"/> /
+    /// <paramref name="secondCalls"/> when given (latency percentiles).
+    /// </summary>
+    public static (double[] First, double[] Second) Rounds(Action first, Action second, int rounds, int pauseMs,
+        List<double>? firstCalls = null, List<double>? secondCalls = null)
+    {
+        var firstMedians = new double[rounds];
+        var secondMedians = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            if (r % 2 == 0)
+            {
+                firstMedians[r] = MedianCall(first, firstCalls);
+                Thread.Sleep(pauseMs);
+                secondMedians[r] = MedianCall(second, secondCalls);
+            }
+            else
+            {
+                secondMedians[r] = MedianCall(second, secondCalls);
+                Thread.Sleep(pauseMs);
+                firstMedians[r] = MedianCall(first, firstCalls);
+            }
+            Thread.Sleep(pauseMs);
+        }
+        return (firstMedians, secondMedians);
+    }
+
+    /// <summary>The median call over 0.4 s (at least 3 calls), after one untimed call.</summary>
+    public static double MedianCall(Action call, List<double>? all = null)
+    {
+        call();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < 0.4 || times.Count < 3)
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        all?.AddRange(times);
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NativeConv.Tensors;
 using NativeConv.Tensors.Backends.Cpu;
+using NativeConv.Tensors.Backends.Cpu.Kernels.Conv;
 using NativeConv.Tensors.Backends.Cpu.Kernels.Gemm;
 
 namespace NativeConv.Bench;
@@ -95,57 +96,27 @@ public static class GemmPeak
         return best;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Loop128(long iterations)
-    {
-        var m = Vector128.Create(0.999f);
-        var s = Vector128.Create(1e-3f);
-        Vector128<float> a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector128.MultiplyAddEstimate(a0, m, s); a1 = Vector128.MultiplyAddEstimate(a1, m, s);
-            a2 = Vector128.MultiplyAddEstimate(a2, m, s); a3 = Vector128.MultiplyAddEstimate(a3, m, s);
-            a4 = Vector128.MultiplyAddEstimate(a4, m, s); a5 = Vector128.MultiplyAddEstimate(a5, m, s);
-            a6 = Vector128.MultiplyAddEstimate(a6, m, s); a7 = Vector128.MultiplyAddEstimate(a7, m, s);
-            a8 = Vector128.MultiplyAddEstimate(a8, m, s); a9 = Vector128.MultiplyAddEstimate(a9, m, s);
-            a10 = Vector128.MultiplyAddEstimate(a10, m, s); a11 = Vector128.MultiplyAddEstimate(a11, m, s);
-        }
-        return Vector128.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-    }
+    // One source for every width, over the engine's vector structs (VecN.MultiplyAdd: fused where the CPU has FMA; the
+    // 128-bit one a multiply and an add where it has not, as the Vector128 kernels run under DOTNET_EnableAVX2=0).
+    private static float Loop128(long iterations) => Loop<Vec128>(iterations);
+    private static float Loop256(long iterations) => Loop<Vec256>(iterations);
+    private static float Loop512(long iterations) => Loop<Vec512>(iterations);
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Loop256(long iterations)
+    private static float Loop<TVector>(long iterations) where TVector : struct, IConvVector<TVector>
     {
-        var m = Vector256.Create(0.999f);
-        var s = Vector256.Create(1e-3f);
-        Vector256<float> a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
+        var m = TVector.Broadcast(0.999f);
+        var s = TVector.Broadcast(1e-3f);
+        TVector a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector256.MultiplyAddEstimate(a0, m, s); a1 = Vector256.MultiplyAddEstimate(a1, m, s);
-            a2 = Vector256.MultiplyAddEstimate(a2, m, s); a3 = Vector256.MultiplyAddEstimate(a3, m, s);
-            a4 = Vector256.MultiplyAddEstimate(a4, m, s); a5 = Vector256.MultiplyAddEstimate(a5, m, s);
-            a6 = Vector256.MultiplyAddEstimate(a6, m, s); a7 = Vector256.MultiplyAddEstimate(a7, m, s);
-            a8 = Vector256.MultiplyAddEstimate(a8, m, s); a9 = Vector256.MultiplyAddEstimate(a9, m, s);
-            a10 = Vector256.MultiplyAddEstimate(a10, m, s); a11 = Vector256.MultiplyAddEstimate(a11, m, s);
+            a0 = TVector.MultiplyAdd(a0, m, s); a1 = TVector.MultiplyAdd(a1, m, s);
+            a2 = TVector.MultiplyAdd(a2, m, s); a3 = TVector.MultiplyAdd(a3, m, s);
+            a4 = TVector.MultiplyAdd(a4, m, s); a5 = TVector.MultiplyAdd(a5, m, s);
+            a6 = TVector.MultiplyAdd(a6, m, s); a7 = TVector.MultiplyAdd(a7, m, s);
+            a8 = TVector.MultiplyAdd(a8, m, s); a9 = TVector.MultiplyAdd(a9, m, s);
+            a10 = TVector.MultiplyAdd(a10, m, s); a11 = TVector.MultiplyAdd(a11, m, s);
         }
-        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Loop512(long iterations)
-    {
-        var m = Vector512.Create(0.999f);
-        var s = Vector512.Create(1e-3f);
-        Vector512<float> a0 = s, a1 = s, a2 = s, a3 = s, a4 = s, a5 = s, a6 = s, a7 = s, a8 = s, a9 = s, a10 = s, a11 = s;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector512.MultiplyAddEstimate(a0, m, s); a1 = Vector512.MultiplyAddEstimate(a1, m, s);
-            a2 = Vector512.MultiplyAddEstimate(a2, m, s); a3 = Vector512.MultiplyAddEstimate(a3, m, s);
-            a4 = Vector512.MultiplyAddEstimate(a4, m, s); a5 = Vector512.MultiplyAddEstimate(a5, m, s);
-            a6 = Vector512.MultiplyAddEstimate(a6, m, s); a7 = Vector512.MultiplyAddEstimate(a7, m, s);
-            a8 = Vector512.MultiplyAddEstimate(a8, m, s); a9 = Vector512.MultiplyAddEstimate(a9, m, s);
-            a10 = Vector512.MultiplyAddEstimate(a10, m, s); a11 = Vector512.MultiplyAddEstimate(a11, m, s);
-        }
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+        return TVector.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 }

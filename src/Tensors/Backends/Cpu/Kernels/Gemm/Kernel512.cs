@@ -24,9 +24,9 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
     public static bool ReadsAInPlace => true;
 
     // Row r of the tile at a + r·lda, read where it lies (no Ã packing): the same multiply-adds in the same order as Run
-    // over the packed panel, so the same bits. Twelve row pointers, the k index, B̃'s pointer and kc want more than x64's
-    // 16 general registers hold, so the JIT keeps a row pointer or two on the stack: one more load per k step beside 14,
-    // where the FMAs leave load slots free.
+    // over the packed panel, so the same bits. Twelve row pointers, the k index, B̃'s pointer and kc are about as many as
+    // x64's general registers, so a row pointer may live on the stack (an extra load in a loop whose FMAs leave load slots
+    // free): measured on Zen 4, still 1.02–1.10× faster than packing Ã on Dense inference shapes.
     public static void RunInPlaceA(nint kc, float* a, nint lda, float* b, float* c, nint ldc, float alpha, float beta, bool stream)
         => Tile<WithoutCopy, InPlaceA>(kc, a, lda, b, c, ldc, alpha, beta, stream, default);
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.Loader;
 using NativeConv.Tensors;
@@ -79,25 +78,18 @@ public static class AlternateBuild
             var b = GemmShape.Fill(shape.K * shape.N, 2);
             var mine = GemmShape.Aligned(shape.M * shape.N);
             var theirs = GemmShape.Aligned(shape.M * shape.N);
-            int lda = shape.TransposeA ? shape.M : shape.K, ldb = shape.TransposeB ? shape.K : shape.N;
-            void RunThis() => Sgemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, mine, shape.N);
-            void RunOther() => otherRun(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, theirs, shape.N);
+            void RunThis() => Sgemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, shape.Lda, b, shape.Ldb, 0f, mine, shape.N);
+            void RunOther() => otherRun(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, shape.Lda, b, shape.Ldb, 0f, theirs, shape.N);
 
             RunThis();
             RunOther();
-            double worst = 0;
-            for (int i = 0; i < mine.Count; i++) worst = Math.Max(worst, Math.Abs(mine[i] - theirs[i]));
-            if (!(worst <= 1e-3 * Math.Sqrt(shape.K)))
+            double worst = GemmShape.MaxAbsDifference(mine, theirs);
+            if (!(worst <= shape.AgreementBound))
             {
                 Console.Error.WriteLine($"{Command}: {shape.Name}: the two builds' results differ by up to {worst}; not timing them.");
                 return 1;
             }
-            var warmUp = Stopwatch.StartNew();
-            while (warmUp.Elapsed.TotalSeconds < 0.5)
-            {
-                RunThis();
-                RunOther();
-            }
+            Alternation.WarmUp(RunThis, RunOther, seconds: 0.5);
             var (thisSeconds, otherSeconds) = Alternation.Rounds(RunThis, RunOther, rounds, pauseMs: 0);
             var ratios = new double[rounds];
             var thisSpeeds = new double[rounds];

@@ -131,12 +131,7 @@ public static class AlternateOnnxRuntime
                 return 1;
             }
 
-            var warmUp = Stopwatch.StartNew();
-            while (warmUp.Elapsed.TotalSeconds < 1)
-            {
-                RunOurs();
-                RunTheirs();
-            }
+            Alternation.WarmUp(RunOurs, RunTheirs, seconds: 1);
             var oursCalls = new List<double>();
             var theirCalls = new List<double>();
             var (oursMedians, theirMedians) = Alternation.Rounds(RunOurs, RunTheirs, rounds, pauseMs: 200, oursCalls, theirCalls);

@@ -62,28 +62,20 @@ public static class AlternateOpenBlas
         var b = GemmShape.Fill(shape.K * shape.N, 2);
         var ours = GemmShape.Aligned(shape.M * shape.N);
         var theirs = GemmShape.Aligned(shape.M * shape.N);
-        int lda = shape.TransposeA ? shape.M : shape.K, ldb = shape.TransposeB ? shape.K : shape.N;
-        void RunOurs() => Sgemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, lda, b, ldb, 0f, ours, shape.N);
-        void RunTheirs() => OpenBlas.Sgemm(shape, a, lda, b, ldb, theirs);
+        void RunOurs() => Sgemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, a, shape.Lda, b, shape.Ldb, 0f, ours, shape.N);
+        void RunTheirs() => OpenBlas.Sgemm(shape, a, shape.Lda, b, shape.Ldb, theirs);
 
         // Both must compute the same product before their speeds mean anything.
         RunOurs();
         RunTheirs();
-        double worst = 0;
-        for (int i = 0; i < ours.Count; i++) worst = Math.Max(worst, Math.Abs(ours[i] - theirs[i]));
-        if (!(worst <= 1e-3 * Math.Sqrt(shape.K)))
+        double worst = GemmShape.MaxAbsDifference(ours, theirs);
+        if (!(worst <= shape.AgreementBound))
         {
             Console.Error.WriteLine($"{Command}: the two results differ by up to {worst}; not timing them.");
             return 1;
         }
 
-        // Warm-up: the JIT's later tiers, both libraries' threads and pack buffers, the operands in memory.
-        var warmUp = Stopwatch.StartNew();
-        while (warmUp.Elapsed.TotalSeconds < 1)
-        {
-            RunOurs();
-            RunTheirs();
-        }
+        Alternation.WarmUp(RunOurs, RunTheirs, seconds: 1);
 
         Console.WriteLine($"{shape.Name}: C ({shape.M}, {shape.N}) = A · B over K = {shape.K}, {threads} thread(s), " +
                           $"{rounds} rounds (results agree within {worst:G2})");

@@ -39,13 +39,30 @@ internal static class Alternation
         return (firstMedians, secondMedians);
     }
 
-    /// <summary>The median call over 0.4 s (at least 3 calls), after one untimed call.</summary>
-    public static double MedianCall(Action call, List<double>? all = null)
+    /// <summary>
+    /// Both calls in turn for <paramref name="seconds"/>: the JIT's later tiers, both sides' threads and buffers, the
+    /// operands in memory.
+    /// </summary>
+    public static void WarmUp(Action first, Action second, double seconds)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            first();
+            second();
+        }
+    }
+
+    /// <summary>
+    /// The median call over <paramref name="seconds"/> (at least <paramref name="minCalls"/> calls), after one untimed
+    /// call; every timed call also goes to <paramref name="all"/> when given.
+    /// </summary>
+    public static double MedianCall(Action call, List<double>? all = null, double seconds = 0.4, int minCalls = 3)
     {
         call();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
-        while (total.Elapsed.TotalSeconds < 0.4 || times.Count < 3)
+        while (total.Elapsed.TotalSeconds < seconds || times.Count < minCalls)
         {
             long start = Stopwatch.GetTimestamp();
             call();

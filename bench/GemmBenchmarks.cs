@@ -67,7 +67,7 @@ public class GemmShapeBenchmarks
     public void Shaped()
     {
         var s = Shape;
-        Sgemm.Run(s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.TransposeA ? s.M : s.K, _b, s.TransposeB ? s.K : s.N, 0f, _c, s.N);
+        Sgemm.Run(s.TransposeA, s.TransposeB, s.M, s.N, s.K, 1f, _a, s.Lda, _b, s.Ldb, 0f, _c, s.N);
     }
 }
 
@@ -120,6 +120,21 @@ public class GemmKernelBenchmarks
 public sealed record GemmShape(string Name, bool TransposeA, bool TransposeB, int M, int N, int K)
 {
     public double Flops => 2.0 * M * N * K;
+
+    /// <summary>Row strides of A and B as stored (transposed operands are stored (K, M) and (N, K)).</summary>
+    public int Lda => TransposeA ? M : K;
+    public int Ldb => TransposeB ? K : N;
+
+    /// <summary>How far two float32 results of this shape may differ (rounding grows with √K) and still be the same product.</summary>
+    public double AgreementBound => 1e-3 * Math.Sqrt(K);
+
+    /// <summary>The largest |x[i] − y[i]|.</summary>
+    public static double MaxAbsDifference(ArraySegment<float> x, ArraySegment<float> y)
+    {
+        double worst = 0;
+        for (int i = 0; i < x.Count; i++) worst = Math.Max(worst, Math.Abs(x[i] - y[i]));
+        return worst;
+    }
 
     public override string ToString() => Name;
 

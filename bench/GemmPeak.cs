@@ -39,18 +39,18 @@ public static class GemmPeak
         }
         ParallelFor.ThreadCount = threads;
         Console.WriteLine($"vector path: {CpuBackend.SimdDescription}; Vector<float> is {Vector<float>.Count * 32} bits; {threads} thread(s)");
-        double peak128 = Peak(Loop128, 4, threads);
-        Console.WriteLine($"peak, 128-bit: {Peak(Loop128, 4, 1):F1} GFLOP/s a core, {peak128:F1} on {threads} thread(s)");
+        double peak128 = Peak<Vec128>(threads);
+        Console.WriteLine($"peak, 128-bit: {Peak<Vec128>(1):F1} GFLOP/s a core, {peak128:F1} on {threads} thread(s)");
         double peak256 = 0, peak512 = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            peak256 = Peak(Loop256, 8, threads);
-            Console.WriteLine($"peak, 256-bit: {Peak(Loop256, 8, 1):F1} GFLOP/s a core, {peak256:F1} on {threads} thread(s)");
+            peak256 = Peak<Vec256>(threads);
+            Console.WriteLine($"peak, 256-bit: {Peak<Vec256>(1):F1} GFLOP/s a core, {peak256:F1} on {threads} thread(s)");
         }
         if (Vector512.IsHardwareAccelerated)
         {
-            peak512 = Peak(Loop512, 16, threads);
-            Console.WriteLine($"peak, 512-bit: {Peak(Loop512, 16, 1):F1} GFLOP/s a core, {peak512:F1} on {threads} thread(s)");
+            peak512 = Peak<Vec512>(threads);
+            Console.WriteLine($"peak, 512-bit: {Peak<Vec512>(1):F1} GFLOP/s a core, {peak512:F1} on {threads} thread(s)");
         }
 
         var a = GemmShape.Fill(size * size, 1);
@@ -60,15 +60,7 @@ public static class GemmPeak
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < 1) Call();
         var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (total.Elapsed.TotalSeconds < 3 || times.Count < 5)
-        {
-            long start = Stopwatch.GetTimestamp();
-            Call();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        times.Sort();
-        double gflops = 2.0 * size * size * size / times[times.Count / 2] * 1e-9;
+        double gflops = 2.0 * size * size * size / Alternation.MedianCall(Call, times, seconds: 3, minCalls: 5) * 1e-9;
         // Rated against the width of the micro-kernel that ran (the scalar kernel: against 128-bit vectors).
         var (peak, width) = Sgemm.AutoKind switch
         {
@@ -81,26 +73,23 @@ public static class GemmPeak
     }
 
     // Best of 5 half-second runs of the loop on every thread at once (flops counted as 2 per lane per multiply-add).
-    private static double Peak(Func<long, float> loop, int lanes, int threads)
+    private static double Peak<TVector>(int threads) where TVector : struct, IConvVector<TVector>
     {
         const long iterations = 20_000_000;
         double best = 0;
         for (int run = 0; run < 5; run++)
         {
             var clock = Stopwatch.StartNew();
-            var workers = Enumerable.Range(0, threads).Select(_ => Task.Factory.StartNew(() => loop(iterations), TaskCreationOptions.LongRunning)).ToArray();
+            var workers = Enumerable.Range(0, threads).Select(_ => Task.Factory.StartNew(() => Loop<TVector>(iterations), TaskCreationOptions.LongRunning)).ToArray();
             Task.WaitAll(workers);
             double seconds = clock.Elapsed.TotalSeconds;
-            best = Math.Max(best, threads * iterations * 12.0 * lanes * 2 / seconds * 1e-9);
+            best = Math.Max(best, threads * iterations * 12.0 * TVector.Count * 2 / seconds * 1e-9);
         }
         return best;
     }
 
     // One source for every width, over the engine's vector structs (VecN.MultiplyAdd: fused where the CPU has FMA; the
     // 128-bit one a multiply and an add where it has not, as the Vector128 kernels run under DOTNET_EnableAVX2=0).
-    private static float Loop128(long iterations) => Loop<Vec128>(iterations);
-    private static float Loop256(long iterations) => Loop<Vec256>(iterations);
-    private static float Loop512(long iterations) => Loop<Vec512>(iterations);
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Loop<TVector>(long iterations) where TVector : struct, IConvVector<TVector>
